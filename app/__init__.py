@@ -1,0 +1,101 @@
+"""Opvang: crisis-bed capacity and hotline operations."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import ENVIRONMENT_KEYS, Defaults
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: defaults, then `instance/config.py`, then the environment,
+    then `config` (tests pass one)."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(_from_environment())
+    if config:
+        app.config.update(config)
+    _derive_settings(app)
+
+    from app import auth, cli, errors
+    from app.clock import SystemClock
+    from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=auth.select_locale, timezone_selector=auth.select_timezone)
+    app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
+
+    auth.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    return app
+
+
+def _from_environment() -> dict:
+    values = {}
+    for key, kind in ENVIRONMENT_KEYS.items():
+        raw = os.environ.get(key)
+        if raw is None or raw == "":
+            continue
+        if kind is bool:
+            values[key] = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            values[key] = kind(raw)
+    return values
+
+
+def _derive_settings(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'opvang.db'}"
+    # psycopg 3 is the PostgreSQL driver; accept the plain URL form too.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
+    if not app.config.get("CALLER_HASH_KEY"):
+        app.config["CALLER_HASH_KEY"] = _instance_secret(app, "caller_hash_key")
+
+
+def _instance_secret(app: Flask, name: str) -> str:
+    """A random secret kept in the instance folder, for the embedded default.
+    Production sets SECRET_KEY and CALLER_HASH_KEY in the environment."""
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.main import bp as main_bp
+    from app.shelter import bp as shelter_bp
+
+    for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from app import presenters
+
+    app.jinja_env.globals.update(presenters.template_globals())
+    app.jinja_env.filters.update(presenters.template_filters())

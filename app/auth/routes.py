@@ -1,0 +1,70 @@
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app import clock
+from app.auth import bp, current_actor, login_required
+from app.auth.forms import LanguageForm, LoginForm
+from app.extensions import db
+from app.services import accounts, audit
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: never send a user on to another site after sign-in.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("main.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                form.email.data,
+                form.password.data,
+                clock.now(),
+                ip=request.remote_addr,
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
+            )
+        except accounts.LoginRefused as refused:
+            # Failed attempts count even though the login is refused.
+            db.session.commit()
+            if refused.locked_until:
+                message = _("Too many failed attempts. Try again after %(time)s.",
+                            time=format_datetime(refused.locked_until, "short"))
+            else:
+                message = _("Wrong e-mail address or password.")
+            return render_template("auth/login.html", form=form, error=message), 401
+        db.session.commit()
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    audit.record(current_actor(), "logout", clock.now(), current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+def language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        if current_user.is_authenticated:
+            current_user.language = form.language.data
+            db.session.commit()
+        session["language"] = form.language.data
+    return redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,79 @@
+"""Configuration defaults.
+
+`create_app` loads these first, then `instance/config.py`, then the environment
+(every key below may be set as an environment variable of the same name), then
+the mapping a caller passes (tests).
+"""
+
+# Keys read from the environment, with the type each is converted to.
+ENVIRONMENT_KEYS = {
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "TIMEZONE": str,
+    "TWILIO_ACCOUNT_SID": str,
+    "TWILIO_AUTH_TOKEN": str,
+    "TWILIO_FROM_NUMBER": str,
+    "TWILIO_API_BASE": str,
+    "HOTLINE_PUBLIC_URL": str,
+    "CALLER_HASH_KEY": str,
+    "CALLBACK_NUMBER_RETENTION_DAYS": int,
+    "SMTP_HOST": str,
+    "SMTP_PORT": int,
+    "SMTP_USER": str,
+    "SMTP_PASSWORD": str,
+    "MAIL_FROM": str,
+    "ALERT_EVALUATION_SECONDS": int,
+    "OUTBOX_DELIVERY_SECONDS": int,
+    "HOLD_EXPIRY_SECONDS": int,
+    "LOGIN_MAX_FAILURES": int,
+    "LOGIN_LOCKOUT_MINUTES": int,
+    "SESSION_COOKIE_SECURE": bool,
+}
+
+
+class Defaults:
+    # None means: SQLite file `instance/opvang.db`.
+    DATABASE_URL = None
+    # None means: a random key kept in `instance/secret_key`, made on first start.
+    SECRET_KEY = None
+    TIMEZONE = "Europe/Brussels"
+    LANGUAGES = ("nl", "en", "fr")
+    BABEL_DEFAULT_LOCALE = "nl"
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # CSRF is checked in a before_request hook, so that bearer-token API calls
+    # and signed Twilio webhooks can be exempted per request.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Failed logins: after this many in a row an account is locked for a while.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_MINUTES = 15
+
+    TWILIO_ACCOUNT_SID = None
+    TWILIO_AUTH_TOKEN = None
+    TWILIO_FROM_NUMBER = None
+    TWILIO_API_BASE = "https://api.twilio.com"
+    HOTLINE_PUBLIC_URL = "http://127.0.0.1:5000"
+    CALLER_HASH_KEY = None
+    CALLBACK_NUMBER_RETENTION_DAYS = 30
+
+    SMTP_HOST = None
+    SMTP_PORT = 25
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    MAIL_FROM = "opvang@localhost"
+
+    ALERT_EVALUATION_SECONDS = 60
+    OUTBOX_DELIVERY_SECONDS = 10
+    HOLD_EXPIRY_SECONDS = 60
+
+    # Dashboard polling interval, in seconds.
+    DASHBOARD_REFRESH_SECONDS = 15

@@ -1,0 +1,69 @@
+"""Every error answers JSON under /api/ (and for JSON clients), HTML elsewhere:
+`{"error": {"code", "message", "field"?}}` plus the current state on a 409."""
+
+import logging
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+from app.services.errors import ServiceError, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str, *, field: str | None = None, extra: dict | None = None):
+    if wants_json():
+        error = {"code": code, "message": message}
+        if field:
+            error["field"] = field
+        return jsonify({"error": error, **(extra or {})}), status
+    template = "errors/_fragment.html" if request.headers.get("HX-Request") else "errors/page.html"
+    return render_template(template, status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        # Whatever a failed operation wrote is undone: never a partial write.
+        db.session.rollback()
+        if isinstance(error, Unauthenticated) and not wants_json():
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return error_response(error.status, error.code, error.message, field=error.field, extra=error.current)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        db.session.rollback()
+        return error_response(400, "csrf_failed", "The form expired or came from elsewhere; reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        return error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side; nothing was saved.")

@@ -1,0 +1,20 @@
+"""The data model. Importing this package registers every table."""
+
+from app.models.audit import AuditEvent
+from app.models.capacity import CapacityChange, CapacityKind, CapacityUnit
+from app.models.facility import Facility
+from app.models.geography import Organisation, Region
+from app.models.user import ApiToken, User, UserRole
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "CapacityChange",
+    "CapacityKind",
+    "CapacityUnit",
+    "Facility",
+    "Organisation",
+    "Region",
+    "User",
+    "UserRole",
+]

@@ -1,0 +1,61 @@
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import UTCDateTime
+
+FACILITY_TYPES = ("crisis_centre", "refuge", "relief_point", "offender_programme")
+GENDERS = ("female", "male", "x")
+LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "ro", "es", "ru", "uk")
+
+
+class Facility(db.Model):
+    """A site with capacity: crisis centre, refuge, relief point, offender programme."""
+
+    __tablename__ = "facilities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    municipality: Mapped[str] = mapped_column(String(120))
+    postcode: Mapped[str] = mapped_column(String(4))
+    # Where the facility is. For a confidential one these never leave the
+    # server except to its own staff and admins (PRODUCT.md section 5, rule 1).
+    street: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    confidential: Mapped[bool] = mapped_column(default=False)
+    intake_phone: Mapped[str | None] = mapped_column(String(32))
+
+    # {"always": bool, "weekly": {"mon": [["08:00", "20:00"]], ...}}, local time.
+    intake_hours: Mapped[dict] = mapped_column(JSON)
+    open_for_intake: Mapped[bool] = mapped_column(default=True)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    stale_after_hours: Mapped[int] = mapped_column(default=12)
+
+    # Eligibility.
+    genders: Mapped[list] = mapped_column(JSON)
+    children: Mapped[bool] = mapped_column(default=False)
+    max_children: Mapped[int | None]
+    max_child_age: Mapped[int | None]
+    wheelchair: Mapped[bool] = mapped_column(default=False)
+    pets: Mapped[bool] = mapped_column(default=False)
+    high_security: Mapped[bool] = mapped_column(default=False)
+    languages: Mapped[list] = mapped_column(JSON)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    region: Mapped["Region"] = relationship(back_populates="facilities")  # noqa: F821
+    organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
+    units: Mapped[list["CapacityUnit"]] = relationship(  # noqa: F821
+        back_populates="facility", order_by="CapacityUnit.kind_id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Facility {self.slug}>"

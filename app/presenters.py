@@ -1,0 +1,47 @@
+"""Small helpers the templates use to show times, freshness and kinds."""
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+
+from app import clock
+
+
+def age_text(then: datetime, now: datetime) -> str:
+    """'just now', '12 min ago', '7 h ago', '3 days ago'."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return _("just now")
+    minutes = seconds // 60
+    if minutes < 60:
+        return _("%(n)d min ago", n=minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return _("%(n)d h ago", n=hours)
+    return _("%(n)d days ago", n=hours // 24)
+
+
+def stale_text(then: datetime, now: datetime) -> str:
+    """'stale: 7 h' — how long since the last update, for a stale unit."""
+    hours = max(0, int((now - then).total_seconds()) // 3600)
+    if hours < 48:
+        return _("stale: %(n)d h", n=hours)
+    return _("stale: %(n)d days", n=hours // 24)
+
+
+def kind_label(kind) -> str:
+    return kind.label(str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]))
+
+
+def local_time(value: datetime | None, format: str = "short") -> str:
+    return format_datetime(value, format) if value else ""
+
+
+def template_globals() -> dict:
+    return {"now": clock.now, "kind_label": kind_label, "age_text": age_text, "stale_text": stale_text}
+
+
+def template_filters() -> dict:
+    return {"local_time": local_time}

@@ -1,0 +1,122 @@
+"""The shelter staff page: each facility's counts, changed with one press."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock
+from app.auth import current_actor, roles_required
+from app.extensions import db, htmx
+from app.models import Facility
+from app.services import capacity, facilities
+from app.services.access import can_update_facility
+from app.services.errors import Conflict, Forbidden, InvalidInput
+from app.shelter import bp
+
+
+def _own_facility(facility_id: int) -> Facility:
+    facility = facilities.get_facility(facility_id)
+    if not can_update_facility(current_user, facility):
+        raise Forbidden("you may not change this facility")
+    return facility
+
+
+@bp.route("/")
+@roles_required("shelter_staff", "admin")
+def index():
+    own = current_user.facilities
+    if len(own) == 1:
+        return redirect(url_for("shelter.facility", facility_id=own[0].id))
+    listed = own if own else capacity.facilities() if current_user.has_role("admin") else []
+    return render_template("shelter/index.html", facilities=listed)
+
+
+@bp.route("/<int:facility_id>")
+@roles_required("shelter_staff", "admin")
+def facility(facility_id: int):
+    return render_template("shelter/facility.html", facility=_own_facility(facility_id), now=clock.now(),
+                           figures=capacity.figures)
+
+
+@bp.route("/units/<int:unit_id>", methods=["POST"])
+@roles_required("shelter_staff", "admin")
+def update_unit(unit_id: int):
+    """Set a unit's available count: `step` (−1/+1) from the shown value, or
+    the typed `available`; always with the `version` the page showed."""
+    unit = capacity.get_unit(unit_id)
+    now = clock.now()
+    error = conflict = None
+    try:
+        step = request.form.get("step")
+        if step in ("-1", "1"):
+            # The version makes "shown value + step" safe: a stale page conflicts.
+            wanted = unit.available + int(step)
+        else:
+            wanted = request.form.get("available", "")
+        capacity.set_available(current_actor(), unit, wanted, request.form.get("version"), now)
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        conflict = _("Someone else changed this first. It is now %(n)d; your change was not saved.",
+                     n=capacity.get_unit(unit_id).available)
+        status = exc.status
+    except InvalidInput as exc:
+        db.session.rollback()
+        error = _invalid_message(exc, unit)
+        status = exc.status
+    else:
+        status = 200
+    unit = capacity.get_unit(unit_id)
+    if not htmx:
+        if error or conflict:
+            flash(error or conflict, "error")
+        return redirect(url_for("shelter.facility", facility_id=unit.facility_id))
+    return render_template("shelter/_unit.html", unit=unit, now=now, figures=capacity.figures,
+                           error=error, conflict=conflict, saved=status == 200), status
+
+
+def _invalid_message(exc: InvalidInput, unit) -> str:
+    if exc.field == "available":
+        return _("Enter a number from 0 to %(total)d.", total=unit.total)
+    if exc.field == "version":
+        return _("This page is out of date; reload it.")
+    return exc.message
+
+
+@bp.route("/<int:facility_id>/confirm", methods=["POST"])
+@roles_required("shelter_staff", "admin")
+def confirm(facility_id: int):
+    facility = _own_facility(facility_id)
+    now = clock.now()
+    capacity.confirm_counts(current_actor(), facility, now)
+    db.session.commit()
+    if not htmx:
+        flash(_("Counts confirmed."), "success")
+        return redirect(url_for("shelter.facility", facility_id=facility_id))
+    return render_template("shelter/_units.html", facility=facility, now=now, figures=capacity.figures,
+                           confirmed=True)
+
+
+@bp.route("/<int:facility_id>/intake", methods=["POST"])
+@roles_required("shelter_staff", "admin")
+def intake(facility_id: int):
+    facility = _own_facility(facility_id)
+    choice = request.form.get("open")
+    if choice not in ("0", "1"):
+        abort(400, "open must be 0 or 1")
+    error = None
+    try:
+        capacity.set_open_for_intake(current_actor(), facility, choice == "1",
+                                     request.form.get("closed_reason"), clock.now())
+        db.session.commit()
+        status = 200
+    except InvalidInput as exc:
+        db.session.rollback()
+        error = _("Say why the facility is closed for intake.") if exc.field == "closed_reason" else exc.message
+        status = exc.status
+    if not htmx:
+        if error:
+            flash(error, "error")
+        return redirect(url_for("shelter.facility", facility_id=facility_id))
+    db.session.refresh(facility)
+    return render_template("shelter/_intake.html", facility=facility, error=error), status

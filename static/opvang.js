@@ -1,0 +1,11 @@
+// The 4xx swap rule lives in the htmx-config meta tag of base.html.
+// A request that fails (server down, 5xx) must not fail silently under pressure.
+function showRequestError(show) {
+  var banner = document.getElementById("request-error");
+  if (banner) banner.hidden = !show;
+}
+document.addEventListener("htmx:responseError", function () { showRequestError(true); });
+document.addEventListener("htmx:sendError", function () { showRequestError(true); });
+document.addEventListener("htmx:afterRequest", function (event) {
+  if (event.detail.successful) showRequestError(false);
+});

@@ -1,0 +1,130 @@
+"""Fixtures: `app`, `client`, `runner`, a frozen `clock`, and the database.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL
+is set. The schema is built once per run by the real migrations; after each
+test every table is emptied and the rows the migrations seeded come back.
+"""
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import insert, select
+
+from app import create_app
+from app.clock import FrozenClock
+from app.extensions import db
+
+# Saturday 28 November 2026, 21:00 in Brussels.
+START = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str):
+    """Skip for a stated reason, except in CI, where everything must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: nothing may be skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _postgres_answers(url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        return str(error).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    problem = _postgres_answers(url)
+    if problem:
+        unavailable(f"PostgreSQL at TEST_DATABASE_URL does not answer: {problem}")
+    import psycopg
+
+    # The test database belongs to the suite: start from an empty schema.
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    return url
+
+
+def make_app(database_url: str, **config):
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "CALLER_HASH_KEY": "test-caller-hash-key",
+            "WTF_CSRF_ENABLED": False,
+            "CLOCK": FrozenClock(START),
+            "SERVER_NAME": "localhost",
+            **config,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def baseline_rows(database_url):
+    """Migrate once; remember the rows the migrations seeded."""
+    app = make_app(database_url)
+    with app.app_context():
+        upgrade()
+        rows = {
+            table: [dict(row._mapping) for row in db.session.execute(select(table))]
+            for table in db.metadata.sorted_tables
+        }
+        db.session.remove()
+        db.engine.dispose()
+    return {table: table_rows for table, table_rows in rows.items() if table_rows}
+
+
+def _reset(baseline_rows):
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+        for table, rows in baseline_rows.items():
+            conn.execute(insert(table), rows)
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, baseline_rows, app_config):
+    app = make_app(database_url, **app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _reset(baseline_rows)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def clock(app) -> FrozenClock:
+    return app.extensions["clock"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def on_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
