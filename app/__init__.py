@@ -85,12 +85,14 @@ def _instance_secret(app: Flask, name: str) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.dashboard import bp as dashboard_bp
     from app.main import bp as main_bp
     from app.shelter import bp as shelter_bp
 
-    for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp):
+    for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 

@@ -35,3 +35,8 @@ def now() -> datetime:
 
 def local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def iso_local(value: datetime | None) -> str | None:
+    """ISO 8601 with the local offset, as the API answers times."""
+    return value.astimezone(local_zone()).isoformat() if value else None

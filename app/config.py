@@ -53,6 +53,8 @@ class Defaults:
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
 
+    # werkzeug's password hashing; the tests choose a fast one.
+    PASSWORD_HASH_METHOD = "scrypt"
     # Failed logins: after this many in a row an account is locked for a while.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCKOUT_MINUTES = 15

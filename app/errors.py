@@ -7,6 +7,8 @@ from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app import clock
+from app.api.serializers import current_state_json
 from app.extensions import db
 from app.services.errors import ServiceError, Unauthenticated
 
@@ -50,12 +52,15 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if isinstance(error, Unauthenticated) and not wants_json():
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return error_response(error.status, error.code, error.message, field=error.field, extra=error.current)
+        extra = current_state_json(error.current, clock.now()) if error.current else None
+        return error_response(error.status, error.code, error.message, field=error.field, extra=extra)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         db.session.rollback()
-        return error_response(400, "csrf_failed", "The form expired or came from elsewhere; reload the page and try again.")
+        return error_response(
+            400, "csrf_failed", "The form expired or came from elsewhere; reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

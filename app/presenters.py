@@ -40,7 +40,8 @@ def local_time(value: datetime | None, format: str = "short") -> str:
 
 
 def template_globals() -> dict:
-    return {"now": clock.now, "kind_label": kind_label, "age_text": age_text, "stale_text": stale_text}
+    return {"now": clock.now, "kind_label": kind_label, "age_text": age_text, "stale_text": stale_text,
+            "get_locale": get_locale}
 
 
 def template_filters() -> dict:

@@ -9,6 +9,8 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import insert, select
 
@@ -56,19 +58,34 @@ def database_url(tmp_path_factory):
     return url
 
 
+class Client(FlaskClient):
+    """The test client, as a second person at another screen: what the test
+    wrote is committed before each request, and what the test reads after it
+    comes fresh from the database (a new transaction)."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, **config):
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "CALLER_HASH_KEY": "test-caller-hash-key",
             "WTF_CSRF_ENABLED": False,
+            # Fast hashing: the tests make hundreds of users.
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "CLOCK": FrozenClock(START),
             "SERVER_NAME": "localhost",
             **config,
         }
     )
+    app.test_client_class = Client
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -102,12 +119,23 @@ def app_config():
 
 @pytest.fixture
 def app(database_url, baseline_rows, app_config):
-    app = make_app(database_url, **app_config)
-    with app.app_context():
+    """The app under test.
+
+    Test code itself runs in the app context of a twin (same configuration,
+    same clock, same database). Were it the app's own context, Flask would
+    reuse it for every request of the test client, and requests would share
+    the test's database session instead of having their own as in production.
+    """
+    clock = FrozenClock(START)
+    app = make_app(database_url, CLOCK=clock, **app_config)
+    twin = make_app(database_url, CLOCK=clock, **app_config)
+    with twin.app_context():
         yield app
         db.session.remove()
         _reset(baseline_rows)
-        db.engine.dispose()
+    for each in (app, twin):
+        with each.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SubmitField
+from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 
@@ -8,10 +8,3 @@ class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
     submit = SubmitField(_l("Sign in"))
-
-
-class LanguageForm(FlaskForm):
-    language = SelectField(
-        _l("Language"), choices=[("nl", "Nederlands"), ("en", "English"), ("fr", "Français")]
-    )
-    submit = SubmitField(_l("Save"))

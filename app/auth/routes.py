@@ -1,14 +1,14 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app import clock
 from app.auth import bp, current_actor, login_required
-from app.auth.forms import LanguageForm, LoginForm
+from app.auth.forms import LoginForm
 from app.extensions import db
 from app.services import accounts, audit
 
@@ -61,10 +61,12 @@ def logout():
 
 @bp.route("/language", methods=["POST"])
 def language():
-    form = LanguageForm()
-    if form.validate_on_submit():
-        if current_user.is_authenticated:
-            current_user.language = form.language.data
-            db.session.commit()
-        session["language"] = form.language.data
+    """Switch the interface language; remembered on the account."""
+    choice = request.form.get("language")
+    if choice not in current_app.config["LANGUAGES"]:
+        abort(400, f"language must be one of {', '.join(current_app.config['LANGUAGES'])}")
+    if current_user.is_authenticated:
+        current_user.language = choice
+        db.session.commit()
+    session["language"] = choice
     return redirect(_safe_next(request.form.get("next")))

@@ -5,6 +5,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,7 +94,7 @@ def save_user(
     user.regions = regions
     user.facilities = facilities
     if password is not None:
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
     db.session.flush()
     audit.record(
         actor,

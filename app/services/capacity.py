@@ -41,24 +41,6 @@ def get_unit(unit_id: int) -> CapacityUnit:
     return unit
 
 
-def unit_state(unit: CapacityUnit, now: datetime) -> dict:
-    """The unit as a conflict answer carries it: what the client should now show."""
-    counts = figures(unit)
-    return {
-        "id": unit.id,
-        "kind": unit.kind.code,
-        "total": counts.total,
-        "available": counts.available,
-        "held": counts.held,
-        "free": counts.free,
-        "room_size": unit.room_size,
-        "version": unit.version,
-        "updated_at": unit.updated_at.isoformat(),
-        "updated_by": unit.updated_by.name if unit.updated_by else None,
-        "stale": unit.is_stale(now),
-    }
-
-
 def _parse_count(value, field: str) -> int:
     if isinstance(value, bool):
         raise InvalidInput(f"{field} must be a whole number", field=field)
@@ -95,10 +77,10 @@ def set_available(
     available = _parse_count(available, "available")
     if not 0 <= available <= unit.total:
         raise InvalidInput(f"available must be between 0 and {unit.total}", field="available")
-    if note is not None and len(note) > 500:
-        raise InvalidInput("note is too long (at most 500 characters)", field="note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        raise InvalidInput("note must be text of at most 500 characters", field="note")
     if version != unit.version:
-        raise _conflict(unit, now)
+        raise _conflict(unit)
 
     before = unit.available
     try:
@@ -110,7 +92,7 @@ def set_available(
             db.session.flush()
     except StaleDataError:
         db.session.refresh(unit)
-        raise _conflict(unit, now) from None
+        raise _conflict(unit) from None
 
     db.session.add(
         CapacityChange(
@@ -129,10 +111,10 @@ def set_available(
     return unit
 
 
-def _conflict(unit: CapacityUnit, now: datetime) -> Conflict:
+def _conflict(unit: CapacityUnit) -> Conflict:
     return Conflict(
         f"someone else changed this count first: it is now {unit.available} (version {unit.version})",
-        current={"unit": unit_state(unit, now)},
+        current={"unit": unit},
     )
 
 
@@ -250,18 +232,24 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
     return list(result.values())
 
 
-def facilities(region_ids: set[int] | None = None, *, kind_code: str | None = None) -> list[Facility]:
-    """Facilities (with their units and kinds loaded), by region then name."""
-    query = (
-        select(Facility)
-        .options(selectinload(Facility.units).joinedload(CapacityUnit.updated_by), joinedload(Facility.region))
-        .join(Region, Region.id == Facility.region_id)
-        .order_by(Region.name, Facility.name)
+def facilities(
+    region_ids: set[int] | None = None,
+    *,
+    kind_code: str | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[Facility]:
+    """Facilities with their units loaded: by region and name, or, when
+    paging (`limit`), by id after `after_id`."""
+    query = select(Facility).options(
+        selectinload(Facility.units).joinedload(CapacityUnit.updated_by), joinedload(Facility.region)
     )
     if region_ids is not None:
         query = query.where(Facility.region_id.in_(region_ids))
     if kind_code is not None:
-        query = query.where(
-            Facility.units.any(CapacityUnit.kind.has(CapacityKind.code == kind_code))
-        )
+        query = query.where(Facility.units.any(CapacityUnit.kind.has(CapacityKind.code == kind_code)))
+    if limit is None:
+        query = query.join(Region, Region.id == Facility.region_id).order_by(Region.name, Facility.name)
+    else:
+        query = query.where(Facility.id > (after_id or 0)).order_by(Facility.id).limit(limit)
     return list(db.session.scalars(query).unique())

@@ -9,7 +9,8 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-        # The current state of the thing in conflict, sent back with a 409.
+        # The current state of what is in conflict, as domain objects
+        # ({"unit": unit}); the API answers them beside the error.
         self.current = current or {}
 
 

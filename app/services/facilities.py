@@ -11,8 +11,8 @@ from app.extensions import db
 from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Organisation, Region
 from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
 from app.services import audit, intake_hours
-from app.services.capacity import all_kinds
 from app.services.access import Actor
+from app.services.capacity import all_kinds
 from app.services.errors import Conflict, InvalidInput, NotFound
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -193,9 +193,12 @@ def get_facility(facility_id: int) -> Facility:
     return facility
 
 
-def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None = None) -> Facility:
+def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None = None,
+         versions: dict[str, str] | None = None) -> Facility:
     """Create or update a facility from `validate`'s output. Units named in
-    `clean["units"]` are created or set; units not named are left alone."""
+    `clean["units"]` are created or set; units not named are left alone.
+    `versions` (kind code -> the unit version the form showed) refuses to
+    overwrite counts someone else changed since (Conflict)."""
     region = db.session.scalar(select(Region).where(Region.slug == clean["region"]))
     if region is None:
         raise InvalidInput(f"unknown region {clean['region']!r}", field="region")
@@ -209,6 +212,8 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
         facility = clash
     elif clash is not None and clash is not facility:
         raise Conflict(f"another facility has the slug {clean['slug']}", field="slug")
+    if facility is not None and versions:
+        _check_versions(facility, clean["units"], versions)
 
     creating = facility is None
     if creating:
@@ -230,6 +235,28 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
         save_unit(actor, facility, kinds[code], counts, now, unit=existing.get(code))
     audit.record(actor, "facility.create" if creating else "facility.update", now, facility)
     return facility
+
+
+def create(actor: Actor, clean: dict, now: datetime) -> Facility:
+    """Create a facility; a slug in use is a conflict (`save` would update that facility)."""
+    if db.session.scalar(select(Facility.id).where(Facility.slug == clean["slug"])) is not None:
+        raise Conflict(f"another facility has the slug {clean['slug']}", field="slug")
+    return save(actor, clean, now)
+
+
+def _check_versions(facility: Facility, units: dict, versions: dict[str, str]) -> None:
+    for unit in facility.units:
+        code = unit.kind.code
+        counts = units.get(code)
+        if counts is None or code not in versions or str(unit.version) == str(versions[code]):
+            continue
+        if (unit.total, unit.available, unit.room_size) != (counts["total"], counts["available"], counts["room_size"]):
+            raise Conflict(
+                f"{code}: someone else changed these counts first: available is now {unit.available} "
+                f"of {unit.total}",
+                field=f"{code}_available",
+                current={"unit": unit},
+            )
 
 
 def save_unit(actor: Actor, facility: Facility, kind: CapacityKind, counts: dict, now: datetime,

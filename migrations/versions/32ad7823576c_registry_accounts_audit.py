@@ -1,7 +1,7 @@
 """Registry, accounts and audit; the six default capacity kinds.
 
 Revision ID: 32ad7823576c
-Revises: 
+Revises:
 Create Date: 2026-11-28 20:47:11.811224
 
 """

@@ -1,0 +1,7 @@
+"""Administration: users, regions, organisations, facilities and capacity kinds."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from app.admin import routes  # noqa: F401

@@ -1,0 +1,185 @@
+"""Admin forms. They read and show the fields; the services validate them
+(they are never `validate()`d here, so a service's message is the only one)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.models.capacity import CLIENT_TYPES, COUNTS
+from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
+from app.models.geography import ORGANISATION_KINDS
+from app.models.user import ROLES
+from app.services.accounts import USER_LANGUAGES
+from app.services.intake_hours import DAYS
+
+ROLE_LABELS = {
+    "operator": _l("Operator (hotline)"),
+    "shelter_staff": _l("Shelter staff"),
+    "manager": _l("Regional manager"),
+    "partner": _l("Partner (police, justice house)"),
+    "admin": _l("Administrator"),
+}
+LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English", "fr": "Français"}
+ORGANISATION_KIND_LABELS = {
+    "caw": _l("CAW (general welfare centre)"),
+    "crisis_centre": _l("Crisis centre"),
+    "justice_house": _l("Justice house"),
+    "police_zone": _l("Police zone"),
+    "other": _l("Other"),
+}
+FACILITY_TYPE_LABELS = {
+    "crisis_centre": _l("Crisis centre"),
+    "refuge": _l("Refuge"),
+    "relief_point": _l("Relief point"),
+    "offender_programme": _l("Offender programme"),
+}
+GENDER_LABELS = {"female": _l("Women"), "male": _l("Men"), "x": _l("X (non-binary)")}
+COUNTS_LABELS = {"persons": _l("Persons"), "rooms": _l("Rooms (one per household)"),
+                 "slots": _l("Slots (one per household)")}
+CLIENT_TYPE_LABELS = {"victim": _l("Victims"), "offender": _l("Offenders"), "couple": _l("Couples")}
+DAY_LABELS = {
+    "mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
+    "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
+}
+
+
+def _choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class UserForm(FlaskForm):
+    email = StringField(_l("E-mail address"))
+    name = StringField(_l("Name"))
+    roles = MultiCheckboxField(_l("Roles"), choices=_choices((role, ROLE_LABELS[role]) for role in ROLES))
+    regions = MultiCheckboxField(_l("Regions (for managers and regional alerts)"), choices=[])
+    facilities = MultiCheckboxField(_l("Facilities (for shelter staff)"), choices=[])
+    phone = StringField(_l("Mobile phone (E.164, like +32470123456)"))
+    language = SelectField(_l("Language"), choices=_choices((code, LANGUAGE_NAMES[code]) for code in USER_LANGUAGES))
+    password = PasswordField(_l("New password (leave empty to keep it)"))
+
+    def set_choices(self, regions, facilities):
+        self.regions.choices = _choices((region.slug, region.name) for region in regions)
+        self.facilities.choices = _choices((f.slug, f"{f.name} ({f.municipality})") for f in facilities)
+
+
+class RegionForm(FlaskForm):
+    slug = StringField(_l("Slug (lowercase letters, digits and dashes)"))
+    name = StringField(_l("Name"))
+
+
+class OrganisationForm(FlaskForm):
+    slug = StringField(_l("Slug (lowercase letters, digits and dashes)"))
+    name = StringField(_l("Name"))
+    kind = SelectField(_l("Kind"), choices=_choices((kind, ORGANISATION_KIND_LABELS[kind]) for kind in ORGANISATION_KINDS))
+    region = SelectField(_l("Region"), choices=[])
+    phone = StringField(_l("Phone (E.164, like +3232000000)"))
+    email = StringField(_l("E-mail address"))
+
+    def set_choices(self, regions):
+        self.region.choices = _choices([("", _l("(none)"))] + [(region.slug, region.name) for region in regions])
+
+
+class KindForm(FlaskForm):
+    code = StringField(_l("Code (lowercase letters, digits and underscores)"))
+    label_nl = StringField(_l("Label in Dutch"))
+    label_en = StringField(_l("Label in English"))
+    label_fr = StringField(_l("Label in French"))
+    counts = SelectField(_l("Counts"), choices=_choices((c, COUNTS_LABELS[c]) for c in COUNTS))
+    serves = MultiCheckboxField(_l("Serves"), choices=_choices((t, CLIENT_TYPE_LABELS[t]) for t in CLIENT_TYPES))
+    position = StringField(_l("Position in lists"))
+
+
+class FacilityForm(FlaskForm):
+    """The facility's own fields. The weekly intake hours and the units are
+    fields named by day and by kind, read in `hours_from_form`/`units_from_form`."""
+
+    slug = StringField(_l("Slug (lowercase letters, digits and dashes)"))
+    name = StringField(_l("Name"))
+    type = SelectField(_l("Type"), choices=_choices((t, FACILITY_TYPE_LABELS[t]) for t in FACILITY_TYPES))
+    region = SelectField(_l("Region"), choices=[])
+    organisation = SelectField(_l("Organisation"), choices=[])
+    municipality = StringField(_l("Municipality"))
+    postcode = StringField(_l("Postcode"))
+    street = StringField(_l("Street and number"))
+    lat = StringField(_l("Latitude"))
+    lon = StringField(_l("Longitude"))
+    confidential = BooleanField(_l("Confidential address (only its own staff and admins see it)"))
+    intake_phone = StringField(_l("Intake phone (E.164, like +3232000000)"))
+    open_for_intake = BooleanField(_l("Open for intake"))
+    closed_reason = TextAreaField(_l("Why it is closed for intake"))
+    stale_after_hours = StringField(_l("Counts are stale after (hours)"))
+    genders = MultiCheckboxField(_l("Takes in"), choices=_choices((g, GENDER_LABELS[g]) for g in GENDERS))
+    children = BooleanField(_l("Takes in children"))
+    max_children = StringField(_l("At most this many children"))
+    max_child_age = StringField(_l("Children up to this age"))
+    wheelchair = BooleanField(_l("Wheelchair accessible"))
+    pets = BooleanField(_l("Pets allowed"))
+    high_security = BooleanField(_l("High security"))
+    languages = MultiCheckboxField(_l("Languages spoken"), choices=_choices((code, code) for code in LANGUAGES))
+
+    FIELDS = (
+        "slug", "name", "type", "region", "organisation", "municipality", "postcode", "street", "lat", "lon",
+        "confidential", "intake_phone", "open_for_intake", "closed_reason", "stale_after_hours", "genders",
+        "children", "max_children", "max_child_age", "wheelchair", "pets", "high_security", "languages",
+    )
+
+    def set_choices(self, regions, organisations):
+        self.region.choices = _choices((region.slug, region.name) for region in regions)
+        self.organisation.choices = _choices([("", _l("(none)"))] + [(o.slug, o.name) for o in organisations])
+
+
+def hours_from_form(formdata) -> dict:
+    """What the per-day editor shows: the 24/7 box and one text per day."""
+    return {
+        "always": bool(formdata.get("hours_always")),
+        "days": {day: formdata.get(f"hours_{day}", "").strip() for day in DAYS},
+    }
+
+
+def hours_from_model(hours: dict) -> dict:
+    return {
+        "always": bool(hours.get("always")),
+        "days": {day: ",".join(f"{a}-{b}" for a, b in hours.get("weekly", {}).get(day, [])) for day in DAYS},
+    }
+
+
+def hours_value(hours: dict):
+    """The editor's values in a form `facilities.validate` reads: '24/7', the
+    text form ('mon 08:00-12:00,13:00-17:00; tue …'), or, when no day has
+    hours, an empty week, which the service refuses with its own message."""
+    if hours["always"]:
+        return "24/7"
+    # A ';' would start another day in the text form: each box is its own day.
+    parts = [f"{day} {text.replace(';', ',')}" for day, text in hours["days"].items() if text]
+    return "; ".join(parts) if parts else {"always": False, "weekly": {}}
+
+
+UNIT_PARTS = ("total", "available", "room_size", "version")
+
+
+def units_from_form(formdata, kinds) -> dict:
+    return {kind.code: {part: formdata.get(f"{kind.code}_{part}", "").strip() for part in UNIT_PARTS}
+            for kind in kinds}
+
+
+def units_from_model(facility) -> dict:
+    units = {unit.kind.code: unit for unit in facility.units} if facility else {}
+    return {
+        code: {"total": str(unit.total), "available": str(unit.available),
+               "room_size": "" if unit.room_size is None else str(unit.room_size), "version": str(unit.version)}
+        for code, unit in units.items()
+    }

@@ -1,0 +1,364 @@
+"""Admin pages: thin views over the services, which validate and audit.
+
+An invalid form is shown again with the service's message next to its field,
+status 400 (409 when someone else changed the same counts first), and
+nothing written."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app import clock
+from app.admin import bp
+from app.admin.forms import (
+    CLIENT_TYPE_LABELS,
+    COUNTS_LABELS,
+    DAY_LABELS,
+    FACILITY_TYPE_LABELS,
+    ORGANISATION_KIND_LABELS,
+    FacilityForm,
+    KindForm,
+    OrganisationForm,
+    RegionForm,
+    UserForm,
+    hours_from_form,
+    hours_from_model,
+    hours_value,
+    units_from_form,
+    units_from_model,
+)
+from app.auth import current_actor, roles_required
+from app.extensions import db
+from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, User
+from app.services import accounts, capacity, facilities, kinds, organisations, regions
+from app.services.errors import Conflict, InvalidInput, ServiceError
+
+
+def _saved(message: str, endpoint: str, **values):
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def _invalid(exc: ServiceError, template: str, **context):
+    """The form again, with the error; whatever the attempt wrote is undone."""
+    db.session.rollback()
+    status = 409 if isinstance(exc, Conflict) and exc.current else 400
+    return render_template(template, error=exc, **context), status
+
+
+@bp.route("/")
+@roles_required("admin")
+def index():
+    counts = {
+        name: db.session.scalar(select(func.count()).select_from(model))
+        for name, model in (("users", User), ("regions", Region), ("organisations", Organisation),
+                            ("facilities", Facility), ("kinds", CapacityKind))
+    }
+    return render_template("admin/index.html", counts=counts)
+
+
+# Users -------------------------------------------------------------------
+
+
+def _user_form(user: User | None = None) -> UserForm:
+    form = UserForm(obj=user) if user is not None and request.method == "GET" else UserForm()
+    if user is not None and request.method == "GET":
+        form.roles.data = sorted(user.roles)
+        form.regions.data = [region.slug for region in user.regions]
+        form.facilities.data = [facility.slug for facility in user.facilities]
+        form.password.data = ""
+    form.set_choices(regions.all_regions(), capacity.facilities())
+    return form
+
+
+def _save_user(form: UserForm, user: User | None) -> User:
+    roles = form.roles.data or []
+    if user is not None and user.id == current_user.id and "admin" not in roles:
+        # Nobody locks themselves (possibly the last admin) out by accident.
+        raise InvalidInput("you cannot remove your own admin role", field="roles")
+    return accounts.save_user(
+        current_actor(),
+        clock.now(),
+        user=user,
+        email=form.email.data or "",
+        name=form.name.data or "",
+        roles=roles,
+        region_slugs=form.regions.data or [],
+        facility_slugs=form.facilities.data or [],
+        phone=form.phone.data,
+        language=form.language.data or "",
+        password=form.password.data or None,
+    )
+
+
+@bp.route("/users")
+@roles_required("admin")
+def users():
+    listed = db.session.scalars(select(User).order_by(User.email)).all()
+    return render_template("admin/users.html", users=listed)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_user():
+    form = _user_form()
+    if request.method == "POST":
+        try:
+            user = _save_user(form, None)
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/user_form.html", form=form, user=None)
+        return _saved(_("User %(email)s created.", email=user.email), "admin.edit_user", user_id=user.id)
+    return render_template("admin/user_form.html", form=form, user=None, error=None)
+
+
+def _tokens(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ))
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_user(user_id: int):
+    user = accounts.get_user(user_id)
+    form = _user_form(user)
+    if request.method == "POST":
+        try:
+            _save_user(form, user)
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/user_form.html", form=form, user=user, tokens=_tokens(user))
+        return _saved(_("User %(email)s saved.", email=user.email), "admin.edit_user", user_id=user.id)
+    return render_template("admin/user_form.html", form=form, user=user, tokens=_tokens(user), error=None)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required("admin")
+def set_user_active(user_id: int):
+    user = accounts.get_user(user_id)
+    choice = request.form.get("active")
+    if choice not in ("0", "1"):
+        raise InvalidInput("active must be 0 or 1", field="active")
+    if choice == "0" and user.id == current_user.id:
+        raise Conflict("you cannot deactivate your own account")
+    accounts.set_active(current_actor(), user, choice == "1", clock.now())
+    message = _("%(email)s is active again.", email=user.email) if choice == "1" else _(
+        "%(email)s is deactivated: signed out everywhere, API tokens revoked.", email=user.email)
+    return _saved(message, "admin.edit_user", user_id=user.id)
+
+
+@bp.route("/users/<int:user_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def revoke_user(user_id: int):
+    user = accounts.get_user(user_id)
+    revoked = accounts.revoke_sessions_and_tokens(current_actor(), user, clock.now())
+    return _saved(_("%(email)s is signed out everywhere; %(n)d API tokens revoked.", email=user.email, n=revoked),
+                  "admin.edit_user", user_id=user.id)
+
+
+@bp.route("/users/<int:user_id>/token", methods=["POST"])
+@roles_required("admin")
+def create_token(user_id: int):
+    """The token is in this answer only: it is not kept, and the answer is
+    not cached, so that it cannot be shown again."""
+    user = accounts.get_user(user_id)
+    token = accounts.create_token(current_actor(), user, clock.now())
+    db.session.commit()
+    response = render_template("admin/token.html", user=user, token=token)
+    return response, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# Regions -----------------------------------------------------------------
+
+
+@bp.route("/regions")
+@roles_required("admin")
+def regions_list():
+    return render_template("admin/regions.html", regions=regions.all_regions())
+
+
+def _region_page(region: Region | None):
+    form = RegionForm(obj=region) if region is not None and request.method == "GET" else RegionForm()
+    if request.method == "POST":
+        try:
+            region = regions.save(current_actor(), clock.now(), region=region, slug=form.slug.data,
+                                  name=form.name.data)
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/region_form.html", form=form, region=region)
+        return _saved(_("Region %(name)s saved.", name=region.name), "admin.regions_list")
+    return render_template("admin/region_form.html", form=form, region=region, error=None)
+
+
+@bp.route("/regions/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_region():
+    return _region_page(None)
+
+
+@bp.route("/regions/<int:region_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_region(region_id: int):
+    return _region_page(regions.get_region(region_id))
+
+
+# Organisations -----------------------------------------------------------
+
+
+@bp.route("/organisations")
+@roles_required("admin")
+def organisations_list():
+    return render_template("admin/organisations.html", organisations=organisations.all_organisations(),
+                           kind_labels=ORGANISATION_KIND_LABELS)
+
+
+def _organisation_page(organisation: Organisation | None):
+    if organisation is not None and request.method == "GET":
+        form = OrganisationForm(obj=organisation)
+        form.region.data = organisation.region.slug if organisation.region else ""
+    else:
+        form = OrganisationForm()
+    form.set_choices(regions.all_regions())
+    if request.method == "POST":
+        try:
+            organisation = organisations.save(
+                current_actor(), clock.now(), organisation=organisation, slug=form.slug.data, name=form.name.data,
+                kind=form.kind.data, region_slug=form.region.data, phone=form.phone.data, email=form.email.data,
+            )
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/organisation_form.html", form=form, organisation=organisation)
+        return _saved(_("Organisation %(name)s saved.", name=organisation.name), "admin.organisations_list")
+    return render_template("admin/organisation_form.html", form=form, organisation=organisation, error=None)
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_organisation():
+    return _organisation_page(None)
+
+
+@bp.route("/organisations/<int:organisation_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_organisation(organisation_id: int):
+    return _organisation_page(organisations.get_organisation(organisation_id))
+
+
+# Capacity kinds ----------------------------------------------------------
+
+
+@bp.route("/kinds")
+@roles_required("admin")
+def kinds_list():
+    return render_template("admin/kinds.html", kinds=capacity.all_kinds(), unit_counts=kinds.unit_counts(),
+                           counts_labels=COUNTS_LABELS, client_type_labels=CLIENT_TYPE_LABELS)
+
+
+def _kind_page(kind: CapacityKind | None):
+    if kind is not None and request.method == "GET":
+        form = KindForm(obj=kind)
+        for language in kinds.LABEL_LANGUAGES:
+            form[f"label_{language}"].data = kind.labels.get(language, "")
+    else:
+        form = KindForm()
+    if request.method == "POST":
+        try:
+            kind = kinds.save(
+                current_actor(), clock.now(), kind=kind, code=form.code.data,
+                labels={language: form[f"label_{language}"].data for language in kinds.LABEL_LANGUAGES},
+                counts=form.counts.data, serves=form.serves.data or [], position=form.position.data,
+            )
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/kind_form.html", form=form, kind=kind)
+        return _saved(_("Capacity kind %(code)s saved.", code=kind.code), "admin.kinds_list")
+    if kind is None:
+        form.position.data = str(max((k.position for k in capacity.all_kinds()), default=0) + 1)
+    return render_template("admin/kind_form.html", form=form, kind=kind, error=None)
+
+
+@bp.route("/kinds/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_kind():
+    return _kind_page(None)
+
+
+@bp.route("/kinds/<int:kind_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_kind(kind_id: int):
+    return _kind_page(kinds.get_kind(kind_id))
+
+
+# Facilities --------------------------------------------------------------
+
+
+@bp.route("/facilities")
+@roles_required("admin")
+def facilities_list():
+    all_regions = regions.all_regions()
+    slug = request.args.get("region", "")
+    region = next((r for r in all_regions if r.slug == slug), None)
+    if slug and region is None:
+        raise InvalidInput(f"unknown region {slug!r}", field="region")
+    listed = capacity.facilities({region.id} if region else None)
+    return render_template("admin/facilities.html", facilities=listed, regions=all_regions, region=region,
+                           type_labels=FACILITY_TYPE_LABELS)
+
+
+def _facility_data(form: FacilityForm, hours: dict, units: dict) -> dict:
+    data = {name: form[name].data for name in FacilityForm.FIELDS}
+    data["intake_hours"] = hours_value(hours)
+    for code, parts in units.items():
+        for part in ("total", "available", "room_size"):
+            data[f"{code}_{part}"] = parts[part]
+    return data
+
+
+def _facility_page(facility: Facility | None):
+    all_kinds = capacity.all_kinds()
+    if request.method == "POST":
+        form = FacilityForm()
+        hours = hours_from_form(request.form)
+        units = units_from_form(request.form, all_kinds)
+    elif facility is not None:
+        form = FacilityForm(obj=facility)
+        form.region.data = facility.region.slug
+        form.organisation.data = facility.organisation.slug if facility.organisation else ""
+        hours = hours_from_model(facility.intake_hours)
+        units = units_from_model(facility)
+    else:
+        form = FacilityForm(data={"open_for_intake": True, "stale_after_hours": "12", "languages": ["nl"]})
+        hours = hours_from_model({"always": True})
+        units = {}
+    form.set_choices(regions.all_regions(), organisations.all_organisations())
+    context = {"form": form, "facility": facility, "kinds": all_kinds, "hours": hours, "units": units,
+               "days": DAY_LABELS, "existing": {u.kind.code for u in facility.units} if facility else set()}
+    if request.method == "POST":
+        try:
+            clean = facilities.validate(_facility_data(form, hours, units), all_kinds)
+            now = clock.now()
+            if facility is None:
+                facility = facilities.create(current_actor(), clean, now)
+            else:
+                versions = {code: parts["version"] for code, parts in units.items() if parts["version"]}
+                facilities.save(current_actor(), clean, now, facility=facility, versions=versions)
+        except (InvalidInput, Conflict) as exc:
+            db.session.rollback()
+            unit = exc.current.get("unit")
+            if unit is not None:
+                # Show what the counts are now, with their version, so that saving again is a choice.
+                units[unit.kind.code] = units_from_model(unit.facility)[unit.kind.code]
+            return _invalid(exc, "admin/facility_form.html", **context)
+        return _saved(_("Facility %(name)s saved.", name=facility.name), "admin.edit_facility",
+                      facility_id=facility.id)
+    return render_template("admin/facility_form.html", error=None, **context)
+
+
+@bp.route("/facilities/new", methods=["GET", "POST"])
+@roles_required("admin")
+def new_facility():
+    return _facility_page(None)
+
+
+@bp.route("/facilities/<int:facility_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_facility(facility_id: int):
+    return _facility_page(facilities.get_facility(facility_id))

@@ -1,0 +1,91 @@
+from flask import jsonify, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import clock
+from app.api import bp
+from app.api.openapi import openapi_document
+from app.api.paging import next_link, page_args
+from app.api.serializers import change_json, facility_json, region_json, unit_json
+from app.auth import current_actor, login_required
+from app.extensions import db
+from app.models import CapacityKind, Facility, Region
+from app.services import capacity, facilities
+from app.services.access import may_see_region, visible_region_ids
+from app.services.errors import Forbidden, InvalidInput
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("send a JSON object with Content-Type: application/json", field="body")
+    return body
+
+
+def _visible_facility(facility_id: int) -> Facility:
+    facility = facilities.get_facility(facility_id)
+    if not may_see_region(current_user, facility.region):
+        raise Forbidden("you may not see facilities in this region")
+    return facility
+
+
+@bp.route("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.route("/regions")
+@login_required
+def regions():
+    totals = capacity.region_totals(clock.now(), visible_region_ids(current_user))
+    return jsonify([region_json(t) for t in totals])
+
+
+@bp.route("/facilities")
+@login_required
+def facility_list():
+    limit, cursor = page_args()
+    region_ids = visible_region_ids(current_user)
+    slug = request.args.get("region")
+    if slug:
+        region = db.session.scalar(select(Region).where(Region.slug == slug))
+        if region is None:
+            raise InvalidInput(f"unknown region {slug!r}", field="region")
+        if not may_see_region(current_user, region):
+            raise Forbidden("you may not see facilities in this region")
+        region_ids = {region.id}
+    kind = request.args.get("kind")
+    if kind and db.session.scalar(select(CapacityKind.id).where(CapacityKind.code == kind)) is None:
+        raise InvalidInput(f"unknown kind {kind!r}", field="kind")
+    rows = capacity.facilities(region_ids, kind_code=kind or None, after_id=cursor, limit=limit)
+    now = clock.now()
+    return jsonify([facility_json(f, current_user, now) for f in rows]), 200, next_link(rows, limit, lambda f: f.id)
+
+
+@bp.route("/facilities/<int:facility_id>")
+@login_required
+def facility_detail(facility_id: int):
+    return jsonify(facility_json(_visible_facility(facility_id), current_user, clock.now()))
+
+
+@bp.route("/units/<int:unit_id>", methods=["PATCH"])
+@login_required
+def update_unit(unit_id: int):
+    unit = capacity.get_unit(unit_id)
+    body = _json_body()
+    now = clock.now()
+    if "available" not in body:
+        raise InvalidInput("available is required", field="available")
+    capacity.set_available(current_actor(), unit, body["available"], body.get("version"), now, note=body.get("note"))
+    db.session.commit()
+    return jsonify(unit_json(unit, now))
+
+
+@bp.route("/units/<int:unit_id>/history")
+@login_required
+def unit_history(unit_id: int):
+    limit, cursor = page_args()
+    unit = capacity.get_unit(unit_id)
+    _visible_facility(unit.facility_id)
+    rows = capacity.history(unit, limit=limit, before_id=cursor)
+    return jsonify([change_json(c) for c in rows]), 200, next_link(rows, limit, lambda c: c.id)

