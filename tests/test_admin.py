@@ -4,8 +4,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from flask import g, request_started
-from flask_babel import refresh
 from sqlalchemy import func, select
 
 from app import clock
@@ -40,22 +38,6 @@ def counts() -> dict:
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture(autouse=True)
-def own_request_globals(app):
-    """The `app` fixture keeps one app context for the whole test, and the test
-    client's requests reuse it, so `g` would carry one client's signed-in user
-    (Flask-Login caches it in g) into another client's request. Each request
-    starts without it here, as it does in production."""
-
-    def forget(sender, **extra):
-        g.pop("_login_user", None)
-        refresh()
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
 
 
 @pytest.fixture
@@ -274,7 +256,8 @@ def test_deactivation_signs_the_user_out_and_revokes_their_tokens(app, admin_cli
     assert accounts.user_for_token(token) is None
     assert db.session.scalar(select(ApiToken.revoked_at)) is not None
     assert not accounts.get_user(world.staff.id).active
-    assert staff_client.post("/login", data={"email": "staff@example.org", "password": make.PASSWORD}).status_code == 401
+    refused = staff_client.post("/login", data={"email": "staff@example.org", "password": make.PASSWORD})
+    assert refused.status_code == 401
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"user.deactivate", "user.revoke_tokens"} <= actions
     assert "deactivated" in text(admin_client.get("/admin/users"))
@@ -524,7 +507,8 @@ def test_an_admin_creates_a_facility_with_every_attribute(admin_client, world):
                                                        AuditEvent.object_id == facility.id))
     assert event.actor_id == world.admin.id
     # Every unit's first counts are in the history, by the admin, from the web.
-    changes = db.session.scalars(select(CapacityChange).join(CapacityUnit).where(CapacityUnit.facility_id == facility.id))
+    changes = db.session.scalars(
+        select(CapacityChange).join(CapacityUnit).where(CapacityUnit.facility_id == facility.id))
     assert {(c.field, c.after, c.source, c.actor_id) for c in changes} == {
         ("total", 6, "web", world.admin.id), ("available", 3, "web", world.admin.id),
         ("total", 2, "web", world.admin.id), ("available", 1, "web", world.admin.id)}

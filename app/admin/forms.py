@@ -84,7 +84,7 @@ class RegionForm(FlaskForm):
 class OrganisationForm(FlaskForm):
     slug = StringField(_l("Slug (lowercase letters, digits and dashes)"))
     name = StringField(_l("Name"))
-    kind = SelectField(_l("Kind"), choices=_choices((kind, ORGANISATION_KIND_LABELS[kind]) for kind in ORGANISATION_KINDS))
+    kind = SelectField(_l("Kind"), choices=_choices((k, ORGANISATION_KIND_LABELS[k]) for k in ORGANISATION_KINDS))
     region = SelectField(_l("Region"), choices=[])
     phone = StringField(_l("Phone (E.164, like +3232000000)"))
     email = StringField(_l("E-mail address"))

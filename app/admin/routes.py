@@ -69,7 +69,7 @@ def _user_form(user: User | None = None) -> UserForm:
         form.regions.data = [region.slug for region in user.regions]
         form.facilities.data = [facility.slug for facility in user.facilities]
         form.password.data = ""
-    form.set_choices(regions.all_regions(), capacity.facilities())
+    form.set_choices(regions.all_regions(), db.session.scalars(select(Facility).order_by(Facility.name)))
     return form
 
 

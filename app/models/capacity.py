@@ -40,10 +40,15 @@ class CapacityUnit(db.Model):
         UniqueConstraint("facility_id", "kind_id"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("available >= 0 AND available <= total", name="available_within_total"),
+        # The regional totals (capacity.region_totals) read a facility's units
+        # from these indexes alone, never from the table: its counts from the
+        # first, whether it has a stale unit from the second.
+        Index("ix_capacity_units_facility_id_kind_id_counts", "facility_id", "kind_id", "total", "available"),
+        Index("ix_capacity_units_facility_id_stale_at", "facility_id", "stale_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"))
     kind_id: Mapped[int] = mapped_column(ForeignKey("capacity_kinds.id"), index=True)
     total: Mapped[int]
     available: Mapped[int]

@@ -195,17 +195,19 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
     """Per region and kind: total, available, held and free places, and the
     number of stale facilities. Two aggregate queries, whatever the size."""
     open_available = case((Facility.open_for_intake, CapacityUnit.available), else_=0)
+    # Grouped on the kind's id, not its code: without a join to the kinds,
+    # SQLite answers both queries from the indexes on facilities (region_id,
+    # open_for_intake) and on capacity_units (facility_id, ...) alone.
     sums = (
         select(
             Facility.region_id,
-            CapacityKind.code,
+            CapacityUnit.kind_id,
             func.sum(CapacityUnit.total),
             func.sum(CapacityUnit.available),
             func.sum(open_available),
         )
         .join(Facility, Facility.id == CapacityUnit.facility_id)
-        .join(CapacityKind, CapacityKind.id == CapacityUnit.kind_id)
-        .group_by(Facility.region_id, CapacityKind.code)
+        .group_by(Facility.region_id, CapacityUnit.kind_id)
     )
     stale = (
         select(Facility.region_id, func.count(distinct(CapacityUnit.facility_id)))
@@ -219,14 +221,14 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
         stale = stale.where(Facility.region_id.in_(region_ids))
         regions = regions.where(Region.id.in_(region_ids))
 
-    kinds = db.session.scalars(select(CapacityKind.code).order_by(CapacityKind.position)).all()
+    kinds = dict(db.session.execute(select(CapacityKind.id, CapacityKind.code).order_by(CapacityKind.position)).all())
     zero = Figures(0, 0, 0, 0)
     result = {
-        region.id: RegionTotals(region, 0, {code: zero for code in kinds})
+        region.id: RegionTotals(region, 0, {code: zero for code in kinds.values()})
         for region in db.session.scalars(regions)
     }
-    for region_id, code, total, available, free in db.session.execute(sums):
-        result[region_id].by_kind[code] = Figures(int(total), int(available), 0, int(free))
+    for region_id, kind_id, total, available, free in db.session.execute(sums):
+        result[region_id].by_kind[kinds[kind_id]] = Figures(int(total), int(available), 0, int(free))
     for region_id, count in db.session.execute(stale):
         result[region_id].stale_facilities = count
     return list(result.values())

@@ -45,7 +45,7 @@ def update_unit(unit_id: int):
     the typed `available`; always with the `version` the page showed."""
     unit = capacity.get_unit(unit_id)
     now = clock.now()
-    error = conflict = None
+    error = conflict = typed = None
     try:
         step = request.form.get("step")
         if step in ("-1", "1"):
@@ -63,6 +63,7 @@ def update_unit(unit_id: int):
     except InvalidInput as exc:
         db.session.rollback()
         error = _invalid_message(exc, unit)
+        typed = request.form.get("available", "")  # shown back beside the error
         status = exc.status
     else:
         status = 200
@@ -72,7 +73,7 @@ def update_unit(unit_id: int):
             flash(error or conflict, "error")
         return redirect(url_for("shelter.facility", facility_id=unit.facility_id))
     return render_template("shelter/_unit.html", unit=unit, now=now, figures=capacity.figures,
-                           error=error, conflict=conflict, saved=status == 200), status
+                           error=error, conflict=conflict, typed=typed, saved=status == 200), status
 
 
 def _invalid_message(exc: InvalidInput, unit) -> str:

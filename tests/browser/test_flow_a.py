@@ -59,7 +59,9 @@ def _stored(unit_id: int) -> tuple[int, int, int]:
     browser's requests write."""
     db.session.rollback()
     unit = db.session.get(CapacityUnit, unit_id)
-    changes = db.session.scalar(select(func.count()).select_from(CapacityChange).where(CapacityChange.unit_id == unit_id))
+    changes = db.session.scalar(
+        select(func.count()).select_from(CapacityChange).where(CapacityChange.unit_id == unit_id)
+    )
     result = (unit.available, unit.version, changes)
     db.session.rollback()
     return result

@@ -1,0 +1,1 @@
+"""Reference geography shipped with the app: the postcode table (postcodes.csv) and the script that builds it."""
