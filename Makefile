@@ -24,7 +24,7 @@ install: $(VENV)/.runtime translations
 install-dev: $(VENV)/.dev translations
 
 translations: | $(BIN)/python
-	$(BIN)/pybabel compile --use-fuzzy --statistics -d app/translations
+	$(BIN)/pybabel compile --statistics -d app/translations
 
 ## Start the web app (http://127.0.0.1:5000) and the scheduler on SQLite with demo data.
 run: install

@@ -77,5 +77,6 @@ class Defaults:
     OUTBOX_DELIVERY_SECONDS = 10
     HOLD_EXPIRY_SECONDS = 60
 
-    # Dashboard polling interval, in seconds.
+    # Dashboard polling interval, in seconds, and facilities per page.
     DASHBOARD_REFRESH_SECONDS = 15
+    DASHBOARD_PAGE_SIZE = 50

@@ -6,7 +6,7 @@ from flask import current_app
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
-from app import clock
+from app import clock, labels
 
 
 def age_text(then: datetime, now: datetime) -> str:
@@ -41,7 +41,7 @@ def local_time(value: datetime | None, format: str = "short") -> str:
 
 def template_globals() -> dict:
     return {"now": clock.now, "kind_label": kind_label, "age_text": age_text, "stale_text": stale_text,
-            "get_locale": get_locale}
+            "get_locale": get_locale, "labels": labels}
 
 
 def template_filters() -> dict:

@@ -45,7 +45,8 @@ def test_login_never_redirects_to_another_site(client, operator):
 def test_wrong_password_is_refused_and_counted(client, operator):
     response = client.post("/login", data={"email": "OP@example.org ", "password": "wrong"})
     assert response.status_code == 401
-    assert "Wrong e-mail address or password" in response.get_data(as_text=True)
+    # Nobody is signed in: the page speaks the default language, Dutch.
+    assert "Verkeerd e-mailadres of wachtwoord" in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.get(User, operator.id).failed_logins == 1
 
@@ -53,7 +54,7 @@ def test_wrong_password_is_refused_and_counted(client, operator):
 def test_unknown_address_gets_the_same_answer(client, operator):
     response = client.post("/login", data={"email": "nobody@example.org", "password": "wrong"})
     assert response.status_code == 401
-    assert "Wrong e-mail address or password" in response.get_data(as_text=True)
+    assert "Verkeerd e-mailadres of wachtwoord" in response.get_data(as_text=True)
 
 
 def test_lockout_is_counted_in_the_database_across_workers(database_url, app, operator, clock):
@@ -66,7 +67,7 @@ def test_lockout_is_counted_in_the_database_across_workers(database_url, app, op
     # Locked now: even the right password is refused, on either worker.
     response = worker_a.post("/login", data={"email": operator.email, "password": make.PASSWORD})
     assert response.status_code == 401
-    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
     assert worker_b.post("/login", data={"email": operator.email, "password": make.PASSWORD}).status_code == 401
     clock.advance(minutes=16)
     assert worker_b.post("/login", data={"email": operator.email, "password": make.PASSWORD}).status_code == 302

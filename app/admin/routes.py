@@ -12,11 +12,6 @@ from sqlalchemy import func, select
 from app import clock
 from app.admin import bp
 from app.admin.forms import (
-    CLIENT_TYPE_LABELS,
-    COUNTS_LABELS,
-    DAY_LABELS,
-    FACILITY_TYPE_LABELS,
-    ORGANISATION_KIND_LABELS,
     FacilityForm,
     KindForm,
     OrganisationForm,
@@ -30,6 +25,7 @@ from app.admin.forms import (
 )
 from app.auth import current_actor, roles_required
 from app.extensions import db
+from app.labels import CLIENT_TYPE_LABELS, COUNTS_LABELS, DAY_LABELS, FACILITY_TYPE_LABELS, ORGANISATION_KIND_LABELS
 from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, User
 from app.services import accounts, capacity, facilities, kinds, organisations, regions
 from app.services.errors import Conflict, InvalidInput, ServiceError
@@ -298,9 +294,10 @@ def facilities_list():
     region = next((r for r in all_regions if r.slug == slug), None)
     if slug and region is None:
         raise InvalidInput(f"unknown region {slug!r}", field="region")
-    listed = capacity.facilities({region.id} if region else None)
-    return render_template("admin/facilities.html", facilities=listed, regions=all_regions, region=region,
-                           type_labels=FACILITY_TYPE_LABELS)
+    query = capacity.facilities_query({region.id} if region else None).order_by(Facility.name, Facility.id)
+    pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=100, error_out=False)
+    return render_template("admin/facilities.html", facilities=pagination.items, pagination=pagination,
+                           regions=all_regions, region=region, type_labels=FACILITY_TYPE_LABELS)
 
 
 def _facility_data(form: FacilityForm, hours: dict, units: dict) -> dict:

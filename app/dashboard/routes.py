@@ -4,7 +4,8 @@ from flask_login import current_user
 from app import clock
 from app.auth import login_required
 from app.dashboard import bp
-from app.extensions import htmx
+from app.extensions import db, htmx
+from app.models import Facility
 from app.services import capacity
 from app.services.access import can_see_address, visible_region_ids
 
@@ -22,7 +23,11 @@ def index():
     if selected is None and totals:
         own = {f.region_id for f in current_user.facilities} | {r.id for r in current_user.regions}
         selected = next((t.region for t in totals if t.region.id in own), totals[0].region)
-    facilities = capacity.facilities({selected.id}) if selected else []
+    facilities = None
+    if selected:
+        query = capacity.facilities_query({selected.id}).order_by(Facility.name, Facility.id)
+        facilities = db.paginate(query, page=request.args.get("page", 1, type=int),
+                                 per_page=current_app.config["DASHBOARD_PAGE_SIZE"], error_out=False)
     context = dict(
         now=now,
         totals=totals,

@@ -21,7 +21,9 @@ A municipality's coordinates (its centre, for distances) come from the first met
    mergers of 2019 and 2025 (Puurs-Sint-Amands, Merelbeke-Melle, Pajottegem, …), the merged
    municipalities of 1977 named after a landscape (Heuvelland, Zwalm, Viroinval, …), and a few
    whose name GeoNames gives only to their sections (Flémalle, Ecaussinnes, Leuze-en-Hainaut, …).
-   Herstappe (about 90 inhabitants) is no place of 500+: its neighbour Lauw stands in.
+   Herstappe, too small for GeoNames' places of 500+, takes the neighbouring village of Lauw. The
+   list also overrides an automatic match: GeoNames gives "Hélécine" as an alternate name of
+   Grez-Doiceau, and only Kruishoutem and Overpelt the names of Kruisem and Pelt (2019 mergers).
 2. `court`: the municipality is in COURTS below: the NGI location of the justice of the peace that
    sits in it. Only Sint-Pieters-Woluwe, which GeoNames' cities data leaves out.
 3. `name`: a GeoNames place named as the municipality in Dutch or French (Gent, Liège); if several,

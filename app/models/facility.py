@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -15,16 +15,16 @@ class Facility(db.Model):
     """A site with capacity: crisis centre, refuge, relief point, offender programme."""
 
     __tablename__ = "facilities"
-    # Region first, then the intake flag: the regional totals read both from
-    # this index alone, in region order (bench/registry.py).
-    __table_args__ = (Index("ix_facilities_region_id_open_for_intake", "region_id", "open_for_intake"),)
+    # The target of the units' key on (facility, region, intake switch):
+    # see CapacityUnit.
+    __table_args__ = (UniqueConstraint("id", "region_id", "open_for_intake"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
 
     municipality: Mapped[str] = mapped_column(String(120))
     postcode: Mapped[str] = mapped_column(String(4))
@@ -57,7 +57,10 @@ class Facility(db.Model):
     region: Mapped["Region"] = relationship(back_populates="facilities")  # noqa: F821
     organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821
     units: Mapped[list["CapacityUnit"]] = relationship(  # noqa: F821
-        back_populates="facility", order_by="CapacityUnit.kind_id"
+        back_populates="facility",
+        order_by="CapacityUnit.kind_id",
+        primaryjoin="Facility.id == CapacityUnit.facility_id",
+        foreign_keys="CapacityUnit.facility_id",
     )
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import Select, case, distinct, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -193,32 +193,25 @@ class RegionTotals:
 
 def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[RegionTotals]:
     """Per region and kind: total, available, held and free places, and the
-    number of stale facilities. Two aggregate queries, whatever the size."""
-    open_available = case((Facility.open_for_intake, CapacityUnit.available), else_=0)
-    # Grouped on the kind's id, not its code: without a join to the kinds,
-    # SQLite answers both queries from the indexes on facilities (region_id,
-    # open_for_intake) and on capacity_units (facility_id, ...) alone.
-    sums = (
-        select(
-            Facility.region_id,
-            CapacityUnit.kind_id,
-            func.sum(CapacityUnit.total),
-            func.sum(CapacityUnit.available),
-            func.sum(open_available),
-        )
-        .join(Facility, Facility.id == CapacityUnit.facility_id)
-        .group_by(Facility.region_id, CapacityUnit.kind_id)
-    )
+    number of stale facilities. Two aggregate queries over the units alone
+    (each carries its facility's region and intake switch), whatever the size."""
+    open_available = case((CapacityUnit.facility_open, CapacityUnit.available), else_=0)
+    sums = select(
+        CapacityUnit.region_id,
+        CapacityUnit.kind_id,
+        func.sum(CapacityUnit.total),
+        func.sum(CapacityUnit.available),
+        func.sum(open_available),
+    ).group_by(CapacityUnit.region_id, CapacityUnit.kind_id)
     stale = (
-        select(Facility.region_id, func.count(distinct(CapacityUnit.facility_id)))
-        .join(Facility, Facility.id == CapacityUnit.facility_id)
+        select(CapacityUnit.region_id, func.count(distinct(CapacityUnit.facility_id)))
         .where(CapacityUnit.stale_at <= now)
-        .group_by(Facility.region_id)
+        .group_by(CapacityUnit.region_id)
     )
     regions = select(Region).order_by(Region.name)
     if region_ids is not None:
-        sums = sums.where(Facility.region_id.in_(region_ids))
-        stale = stale.where(Facility.region_id.in_(region_ids))
+        sums = sums.where(CapacityUnit.region_id.in_(region_ids))
+        stale = stale.where(CapacityUnit.region_id.in_(region_ids))
         regions = regions.where(Region.id.in_(region_ids))
 
     kinds = dict(db.session.execute(select(CapacityKind.id, CapacityKind.code).order_by(CapacityKind.position)).all())
@@ -234,15 +227,9 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
     return list(result.values())
 
 
-def facilities(
-    region_ids: set[int] | None = None,
-    *,
-    kind_code: str | None = None,
-    after_id: int | None = None,
-    limit: int | None = None,
-) -> list[Facility]:
-    """Facilities with their units loaded: by region and name, or, when
-    paging (`limit`), by id after `after_id`."""
+def facilities_query(region_ids: set[int] | None = None, *, kind_code: str | None = None) -> Select:
+    """Facilities with their units, kinds and region loaded, unordered: the
+    caller orders and pages (`db.paginate` for pages, `facilities` for the API)."""
     query = select(Facility).options(
         selectinload(Facility.units).joinedload(CapacityUnit.updated_by), joinedload(Facility.region)
     )
@@ -250,8 +237,13 @@ def facilities(
         query = query.where(Facility.region_id.in_(region_ids))
     if kind_code is not None:
         query = query.where(Facility.units.any(CapacityUnit.kind.has(CapacityKind.code == kind_code)))
-    if limit is None:
-        query = query.join(Region, Region.id == Facility.region_id).order_by(Region.name, Facility.name)
-    else:
-        query = query.where(Facility.id > (after_id or 0)).order_by(Facility.id).limit(limit)
+    return query
+
+
+def facilities(
+    region_ids: set[int] | None = None, *, kind_code: str | None = None, after_id: int | None, limit: int
+) -> list[Facility]:
+    """One page of facilities by id, after `after_id` (keyset paging)."""
+    query = facilities_query(region_ids, kind_code=kind_code)
+    query = query.where(Facility.id > (after_id or 0)).order_by(Facility.id).limit(limit)
     return list(db.session.scalars(query).unique())

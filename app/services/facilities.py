@@ -266,6 +266,8 @@ def save_unit(actor: Actor, facility: Facility, kind: CapacityKind, counts: dict
     if unit is None:
         unit = CapacityUnit(
             facility=facility,
+            region_id=facility.region_id,
+            facility_open=facility.open_for_intake,
             kind=kind,
             total=counts["total"],
             available=counts["available"],

@@ -27,8 +27,12 @@ def index():
     own = current_user.facilities
     if len(own) == 1:
         return redirect(url_for("shelter.facility", facility_id=own[0].id))
-    listed = own if own else capacity.facilities() if current_user.has_role("admin") else []
-    return render_template("shelter/index.html", facilities=listed)
+    if own:
+        return render_template("shelter/index.html", facilities=own, pagination=None)
+    # An admin without facilities of their own may open any facility's page.
+    query = capacity.facilities_query().order_by(Facility.name, Facility.id)
+    pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    return render_template("shelter/index.html", facilities=pagination.items, pagination=pagination)
 
 
 @bp.route("/<int:facility_id>")

@@ -1,8 +1,8 @@
 """Registry, accounts and audit; the six default capacity kinds.
 
-Revision ID: 32ad7823576c
+Revision ID: 97d35fe59498
 Revises:
-Create Date: 2026-11-28 20:47:11.811224
+Create Date: 2026-11-28 21:15:24.045825
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '32ad7823576c'
+revision = '97d35fe59498'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -157,6 +157,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_facilities_organisation_id_organisations')),
     sa.ForeignKeyConstraint(['region_id'], ['regions.id'], name=op.f('fk_facilities_region_id_regions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_facilities')),
+    sa.UniqueConstraint('id', 'region_id', 'open_for_intake', name=op.f('uq_facilities_id_region_id_open_for_intake')),
     sa.UniqueConstraint('slug', name=op.f('uq_facilities_slug'))
     )
     with op.batch_alter_table('facilities', schema=None) as batch_op:
@@ -166,6 +167,8 @@ def upgrade():
     op.create_table('capacity_units',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('facility_id', sa.Integer(), nullable=False),
+    sa.Column('region_id', sa.Integer(), nullable=False),
+    sa.Column('facility_open', sa.Boolean(), nullable=False),
     sa.Column('kind_id', sa.Integer(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('available', sa.Integer(), nullable=False),
@@ -176,16 +179,16 @@ def upgrade():
     sa.Column('stale_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('available >= 0 AND available <= total', name=op.f('ck_capacity_units_available_within_total')),
     sa.CheckConstraint('total >= 0', name=op.f('ck_capacity_units_total_not_negative')),
-    sa.ForeignKeyConstraint(['facility_id'], ['facilities.id'], name=op.f('fk_capacity_units_facility_id_facilities')),
+    sa.ForeignKeyConstraint(['facility_id', 'region_id', 'facility_open'], ['facilities.id', 'facilities.region_id', 'facilities.open_for_intake'], name='fk_capacity_units_facility', onupdate='CASCADE'),
     sa.ForeignKeyConstraint(['kind_id'], ['capacity_kinds.id'], name=op.f('fk_capacity_units_kind_id_capacity_kinds')),
     sa.ForeignKeyConstraint(['updated_by_id'], ['users.id'], name=op.f('fk_capacity_units_updated_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_capacity_units')),
     sa.UniqueConstraint('facility_id', 'kind_id', name=op.f('uq_capacity_units_facility_id_kind_id'))
     )
     with op.batch_alter_table('capacity_units', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_capacity_units_facility_id'), ['facility_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_capacity_units_kind_id'), ['kind_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_capacity_units_stale_at'), ['stale_at'], unique=False)
+        batch_op.create_index('ix_capacity_units_region_totals', ['region_id', 'kind_id', 'facility_open', 'total', 'available'], unique=False)
+        batch_op.create_index('ix_capacity_units_stale', ['region_id', 'facility_id', 'stale_at'], unique=False)
 
     op.create_table('user_facilities',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -221,9 +224,9 @@ def downgrade():
     op.drop_table('capacity_changes')
     op.drop_table('user_facilities')
     with op.batch_alter_table('capacity_units', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_capacity_units_stale_at'))
+        batch_op.drop_index('ix_capacity_units_stale')
+        batch_op.drop_index('ix_capacity_units_region_totals')
         batch_op.drop_index(batch_op.f('ix_capacity_units_kind_id'))
-        batch_op.drop_index(batch_op.f('ix_capacity_units_facility_id'))
 
     op.drop_table('capacity_units')
     with op.batch_alter_table('facilities', schema=None) as batch_op:
