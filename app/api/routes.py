@@ -59,13 +59,17 @@ def facility_list():
         raise InvalidInput(f"unknown kind {kind!r}", field="kind")
     rows = capacity.facilities(region_ids, kind_code=kind or None, after_id=cursor, limit=limit)
     now = clock.now()
-    return jsonify([facility_json(f, current_user, now) for f in rows]), 200, next_link(rows, limit, lambda f: f.id)
+    figures = capacity.UnitFigures([unit for f in rows for unit in f.units], now)
+    body = [facility_json(f, current_user, now, figures) for f in rows]
+    return jsonify(body), 200, next_link(rows, limit, lambda f: f.id)
 
 
 @bp.route("/facilities/<int:facility_id>")
 @login_required
 def facility_detail(facility_id: int):
-    return jsonify(facility_json(_visible_facility(facility_id), current_user, clock.now()))
+    facility = _visible_facility(facility_id)
+    now = clock.now()
+    return jsonify(facility_json(facility, current_user, now, capacity.UnitFigures(facility.units, now)))
 
 
 @bp.route("/units/<int:unit_id>", methods=["PATCH"])
@@ -78,7 +82,7 @@ def update_unit(unit_id: int):
         raise InvalidInput("available is required", field="available")
     capacity.set_available(current_actor(), unit, body["available"], body.get("version"), now, note=body.get("note"))
     db.session.commit()
-    return jsonify(unit_json(unit, now))
+    return jsonify(unit_json(unit, now, capacity.UnitFigures([unit], now)))
 
 
 @bp.route("/units/<int:unit_id>/history")

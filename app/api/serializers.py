@@ -6,10 +6,10 @@ from app.clock import iso_local, local_zone
 from app.models import CapacityChange, CapacityUnit, Facility, User
 from app.services import intake_hours
 from app.services.access import can_see_address
-from app.services.capacity import RegionTotals, figures
+from app.services.capacity import RegionTotals, UnitFigures
 
 
-def unit_json(unit: CapacityUnit, now: datetime) -> dict:
+def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
     counts = figures(unit)
     return {
         "id": unit.id,
@@ -26,7 +26,7 @@ def unit_json(unit: CapacityUnit, now: datetime) -> dict:
     }
 
 
-def facility_json(facility: Facility, user: User, now: datetime) -> dict:
+def facility_json(facility: Facility, user: User, now: datetime, figures: UnitFigures) -> dict:
     data = {
         "id": facility.id,
         "slug": facility.slug,
@@ -52,7 +52,7 @@ def facility_json(facility: Facility, user: User, now: datetime) -> dict:
         },
         "languages": facility.languages,
         "stale_after_hours": facility.stale_after_hours,
-        "units": [unit_json(unit, now) for unit in facility.units],
+        "units": [unit_json(unit, now, figures) for unit in facility.units],
     }
     # PRODUCT.md section 5, rule 1: no address or coordinates unless allowed.
     if can_see_address(user, facility):
@@ -94,5 +94,5 @@ def change_json(change: CapacityChange) -> dict:
 
 def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
-    shapes = {CapacityUnit: unit_json}
-    return {key: shapes[type(value)](value, now) for key, value in current.items()}
+    shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now))}
+    return {key: shapes[type(value)](value) for key, value in current.items()}

@@ -28,12 +28,13 @@ def index():
         query = capacity.facilities_query({selected.id}).order_by(Facility.name, Facility.id)
         facilities = db.paginate(query, page=request.args.get("page", 1, type=int),
                                  per_page=current_app.config["DASHBOARD_PAGE_SIZE"], error_out=False)
+    shown_units = [unit for facility in (facilities.items if facilities else []) for unit in facility.units]
     context = dict(
         now=now,
         totals=totals,
         selected=selected,
         facilities=facilities,
-        figures=capacity.figures,
+        figures=capacity.UnitFigures(shown_units, now),
         can_see_address=lambda facility: can_see_address(current_user, facility),
         kinds=_kinds_present(totals),
         refresh_seconds=current_app.config["DASHBOARD_REFRESH_SECONDS"],

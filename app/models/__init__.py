@@ -4,6 +4,7 @@ from app.models.audit import AuditEvent
 from app.models.capacity import CapacityChange, CapacityKind, CapacityUnit
 from app.models.facility import Facility
 from app.models.geography import Organisation, Region
+from app.models.placement import Hold, PlacementSearch, Referral, TurnAway
 from app.models.user import ApiToken, User, UserRole
 
 __all__ = [
@@ -13,8 +14,12 @@ __all__ = [
     "CapacityKind",
     "CapacityUnit",
     "Facility",
+    "Hold",
     "Organisation",
+    "PlacementSearch",
+    "Referral",
     "Region",
+    "TurnAway",
     "User",
     "UserRole",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
-from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Region
+from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Hold, Region
 from app.services import audit
 from app.services.access import Actor, can_update_facility
 from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -22,12 +22,37 @@ class Figures:
     free: int
 
 
-def figures(unit: CapacityUnit) -> Figures:
-    """A unit's counts. Free = available − held, and nothing at all while the
-    facility is closed for intake, whatever its counts say."""
-    held = 0  # holds arrive with placement search (issue 3)
+def figures(unit: CapacityUnit, held: int) -> Figures:
+    """A unit's counts, given the places its holds take. Free = available −
+    held, and nothing at all while the facility is closed for intake,
+    whatever its counts say."""
     free = max(unit.available - held, 0) if unit.facility.open_for_intake else 0
     return Figures(unit.total, unit.available, held, free)
+
+
+def held_places(unit_ids, now: datetime) -> dict[int, int]:
+    """Places taken by holds that are active and not expired at `now`, per
+    unit. An expired hold frees its place here, before any job marks it."""
+    ids = list(unit_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Hold.unit_id, func.sum(Hold.places))
+        .where(Hold.unit_id.in_(ids), Hold.status == "active", Hold.expires_at > now)
+        .group_by(Hold.unit_id)
+    )
+    return {unit_id: int(places) for unit_id, places in rows}
+
+
+class UnitFigures:
+    """`figures` for many units, their holds summed in one query: what pages
+    and API answers call per unit."""
+
+    def __init__(self, units, now: datetime):
+        self.held = held_places((unit.id for unit in units), now)
+
+    def __call__(self, unit: CapacityUnit) -> Figures:
+        return figures(unit, self.held.get(unit.id, 0))
 
 
 def all_kinds() -> list[CapacityKind]:
@@ -193,8 +218,8 @@ class RegionTotals:
 
 def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[RegionTotals]:
     """Per region and kind: total, available, held and free places, and the
-    number of stale facilities. Two aggregate queries over the units alone
-    (each carries its facility's region and intake switch), whatever the size."""
+    number of stale facilities. Aggregate queries over the units alone (each
+    carries its facility's region and intake switch), whatever the size."""
     open_available = case((CapacityUnit.facility_open, CapacityUnit.available), else_=0)
     sums = select(
         CapacityUnit.region_id,
@@ -208,20 +233,43 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
         .where(CapacityUnit.stale_at <= now)
         .group_by(CapacityUnit.region_id)
     )
+    # Held places, and what they take off the free ones: never more than a
+    # unit has available, and nothing of a closed facility (it has none free).
+    per_unit = (
+        select(Hold.unit_id, func.sum(Hold.places).label("held"))
+        .where(Hold.status == "active", Hold.expires_at > now)
+        .group_by(Hold.unit_id)
+        .subquery()
+    )
+    taken = case(
+        (~CapacityUnit.facility_open, 0),
+        (per_unit.c.held < CapacityUnit.available, per_unit.c.held),
+        else_=CapacityUnit.available,
+    )
+    holds = (
+        select(CapacityUnit.region_id, CapacityUnit.kind_id, func.sum(per_unit.c.held), func.sum(taken))
+        .join(per_unit, per_unit.c.unit_id == CapacityUnit.id)
+        .group_by(CapacityUnit.region_id, CapacityUnit.kind_id)
+    )
     regions = select(Region).order_by(Region.name)
     if region_ids is not None:
         sums = sums.where(CapacityUnit.region_id.in_(region_ids))
         stale = stale.where(CapacityUnit.region_id.in_(region_ids))
+        holds = holds.where(CapacityUnit.region_id.in_(region_ids))
         regions = regions.where(Region.id.in_(region_ids))
 
     kinds = dict(db.session.execute(select(CapacityKind.id, CapacityKind.code).order_by(CapacityKind.position)).all())
+    held = {(region_id, kind_id): (int(h), int(t)) for region_id, kind_id, h, t in db.session.execute(holds)}
     zero = Figures(0, 0, 0, 0)
     result = {
         region.id: RegionTotals(region, 0, {code: zero for code in kinds.values()})
         for region in db.session.scalars(regions)
     }
     for region_id, kind_id, total, available, free in db.session.execute(sums):
-        result[region_id].by_kind[kinds[kind_id]] = Figures(int(total), int(available), 0, int(free))
+        held_places_, taken_places = held.get((region_id, kind_id), (0, 0))
+        result[region_id].by_kind[kinds[kind_id]] = Figures(
+            int(total), int(available), held_places_, int(free) - taken_places
+        )
     for region_id, count in db.session.execute(stale):
         result[region_id].stale_facilities = count
     return list(result.values())

@@ -38,8 +38,10 @@ def index():
 @bp.route("/<int:facility_id>")
 @roles_required("shelter_staff", "admin")
 def facility(facility_id: int):
-    return render_template("shelter/facility.html", facility=_own_facility(facility_id), now=clock.now(),
-                           figures=capacity.figures)
+    facility = _own_facility(facility_id)
+    now = clock.now()
+    return render_template("shelter/facility.html", facility=facility, now=now,
+                           figures=capacity.UnitFigures(facility.units, now))
 
 
 @bp.route("/units/<int:unit_id>", methods=["POST"])
@@ -76,7 +78,7 @@ def update_unit(unit_id: int):
         if error or conflict:
             flash(error or conflict, "error")
         return redirect(url_for("shelter.facility", facility_id=unit.facility_id))
-    return render_template("shelter/_unit.html", unit=unit, now=now, figures=capacity.figures,
+    return render_template("shelter/_unit.html", unit=unit, now=now, figures=capacity.UnitFigures([unit], now),
                            error=error, conflict=conflict, typed=typed, saved=status == 200), status
 
 
@@ -98,7 +100,8 @@ def confirm(facility_id: int):
     if not htmx:
         flash(_("Counts confirmed."), "success")
         return redirect(url_for("shelter.facility", facility_id=facility_id))
-    return render_template("shelter/_units.html", facility=facility, now=now, figures=capacity.figures,
+    return render_template("shelter/_units.html", facility=facility, now=now,
+                           figures=capacity.UnitFigures(facility.units, now),
                            confirmed=True)
 
 
