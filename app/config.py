@@ -25,6 +25,7 @@ ENVIRONMENT_KEYS = {
     "ALERT_EVALUATION_SECONDS": int,
     "OUTBOX_DELIVERY_SECONDS": int,
     "HOLD_EXPIRY_SECONDS": int,
+    "HOLD_DEFAULT_MINUTES": int,
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": int,
     "SESSION_COOKIE_SECURE": bool,
@@ -76,6 +77,9 @@ class Defaults:
     ALERT_EVALUATION_SECONDS = 60
     OUTBOX_DELIVERY_SECONDS = 10
     HOLD_EXPIRY_SECONDS = 60
+
+    # How long a hold keeps a place unless extended, in minutes.
+    HOLD_DEFAULT_MINUTES = 120
 
     # Dashboard polling interval, in seconds, and facilities per page.
     DASHBOARD_REFRESH_SECONDS = 15

@@ -175,6 +175,46 @@ SCHEMAS = {
             "note": {"type": "string", "maxLength": 500},
         },
     },
+    "Hold": {
+        "type": "object",
+        "required": ["id", "unit_id", "persons", "places", "status", "expires_at", "created_by"],
+        "properties": {
+            "id": {"type": "integer"},
+            "unit_id": {"type": "integer"},
+            "facility_id": {"type": "integer"},
+            "facility": {"type": "string"},
+            "kind": {"type": "string"},
+            "persons": {"type": "integer", "minimum": 1},
+            "places": {"type": "integer", "minimum": 1,
+                       "description": "What the hold takes of the unit: persons, or one room or slot."},
+            "household": NULLABLE_STRING,
+            "arrival": {"type": ["string", "null"], "format": "date-time"},
+            "status": {"enum": ["active", "confirmed", "released", "expired"],
+                       "description": "As of now: an active hold past `expires_at` is `expired`."},
+            "created_at": TIME,
+            "expires_at": TIME,
+            "created_by": NULLABLE_STRING,
+            "contact": NULLABLE_STRING,
+            "note": NULLABLE_STRING,
+            "call_id": {"type": ["integer", "null"], "description": "Not shown to partners."},
+        },
+    },
+    "NewHold": {
+        "type": "object",
+        "required": ["unit_id", "persons"],
+        "properties": {
+            "unit_id": {"type": "integer"},
+            "persons": {"type": "integer", "minimum": 1, "maximum": 30},
+            "household": {"type": "string", "maxLength": 500},
+            "arrival": {"type": "string", "format": "date-time"},
+            "minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 120},
+            "call_id": {"type": "integer"},
+            "search_id": {"type": "integer", "description": "The search the hold came from."},
+            "note": {"type": "string", "maxLength": 2000},
+            "contact": {"type": "string", "maxLength": 200,
+                        "description": "How the facility reaches whoever holds it; default: your name and phone."},
+        },
+    },
 }
 
 
@@ -226,6 +266,44 @@ PATHS = {
         },
     },
 }
+
+
+def _hold_action(summary: str, body: dict | None = None) -> dict:
+    operation = {
+        "summary": summary,
+        "parameters": [_id_param("hold_id")],
+        "responses": {"200": _json(_ref("Hold")), **_errors(400, 401, 403, 404, 409)},
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return {"post": operation}
+
+
+PATHS.update({
+    "/api/v1/holds": {
+        "post": {
+            "summary": "Hold a place; 409 when not enough places are free at this moment",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewHold")}}},
+            "responses": {"201": _json(_ref("Hold"), "Held"), **_errors(400, 401, 403, 404, 409)},
+        },
+        "get": {
+            "summary": "Holds you may see: all for operators and managers, your facilities' for shelter staff, "
+                       "your own for partners",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"enum": ["active", "confirmed", "released", "expired"]}},
+                {"name": "facility", "in": "query", "schema": {"type": "integer"}},
+                *PAGING,
+            ],
+            "responses": {"200": _json(_array("Hold")), **_errors(400, 401)},
+        },
+    },
+    "/api/v1/holds/{hold_id}/confirm": _hold_action(
+        "The household arrived: the unit's available count drops by the hold's places"),
+    "/api/v1/holds/{hold_id}/release": _hold_action("Free the place"),
+    "/api/v1/holds/{hold_id}/extend": _hold_action(
+        "Keep the place longer", {"type": "object", "required": ["minutes"],
+                                  "properties": {"minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}}),
+})
 
 
 def openapi_document() -> dict:

@@ -1,4 +1,4 @@
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -6,11 +6,12 @@ from app import clock
 from app.api import bp
 from app.api.openapi import openapi_document
 from app.api.paging import next_link, page_args
-from app.api.serializers import change_json, facility_json, region_json, unit_json
+from app.api.serializers import change_json, facility_json, hold_json, region_json, unit_json
 from app.auth import current_actor, login_required
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
-from app.services import capacity, facilities
+from app.models.placement import HOLD_STATUSES
+from app.services import capacity, facilities, holds
 from app.services.access import may_see_region, visible_region_ids
 from app.services.errors import Forbidden, InvalidInput
 
@@ -93,3 +94,70 @@ def unit_history(unit_id: int):
     _visible_facility(unit.facility_id)
     rows = capacity.history(unit, limit=limit, before_id=cursor)
     return jsonify([change_json(c) for c in rows]), 200, next_link(rows, limit, lambda c: c.id)
+
+
+# --- holds -------------------------------------------------------------------
+
+
+@bp.route("/holds", methods=["POST"])
+@login_required
+def create_hold():
+    body = _json_body()
+    now = clock.now()
+    fields = ("unit_id", "persons", "minutes", "household", "arrival", "call_id", "search_id", "note", "contact")
+    if "unit_id" not in body:
+        raise InvalidInput("unit_id is required", field="unit_id")
+    if "persons" not in body:
+        raise InvalidInput("persons is required", field="persons")
+    hold = holds.create(current_actor(), now, default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
+                        **{name: body.get(name) for name in fields})
+    db.session.commit()
+    return jsonify(hold_json(hold, current_user, now)), 201
+
+
+def _hold_action(hold_id: int, action):
+    hold = holds.get(hold_id)
+    if not holds.may_see(current_user, hold):
+        raise Forbidden("this hold is not yours to see")
+    now = clock.now()
+    action(hold, now)
+    db.session.commit()
+    return jsonify(hold_json(hold, current_user, now))
+
+
+@bp.route("/holds/<int:hold_id>/confirm", methods=["POST"])
+@login_required
+def confirm_hold(hold_id: int):
+    return _hold_action(hold_id, lambda hold, now: holds.confirm(current_actor(), hold, now))
+
+
+@bp.route("/holds/<int:hold_id>/release", methods=["POST"])
+@login_required
+def release_hold(hold_id: int):
+    return _hold_action(hold_id, lambda hold, now: holds.release(current_actor(), hold, now))
+
+
+@bp.route("/holds/<int:hold_id>/extend", methods=["POST"])
+@login_required
+def extend_hold(hold_id: int):
+    body = _json_body()
+    if "minutes" not in body:
+        raise InvalidInput("minutes is required", field="minutes")
+    return _hold_action(hold_id, lambda hold, now: holds.extend(current_actor(), hold, body["minutes"], now))
+
+
+@bp.route("/holds")
+@login_required
+def hold_list():
+    limit, cursor = page_args()
+    status = request.args.get("status") or None
+    if status is not None and status not in HOLD_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(HOLD_STATUSES)}", field="status")
+    facility_id = request.args.get("facility") or None
+    if facility_id is not None:
+        if not facility_id.isdigit():
+            raise InvalidInput("facility must be a facility id", field="facility")
+        facility_id = int(facility_id)
+    now = clock.now()
+    rows = holds.visible(current_user, now, status=status, facility_id=facility_id, after_id=cursor, limit=limit)
+    return jsonify([hold_json(h, current_user, now) for h in rows]), 200, next_link(rows, limit, lambda h: h.id)

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from app.clock import iso_local, local_zone
-from app.models import CapacityChange, CapacityUnit, Facility, User
+from app.models import CapacityChange, CapacityUnit, Facility, Hold, User
 from app.services import intake_hours
 from app.services.access import can_see_address
 from app.services.capacity import RegionTotals, UnitFigures
@@ -96,3 +96,29 @@ def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now))}
     return {key: shapes[type(value)](value) for key, value in current.items()}
+
+
+def hold_json(hold: Hold, user: User, now: datetime) -> dict:
+    unit = hold.unit
+    data = {
+        "id": hold.id,
+        "unit_id": hold.unit_id,
+        "facility_id": unit.facility_id,
+        "facility": unit.facility.name,
+        "kind": unit.kind.code,
+        "persons": hold.persons,
+        "places": hold.places,
+        "household": hold.household,
+        "arrival": iso_local(hold.arrival),
+        "status": hold.status_at(now),
+        "created_at": iso_local(hold.created_at),
+        "expires_at": iso_local(hold.expires_at),
+        "created_by": hold.created_by.name if hold.created_by else None,
+        "contact": hold.contact,
+        "note": hold.note,
+        "call_id": hold.call_id,
+    }
+    # Partners never see calls (PRODUCT.md section 2).
+    if not user.has_role("operator", "manager", "admin", "shelter_staff"):
+        del data["call_id"]
+    return data
