@@ -1,0 +1,92 @@
+"""A fake Twilio REST API served over real HTTP on loopback, so that the
+real `twilio` client is exercised end to end. It records every request and
+answers with scripted statuses when told to."""
+
+import itertools
+import json
+import threading
+from base64 import b64decode
+from dataclasses import dataclass, field
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: dict
+    account: str
+
+
+@dataclass
+class FakeTwilio:
+    account_sid: str = "AC" + "0" * 32
+    auth_token: str = "fake-auth-token"
+    requests: list[Recorded] = field(default_factory=list)
+    # Statuses to answer next, one per request (then 201 again).
+    script: list[int] = field(default_factory=list)
+    down: bool = False
+    _numbers = itertools.count(1)
+
+    def answer_next(self, *statuses: int) -> None:
+        self.script.extend(statuses)
+
+    @property
+    def messages(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        if self.down:
+            return Response("down", status=503)(environ, start_response)
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        account, _, token = b64decode(credentials).decode().partition(":") if scheme == "Basic" else ("", "", "")
+        if (account, token) != (self.account_sid, self.auth_token):
+            return self._error(401, 20003, "Authenticate")(environ, start_response)
+        self.requests.append(Recorded(request.method, request.path, request.form.to_dict(), account))
+        status = self.script.pop(0) if self.script else 201
+        if status != 201:
+            code = 21211 if status == 400 else 20429 if status == 429 else 20500
+            return self._error(status, code, f"scripted {status}")(environ, start_response)
+        sid = f"SM{next(self._numbers):032x}"
+        body = {
+            "sid": sid, "account_sid": account, "to": request.form.get("To"), "from": request.form.get("From"),
+            "body": request.form.get("Body"), "status": "queued", "num_segments": "1",
+            "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+        }
+        return Response(json.dumps(body), status=201, mimetype="application/json")(environ, start_response)
+
+    @staticmethod
+    def _error(status: int, code: int, message: str) -> Response:
+        body = {"code": code, "message": message, "more_info": "", "status": status}
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+class FakeTwilioServer:
+    def __init__(self):
+        self.fake = FakeTwilio()
+        self.server = make_server("127.0.0.1", 0, self.fake, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def config(self, from_number: str = "+3220000000") -> dict:
+        """App settings that send the app's Twilio traffic here."""
+        return {
+            "TWILIO_ACCOUNT_SID": self.fake.account_sid,
+            "TWILIO_AUTH_TOKEN": self.fake.auth_token,
+            "TWILIO_FROM_NUMBER": from_number,
+            "TWILIO_API_BASE": self.base_url,
+        }
+
+    def __enter__(self) -> "FakeTwilioServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
