@@ -72,6 +72,13 @@ def _derive_settings(app: Flask) -> None:
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
     if not app.config.get("CALLER_HASH_KEY"):
         app.config["CALLER_HASH_KEY"] = _instance_secret(app, "caller_hash_key")
+    # Webhooks are signed with Twilio's auth token; without Twilio (the
+    # embedded default) the simulator signs with a token of this installation.
+    app.config["HOTLINE_SIGNING_TOKEN"] = (
+        app.config.get("TWILIO_AUTH_TOKEN")
+        or app.config.get("HOTLINE_SIGNING_TOKEN")
+        or _instance_secret(app, "hotline_signing_token")
+    )
 
 
 def _instance_secret(app: Flask, name: str) -> str:

@@ -65,6 +65,8 @@ class Defaults:
     TWILIO_FROM_NUMBER = None
     TWILIO_API_BASE = "https://api.twilio.com"
     HOTLINE_PUBLIC_URL = "http://127.0.0.1:5000"
+    # Set from TWILIO_AUTH_TOKEN when Twilio is configured (see create_app).
+    HOTLINE_SIGNING_TOKEN = None
     CALLER_HASH_KEY = None
     CALLBACK_NUMBER_RETENTION_DAYS = 30
 

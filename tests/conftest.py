@@ -76,6 +76,8 @@ def make_app(database_url: str, **config):
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "CALLER_HASH_KEY": "test-caller-hash-key",
+            "HOTLINE_SIGNING_TOKEN": "test-hotline-signing-token",
+            "HOTLINE_PUBLIC_URL": "https://hotline.opvang.test",
             "WTF_CSRF_ENABLED": False,
             # Fast hashing: the tests make hundreds of users.
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",

@@ -48,6 +48,8 @@ class User(UserMixin, db.Model):
     # Counted in the database so that every web worker sees the same count.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Operators with a phone who switched on duty are dialled for hotline calls.
+    on_duty: Mapped[bool] = mapped_column(default=False)
     # Part of the session id: raising it signs the user out everywhere.
     session_epoch: Mapped[int] = mapped_column(default=0)
 

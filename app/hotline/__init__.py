@@ -1,0 +1,58 @@
+"""Twilio's webhooks: `/hotline/voice…` and `/hotline/sms…`.
+
+Every request must carry a valid `X-Twilio-Signature` for the full public URL
+Twilio called (HOTLINE_PUBLIC_URL + path + query string) and its form
+parameters (PRODUCT.md section 5, rule 4); otherwise 403, and nothing is
+stored. CSRF does not apply: the signature is the proof of origin.
+"""
+
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+from app import clock
+from app.extensions import csrf, db
+from app.services import rate_limits
+
+log = logging.getLogger(__name__)
+bp = Blueprint("hotline", __name__, url_prefix="/hotline")
+csrf.exempt(bp)
+
+# Failed signatures per source address per minute before answers turn to 429.
+# Only failures count: Twilio's own (valid) requests are never limited, even
+# when a proxy makes them share an address with an attacker.
+FAILURE_LIMIT = 20
+FAILURE_WINDOW = timedelta(minutes=1)
+
+
+def public_url() -> str:
+    """The URL Twilio called, as Twilio saw it: never the request's own host,
+    which a proxy rewrites."""
+    query = request.query_string.decode()
+    return current_app.config["HOTLINE_PUBLIC_URL"].rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def action_url(path: str) -> str:
+    """An absolute URL for a TwiML `action`, from HOTLINE_PUBLIC_URL."""
+    return current_app.config["HOTLINE_PUBLIC_URL"].rstrip("/") + path
+
+
+def signing_token() -> str:
+    return current_app.config["HOTLINE_SIGNING_TOKEN"]
+
+
+@bp.before_request
+def check_signature():
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(signing_token())
+    if signature and validator.validate(public_url(), request.form.to_dict(), signature):
+        return None
+    now = clock.now()
+    failures = rate_limits.count(f"webhook-signature:{request.remote_addr}", now, FAILURE_WINDOW)
+    db.session.commit()
+    log.warning("hotline webhook %s refused: %s signature", request.path, "bad" if signature else "missing")
+    if failures > FAILURE_LIMIT:
+        abort(429, "too many requests with a bad signature")
+    abort(403, "missing or invalid X-Twilio-Signature")
