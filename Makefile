@@ -46,6 +46,8 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/hotline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

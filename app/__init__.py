@@ -96,10 +96,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.dashboard import bp as dashboard_bp
+    from app.holds import bp as holds_bp
+    from app.hotline import bp as hotline_bp
     from app.main import bp as main_bp
+    from app.placement import bp as placement_bp
     from app.shelter import bp as shelter_bp
 
-    for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp, holds_bp, hotline_bp,
+                      placement_bp):
         app.register_blueprint(blueprint)
 
 

@@ -17,6 +17,8 @@ ENVIRONMENT_KEYS = {
     "HOTLINE_PUBLIC_URL": str,
     "CALLER_HASH_KEY": str,
     "CALLBACK_NUMBER_RETENTION_DAYS": int,
+    "SMS_CONVERSATION_HOURS": int,
+    "HOTLINE_HOURS": str,
     "SMTP_HOST": str,
     "SMTP_PORT": int,
     "SMTP_USER": str,
@@ -26,6 +28,7 @@ ENVIRONMENT_KEYS = {
     "OUTBOX_DELIVERY_SECONDS": int,
     "HOLD_EXPIRY_SECONDS": int,
     "HOLD_DEFAULT_MINUTES": int,
+    "PLACEMENT_PREFERENCE_KM": float,
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": int,
     "SESSION_COOKIE_SECURE": bool,
@@ -69,6 +72,11 @@ class Defaults:
     HOTLINE_SIGNING_TOKEN = None
     CALLER_HASH_KEY = None
     CALLBACK_NUMBER_RETENTION_DAYS = 30
+    # A help-seeker's texts are one SMS contact while the conversation's last
+    # message is younger than this; a later text starts a new contact.
+    SMS_CONVERSATION_HOURS = 12
+    # When the hotline answers, as the automatic reply to a first text says it.
+    HOTLINE_HOURS = "24/7"
 
     SMTP_HOST = None
     SMTP_PORT = 25
@@ -83,6 +91,12 @@ class Defaults:
     # How long a hold keeps a place unless extended, in minutes.
     HOLD_DEFAULT_MINUTES = 120
 
+    # Placement search: each unmet preference (a language not spoken, high
+    # security or pets asked for and absent) ranks a place as this many km further.
+    PLACEMENT_PREFERENCE_KM = 25
+
     # Dashboard polling interval, in seconds, and facilities per page.
     DASHBOARD_REFRESH_SECONDS = 15
     DASHBOARD_PAGE_SIZE = 50
+    # How often a shelter page asks for new holds, in seconds.
+    SHELTER_REFRESH_SECONDS = 15

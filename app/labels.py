@@ -32,3 +32,29 @@ DAY_LABELS = {
     "mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
     "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
 }
+REFERRAL_STATUS_LABELS = {"proposed": _l("Proposed"), "accepted": _l("Accepted"), "declined": _l("Declined"),
+                          "arrived": _l("Arrived")}
+
+# Why a placement result matched, or what it lacks (app.services.placement.Reason).
+REASON_LABELS = {
+    "language": _l("speaks %(value)s"),
+    "wheelchair": _l("wheelchair access"),
+    "high_security": _l("high security"),
+    "pets": _l("pets welcome"),
+    "children": _l("children up to %(value)s"),
+    "always_open": _l("24/7"),
+    "room": _l("room for %(value)s"),
+}
+UNMET_LABELS = {
+    "language": _l("does not speak %(value)s"),
+    "high_security": _l("no high security"),
+    "pets": _l("no pets"),
+}
+CLIENT_TYPE_CHOICES = {"victim": _l("Victim"), "offender": _l("Offender"), "couple": _l("Couple")}
+NEED_LABELS = {"wheelchair": _l("Wheelchair access"), "pets": _l("Pets"), "high_security": _l("High security")}
+TURN_AWAY_REASON_LABELS = {
+    "full": _l("full: no free place that fits"),
+    "ineligible": _l("no facility takes this household"),
+    "closed": _l("places exist, but closed for intake"),
+}
+CLIENT_GENDER_LABELS = {"female": _l("Woman"), "male": _l("Man"), "x": _l("X (non-binary)")}

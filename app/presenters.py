@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 
 from app import clock, labels
@@ -35,14 +35,26 @@ def kind_label(kind) -> str:
     return kind.label(str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]))
 
 
+def reason_text(reason, *, unmet: bool = False) -> str:
+    """A placement result's reason (or unmet preference) in the user's language."""
+    table = labels.UNMET_LABELS if unmet else labels.REASON_LABELS
+    label = table.get(reason.code)
+    return str(label) % {"value": reason.value} if label is not None else reason.code
+
+
 def local_time(value: datetime | None, format: str = "short") -> str:
     return format_datetime(value, format) if value else ""
 
 
 def template_globals() -> dict:
     return {"now": clock.now, "kind_label": kind_label, "age_text": age_text, "stale_text": stale_text,
-            "get_locale": get_locale, "labels": labels}
+            "get_locale": get_locale, "labels": labels,
+            "reason_text": reason_text}
+
+
+def local_date(value, format: str = "medium") -> str:
+    return format_date(value, format) if value else ""
 
 
 def template_filters() -> dict:
-    return {"local_time": local_time}
+    return {"local_time": local_time, "local_date": local_date}

@@ -74,8 +74,9 @@ def sqlite_time(value: datetime) -> str:
 # --- building -------------------------------------------------------------
 
 
-def build(app: Flask, path: Path, rng: random.Random) -> dict:
-    """Migrate, then fill the registry. Returns what was made, for the report."""
+def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) -> dict:
+    """Migrate, then fill the registry with `changes` history rows. Returns what
+    was made, for the report. bench/placement.py imports it."""
     with app.app_context():
         upgrade()
         kinds = {code: (kind_id, counts) for kind_id, code, counts in db.session.execute(
@@ -147,10 +148,10 @@ def build(app: Flask, path: Path, rng: random.Random) -> dict:
     conn.execute("PRAGMA cache_size=-262144")  # 256 MiB while loading
     units = len(unit_rows)
     start = NOW - timedelta(days=365)
-    step = (NOW - start) / CHANGES
+    step = (NOW - start) / max(changes, 1)
 
-    def changes():
-        for n in range(1, CHANGES + 1):
+    def history():
+        for n in range(1, changes + 1):
             before = rng.randint(0, 30)
             confirm = rng.random() < 0.1
             yield (n, rng.randint(1, units), sqlite_time(start + step * n), "confirm" if confirm else "set",
@@ -161,10 +162,10 @@ def build(app: Flask, path: Path, rng: random.Random) -> dict:
         conn.executemany(
             'INSERT INTO capacity_changes (id, unit_id, at, action, field, before, after, source, actor_id, note)'
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            changes(),
+            history(),
         )
     conn.close()
-    return {"regions": len(REGIONS), "facilities": len(facility_rows), "units": units, "changes": CHANGES}
+    return {"regions": len(REGIONS), "facilities": len(facility_rows), "units": units, "changes": changes}
 
 
 # --- the baseline query ---------------------------------------------------

@@ -77,3 +77,12 @@ def login(client, user_, password=PASSWORD):
     response = client.post("/login", data={"email": user_.email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def hold(unit, by, *, persons=1, minutes=None, **fields):
+    """A hold made through the real service by `by` (an operator, manager or
+    partner), `minutes` long (the default length when None). Flushed, not committed."""
+    from app.services import holds
+
+    return holds.create(Actor(user=by, source="web"), clock.now(), unit_id=unit.id, persons=persons,
+                        minutes=minutes, default_minutes=120, **fields)

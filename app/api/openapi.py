@@ -52,6 +52,7 @@ SCHEMAS = {
                 },
             },
             "unit": _ref("Unit"),
+            "referral": _ref("Referral"),
         },
     },
     "Figures": {
@@ -217,6 +218,55 @@ SCHEMAS = {
     },
 }
 
+REFERRAL_STATUS = {"enum": ["proposed", "accepted", "declined", "arrived"]}
+SCHEMAS.update({
+    "Referral": {
+        "type": "object",
+        "required": ["id", "facility_id", "facility", "organisation_id", "organisation", "kind", "status",
+                     "created_at", "created_by", "updated_at", "updated_by"],
+        "properties": {
+            "id": {"type": "integer"},
+            "call_id": {"type": ["integer", "null"],
+                        "description": "Not shown to partners, but on their own referrals (which carry none)."},
+            "facility_id": NULLABLE_INT,
+            "facility": {**NULLABLE_STRING, "description": "The facility's name; exactly one of facility and "
+                                                          "organisation is set."},
+            "organisation_id": NULLABLE_INT,
+            "organisation": {**NULLABLE_STRING, "description": "The organisation's name."},
+            "kind": {"type": "string", "description": "A slot kind of the facility (intake_slot, offender_slot), "
+                                                      "or the organisation's kind (police_zone, justice_house, …)."},
+            "note": {**NULLABLE_STRING, "description": "As `call_id`."},
+            "status": {**REFERRAL_STATUS,
+                       "description": "proposed → accepted | declined; accepted → arrived | declined."},
+            "created_at": TIME,
+            "created_by": NULLABLE_STRING,
+            "updated_at": TIME,
+            "updated_by": NULLABLE_STRING,
+        },
+    },
+    "NewReferral": {
+        "type": "object",
+        "description": "Exactly one of facility_id and organisation_id.",
+        "properties": {
+            "facility_id": {"type": "integer", "description": "A relief point or offender programme with slots."},
+            "organisation_id": {"type": "integer"},
+            "kind": {"type": "string", "description": "Default: the facility's slot kind when it has only one, "
+                                                      "or the organisation's kind."},
+            "call_id": {"type": "integer", "description": "Operators and managers only; a partner's is refused."},
+            "note": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "ReferralStatus": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": REFERRAL_STATUS,
+            "note": {"type": "string", "maxLength": 500,
+                     "description": "Why (a decline's reason, say): added to the referral's note."},
+        },
+    },
+})
+
 
 def _id_param(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -303,6 +353,203 @@ PATHS.update({
     "/api/v1/holds/{hold_id}/extend": _hold_action(
         "Keep the place longer", {"type": "object", "required": ["minutes"],
                                   "properties": {"minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}}),
+})
+
+PATHS.update({
+    "/api/v1/referrals": {
+        "post": {
+            "summary": "Refer a contact to a relief point or an organisation (operators, managers, admins, partners)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewReferral")}}},
+            "responses": {"201": _json(_ref("Referral"), "Referred"), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "summary": "Referrals you may see: all for operators, managers and admins, those to your facilities "
+                       "for shelter staff, your own for partners",
+            "parameters": [
+                {"name": "status", "in": "query", "schema": REFERRAL_STATUS},
+                {"name": "facility", "in": "query", "schema": {"type": "integer"}},
+                *PAGING,
+            ],
+            "responses": {"200": _json(_array("Referral")), **_errors(400, 401)},
+        },
+    },
+    "/api/v1/referrals/{referral_id}": {
+        "patch": {
+            "summary": "Move a referral on: by the receiving facility's staff, or by operators and managers for an "
+                       "organisation; 409 with the current state when the move is not allowed from its status",
+            "parameters": [_id_param("referral_id")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ReferralStatus")}}},
+            "responses": {"200": _json(_ref("Referral")), **_errors(400, 401, 403, 404, 409)},
+        },
+    },
+})
+
+
+# --- placement search and turn-aways -----------------------------------------
+
+REASON_TEXT = {"type": "string", "description": "e.g. `speaks fr`, `wheelchair`, `high security`, `pets`, "
+                                                "`children up to 12`, `room for 4`, `24/7`"}
+TURN_AWAY_REASON = {"enum": ["full", "ineligible", "closed"]}
+CODES = {"type": "array", "items": {"type": "string"}}
+SCHEMAS.update({
+    "PlacementCriteria": {
+        "type": "object",
+        "required": ["client_type", "postcode"],
+        "additionalProperties": False,
+        "description": "Any other field is refused (400 naming it), so that a misspelt criterion is never ignored.",
+        "properties": {
+            "client_type": {"enum": ["victim", "offender", "couple"]},
+            "adults": {"type": "integer", "minimum": 1, "maximum": 30,
+                       "description": "Default 1; a couple is at least 2 (and 2 by default)."},
+            "children": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 17},
+                         "description": "Each child's age. A household is at most 30 persons."},
+            "gender": {"enum": ["female", "male", "x"]},
+            "needs": {"type": "array", "items": {"enum": ["wheelchair", "pets", "high_security"]},
+                      "description": "wheelchair is a must; pets and high_security are preferences."},
+            "languages": {**CODES, "description": "ISO 639-1 codes: preferences."},
+            "postcode": {"type": ["string", "integer"],
+                         "description": "A Belgian postcode, a municipality's Dutch or French name, or both."},
+            "kinds": {**CODES, "description": "Capacity kind codes serving the client type. Default: its bed kinds "
+                                              "(counted in persons or rooms), or every kind serving it when it "
+                                              "has none (offenders, couples)."},
+            "avoid_facilities": {"type": "array", "items": {"type": "integer"}, "maxItems": 100,
+                                 "description": "Facility ids never to propose (where the other party is)."},
+            "beyond_region": {"type": ["boolean", "null"],
+                              "description": "true: everywhere; false: the postcode's region only; absent: the "
+                                             "region first, everywhere only when nothing fits there."},
+            "call_id": {"type": "integer", "description": "The call (operators, managers, admins; a partner's is "
+                                                          "refused): the contact a turn-away is recorded for."},
+            "session": {"type": "string", "maxLength": 64,
+                        "description": "The search session, the contact when there is no call."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 25},
+        },
+    },
+    "PlacementResult": {
+        "type": "object",
+        "required": ["facility", "unit", "distance_km", "updated_at", "stale", "reasons", "unmet", "open_now",
+                     "opens_at", "beyond_region"],
+        "additionalProperties": False,
+        "properties": {
+            "facility": {
+                "type": "object",
+                "required": ["id", "name", "region", "intake_phone", "intake_hours"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "region": {"type": "string"},
+                    "intake_phone": NULLABLE_STRING,
+                    "intake_hours": {"type": "string", "description": "`24/7`, or e.g. `mon 08:00-20:00; …`"},
+                },
+            },
+            "unit": {
+                "type": "object",
+                "required": ["id", "kind", "free", "room_size"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "kind": {"type": "string"},
+                    "free": {"type": "integer", "minimum": 1},
+                    "room_size": NULLABLE_INT,
+                },
+            },
+            "distance_km": {"type": ["number", "null"],
+                            "description": "From the searched place, one decimal; to a confidential facility from "
+                                           "its municipality's centre, in whole km. null: unknown."},
+            "updated_at": TIME,
+            "stale": {"type": "boolean"},
+            "reasons": {"type": "array", "items": REASON_TEXT, "description": "Why it matched."},
+            "unmet": {"type": "array", "items": REASON_TEXT,
+                      "description": "Preferences it does not meet; each ranks it as PLACEMENT_PREFERENCE_KM "
+                                     "(25 km) further."},
+            "places": {"type": "integer", "minimum": 1,
+                       "description": "What a hold for this household takes: persons, or one room or slot."},
+            "open_now": {"type": "boolean", "description": "Within its intake hours now; those outside come last."},
+            "opens_at": {"type": ["string", "null"], "format": "date-time",
+                         "description": "When intake opens next, if it is closed now."},
+            "beyond_region": {"type": "boolean", "description": "Outside the searched postcode's region."},
+        },
+    },
+    "PlacementSearchResult": {
+        "type": "object",
+        "required": ["search_id", "results", "turn_away"],
+        "properties": {
+            "search_id": {"type": "integer", "description": "Send it with a hold (`search_id`)."},
+            "results": _array("PlacementResult"),
+            "turn_away": {
+                "oneOf": [{"type": "null"},
+                          {"type": "object", "required": ["reason"], "properties": {"reason": TURN_AWAY_REASON}}],
+                "description": "When nothing fits: closed (places exist but their facilities are switched closed), "
+                               "full (eligible facilities, too few free places) or ineligible. Recorded once per "
+                               "contact; a hold for the contact withdraws it.",
+            },
+            "beyond_region": {"type": "boolean", "description": "Whether the search looked past the region."},
+            "place": {
+                "type": "object",
+                "required": ["postcode", "municipality", "region"],
+                "properties": {"postcode": {"type": "string"}, "municipality": {"type": "string"},
+                               "region": {"type": "string"}},
+            },
+        },
+    },
+    "TurnAway": {
+        "type": "object",
+        "required": ["id", "at", "region", "reason", "criteria"],
+        "properties": {
+            "id": {"type": "integer"},
+            "at": TIME,
+            "region": NULLABLE_STRING,
+            "reason": TURN_AWAY_REASON,
+            "criteria": {"type": "object", "description": "The search's criteria, without personal data."},
+            "call_id": NULLABLE_INT,
+            "search_id": NULLABLE_INT,
+            "note": NULLABLE_STRING,
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time",
+                             "description": "Set when a hold for the contact followed."},
+        },
+    },
+    "NewTurnAway": {
+        "type": "object",
+        "required": ["reason"],
+        "properties": {
+            "reason": TURN_AWAY_REASON,
+            "call_id": {"type": "integer"},
+            "session": {"type": "string", "maxLength": 64},
+            "region": {"type": "string", "description": "Region slug; default: that of the contact's last search."},
+            "note": {"type": "string", "maxLength": 2000},
+        },
+    },
+})
+
+PATHS.update({
+    "/api/v1/placements/search": {
+        "post": {
+            "summary": "Search places for a household, best first (operators, managers, partners, admins)",
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("PlacementCriteria")}}},
+            "responses": {"200": _json(_ref("PlacementSearchResult")), **_errors(400, 401, 403)},
+        },
+    },
+    "/api/v1/turn-aways": {
+        "get": {
+            "summary": "Turn-aways not withdrawn on a day (local time): all for operators and admins, their "
+                       "regions' for managers",
+            "parameters": [
+                {"name": "region", "in": "query", "schema": {"type": "string"}, "description": "Region slug"},
+                {"name": "date", "in": "query", "schema": {"type": "string", "format": "date"},
+                 "description": "Default: today"},
+                *PAGING,
+            ],
+            "responses": {"200": _json(_array("TurnAway")), **_errors(400, 401, 403)},
+        },
+        "post": {
+            "summary": "Record that a contact ended without a place (operators, managers); once per contact",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewTurnAway")}}},
+            "responses": {"201": _json(_ref("TurnAway"), "Recorded"),
+                          "200": _json(_ref("TurnAway"), "Already recorded for this contact: the first record"),
+                          **_errors(400, 401, 403)},
+        },
+    },
 })
 
 

@@ -1,3 +1,5 @@
+from datetime import date
+
 from flask import current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -6,14 +8,24 @@ from app import clock
 from app.api import bp
 from app.api.openapi import openapi_document
 from app.api.paging import next_link, page_args
-from app.api.serializers import change_json, facility_json, hold_json, region_json, unit_json
-from app.auth import current_actor, login_required
+from app.api.serializers import (
+    change_json,
+    facility_json,
+    hold_json,
+    referral_json,
+    region_json,
+    search_outcome_json,
+    turn_away_json,
+    unit_json,
+)
+from app.auth import current_actor, login_required, roles_required
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
-from app.models.placement import HOLD_STATUSES
-from app.services import capacity, facilities, holds
+from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
+from app.services import capacity, facilities, holds, placement, referrals
 from app.services.access import may_see_region, visible_region_ids
 from app.services.errors import Forbidden, InvalidInput
+from app.services.placement import SEARCHERS
 
 
 def _json_body() -> dict:
@@ -161,3 +173,102 @@ def hold_list():
     now = clock.now()
     rows = holds.visible(current_user, now, status=status, facility_id=facility_id, after_id=cursor, limit=limit)
     return jsonify([hold_json(h, current_user, now) for h in rows]), 200, next_link(rows, limit, lambda h: h.id)
+
+
+# --- referrals ---------------------------------------------------------------
+
+
+@bp.route("/referrals", methods=["POST"])
+@login_required
+def create_referral():
+    body = _json_body()
+    fields = ("call_id", "facility_id", "organisation_id", "kind", "note")
+    referral = referrals.create(current_actor(), clock.now(), **{name: body.get(name) for name in fields})
+    db.session.commit()
+    return jsonify(referral_json(referral, current_user)), 201
+
+
+@bp.route("/referrals/<int:referral_id>", methods=["PATCH"])
+@login_required
+def update_referral(referral_id: int):
+    referral = referrals.get(referral_id)
+    if not referrals.may_see(current_user, referral):
+        raise Forbidden("this referral is not yours to see")
+    body = _json_body()
+    if "status" not in body:
+        raise InvalidInput("status is required", field="status")
+    referrals.update_status(current_actor(), referral, body["status"], clock.now(), note=body.get("note"))
+    db.session.commit()
+    return jsonify(referral_json(referral, current_user))
+
+
+@bp.route("/referrals")
+@login_required
+def referral_list():
+    limit, cursor = page_args()
+    status = request.args.get("status") or None
+    if status is not None and status not in REFERRAL_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(REFERRAL_STATUSES)}", field="status")
+    facility_id = request.args.get("facility") or None
+    if facility_id is not None:
+        if not facility_id.isdigit():
+            raise InvalidInput("facility must be a facility id", field="facility")
+        facility_id = int(facility_id)
+    rows = referrals.visible(current_user, status=status, facility_id=facility_id, after_id=cursor, limit=limit)
+    return jsonify([referral_json(r, current_user) for r in rows]), 200, next_link(rows, limit, lambda r: r.id)
+
+
+# --- placement search and turn-aways -------------------------------------------
+
+
+@bp.route("/placements/search", methods=["POST"])
+@roles_required(*SEARCHERS)
+def placement_search():
+    criteria = placement.parse_criteria(_json_body())
+    outcome = placement.search(current_actor(), criteria, clock.now(),
+                               preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+    body = search_outcome_json(outcome)
+    db.session.commit()
+    return jsonify(body)
+
+
+def _local_date(name: str):
+    raw = request.args.get(name)
+    if not raw:
+        return clock.now().astimezone(clock.local_zone()).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a date like 2026-11-28", field=name) from None
+
+
+@bp.route("/turn-aways")
+@login_required
+def turn_away_list():
+    allowed = placement.turn_away_regions(current_user)
+    limit, cursor = page_args()
+    day = _local_date("date")
+    region_ids = allowed
+    slug = request.args.get("region")
+    if slug:
+        region = db.session.scalar(select(Region).where(Region.slug == slug))
+        if region is None:
+            raise InvalidInput(f"unknown region {slug!r}", field="region")
+        if allowed is not None and region.id not in allowed:
+            raise Forbidden("you may see the turn-aways of your own regions only")
+        region_ids = {region.id}
+    rows = placement.turn_aways_on(region_ids, day, clock.local_zone(), after_id=cursor, limit=limit)
+    return jsonify([turn_away_json(t, current_user) for t in rows]), 200, next_link(rows, limit, lambda t: t.id)
+
+
+@bp.route("/turn-aways", methods=["POST"])
+@login_required
+def record_turn_away():
+    body = _json_body()
+    if "reason" not in body:
+        raise InvalidInput("reason is required", field="reason")
+    fields = ("reason", "call_id", "session", "region", "note")
+    turn_away, created = placement.record_turn_away(current_actor(), clock.now(),
+                                                    **{name: body.get(name) for name in fields})
+    db.session.commit()
+    return jsonify(turn_away_json(turn_away, current_user)), 201 if created else 200

@@ -2,8 +2,10 @@
 
 from datetime import datetime
 
+from flask_login import current_user
+
 from app.clock import iso_local, local_zone
-from app.models import CapacityChange, CapacityUnit, Facility, Hold, User
+from app.models import CapacityChange, CapacityUnit, Facility, Hold, Referral, User
 from app.services import intake_hours
 from app.services.access import can_see_address
 from app.services.capacity import RegionTotals, UnitFigures
@@ -94,7 +96,8 @@ def change_json(change: CapacityChange) -> dict:
 
 def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
-    shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now))}
+    shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
+              Referral: _current_referral_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 
 
@@ -121,4 +124,88 @@ def hold_json(hold: Hold, user: User, now: datetime) -> dict:
     # Partners never see calls (PRODUCT.md section 2).
     if not user.has_role("operator", "manager", "admin", "shelter_staff"):
         del data["call_id"]
+    return data
+
+
+def referral_json(referral: Referral, user: User) -> dict:
+    data = {
+        "id": referral.id,
+        "call_id": referral.call_id,
+        "facility_id": referral.facility_id,
+        "facility": referral.facility.name if referral.facility else None,
+        "organisation_id": referral.organisation_id,
+        "organisation": referral.organisation.name if referral.organisation else None,
+        "kind": referral.kind,
+        "note": referral.note,
+        "status": referral.status,
+        "created_at": iso_local(referral.created_at),
+        "created_by": referral.created_by.name if referral.created_by else None,
+        "updated_at": iso_local(referral.updated_at),
+        "updated_by": referral.updated_by.name if referral.updated_by else None,
+    }
+    # Partners never see calls or notes (PRODUCT.md section 2), but for the
+    # referrals they made themselves (which carry no call).
+    if not user.has_role("operator", "manager", "admin", "shelter_staff") and referral.created_by_id != user.id:
+        del data["call_id"], data["note"]
+    return data
+
+
+def _current_referral_json(referral: Referral) -> dict:
+    # Only someone allowed to update the referral reaches its conflict.
+    return referral_json(referral, current_user)
+
+
+# --- placement search and turn-aways -----------------------------------------
+
+
+def placement_result_json(result) -> dict:
+    """One result of app.services.placement.search: never an address or
+    coordinates; `distance_km` to a confidential facility is whole km."""
+    return {
+        "facility": {
+            "id": result.facility_id,
+            "name": result.facility_name,
+            "region": result.region,
+            "intake_phone": result.intake_phone,
+            "intake_hours": result.intake_hours_text,
+        },
+        "unit": {"id": result.unit_id, "kind": result.kind, "free": result.free, "room_size": result.room_size},
+        "distance_km": result.distance_km,
+        "updated_at": iso_local(result.updated_at),
+        "stale": result.stale,
+        "reasons": [reason.text for reason in result.reasons],
+        "unmet": [reason.text for reason in result.unmet],
+        "places": result.places,
+        "open_now": result.open_now,
+        "opens_at": iso_local(result.opens_at),
+        "beyond_region": result.beyond_region,
+    }
+
+
+def search_outcome_json(outcome) -> dict:
+    place = outcome.place
+    return {
+        "search_id": outcome.search.id,
+        "results": [placement_result_json(result) for result in outcome.results],
+        "turn_away": {"reason": outcome.turn_away.reason} if outcome.turn_away is not None else None,
+        "beyond_region": outcome.beyond_region,
+        "place": {"postcode": place.postcode, "municipality": place.municipality, "region": place.region},
+    }
+
+
+def turn_away_json(turn_away, user: User) -> dict:
+    data = {
+        "id": turn_away.id,
+        "at": iso_local(turn_away.at),
+        "region": turn_away.region.slug if turn_away.region else None,
+        "reason": turn_away.reason,
+        "criteria": turn_away.criteria,
+        "call_id": turn_away.call_id,
+        "search_id": turn_away.search_id,
+        "note": turn_away.note,
+        "withdrawn_at": iso_local(turn_away.withdrawn_at),
+    }
+    # Partners never see calls or notes (they may not list turn-aways at all).
+    if not user.has_role("operator", "manager", "admin"):
+        del data["call_id"], data["note"]
     return data

@@ -56,3 +56,6 @@ def check_signature():
     if failures > FAILURE_LIMIT:
         abort(429, "too many requests with a bad signature")
     abort(403, "missing or invalid X-Twilio-Signature")
+
+
+from app.hotline import sms, voice  # noqa: E402, F401  (routes on `bp`)

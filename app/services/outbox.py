@@ -8,6 +8,7 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Call, OutboxMessage, User
@@ -121,3 +122,27 @@ def _send_mail(config, to: str, subject: str, body: str) -> None:
             smtp.starttls()
             smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
         smtp.send_message(mail)
+
+
+# Twilio's MessageStatus → the outbox's status, and how far along each is:
+# a callback that arrives late never moves a message back.
+PROVIDER_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "delivered",
+                     "undelivered": "failed", "failed": "failed"}
+_PROGRESS = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "failed": 2, "undeliverable": 2}
+
+
+def record_provider_status(provider_id: str, provider_status: str, error_code: str | None,
+                           now: datetime) -> OutboxMessage | None:
+    """A delivery report (Twilio's status callback) for the message Twilio
+    knows as `provider_id`; None, and nothing changed, for an unknown one."""
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id))
+    if message is None:
+        return None
+    status = PROVIDER_STATUSES.get((provider_status or "").lower())
+    if status is None or _PROGRESS[status] < _PROGRESS.get(message.status, 0):
+        return message
+    message.status, message.updated_at = status, now
+    if status == "failed":
+        message.last_error = f"Twilio: {provider_status}" + (f", error {error_code}" if error_code else "")
+    log.info("%s %d to %s: %s", message.channel, message.id, message.recipient_masked, provider_status)
+    return message

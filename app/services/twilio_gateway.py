@@ -4,12 +4,15 @@ TWILIO_API_BASE sends every request of the real `twilio` client to another
 base URL (the tests' fake Twilio on loopback) instead of *.twilio.com.
 """
 
+import re
 from urllib.parse import urlsplit
 
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+
+from app.services import phones
 
 TWILIO_DEFAULT_BASE = "https://api.twilio.com"
 TIMEOUT_SECONDS = 10
@@ -62,7 +65,13 @@ def send_sms(twilio: Client, *, from_: str, to: str, body: str, status_callback:
         transient = error.status == 429 or error.status >= 500
         if error.code in PERMANENT_CODES:
             transient = False
-        raise SendFailure(f"Twilio {error.status}: {error.msg}", transient) from None
+        raise SendFailure(_without_numbers(f"Twilio {error.status}: {error.msg}", to), transient) from None
     except requests.RequestException as error:
         raise SendFailure(f"Twilio unreachable: {type(error).__name__}", True) from None
     return message.sid
+
+
+def _without_numbers(message: str, to: str) -> str:
+    """Twilio's error messages quote the number ("The 'To' number +32... is
+    not valid"); what is stored and logged shows it masked."""
+    return re.sub(r"\+?\d[\d ]{6,}\d", "[number]", message.replace(to, phones.mask(to)))

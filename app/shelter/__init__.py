@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("shelter", __name__, url_prefix="/shelter")
 
-from app.shelter import routes  # noqa: E402,F401
+from app.shelter import holds, referrals, routes  # noqa: E402,F401

@@ -1,0 +1,86 @@
+"""How a hold reads on a page: its expiry relative to the clock, and what a
+refused confirm, release or extend means, in the user's language. Template
+globals for every page (the shelter page lists holds too)."""
+
+import math
+from datetime import datetime
+
+from flask_babel import format_datetime, format_time
+from flask_babel import gettext as _
+
+from app.clock import local_zone
+from app.holds import bp
+from app.models import Hold
+from app.presenters import kind_label
+from app.services import holds
+
+
+def duration_text(minutes: int) -> str:
+    """'35 min', '2 h', '1 h 5 min'."""
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return _("%(n)d min", n=minutes)
+    if not minutes:
+        return _("%(n)d h", n=hours)
+    return _("%(h)d h %(m)d min", h=hours, m=minutes)
+
+
+@bp.app_template_global()
+def expiry_text(hold: Hold, now: datetime) -> str:
+    """'expires in 35 min' (rounded up), 'expired 10 min ago', 'expired just now'."""
+    seconds = (hold.expires_at - now).total_seconds()
+    if seconds > 0:
+        return _("expires in %(time)s", time=duration_text(math.ceil(seconds / 60)))
+    minutes = int(-seconds // 60)
+    if minutes < 1:
+        return _("expired just now")
+    return _("expired %(time)s ago", time=duration_text(minutes))
+
+
+@bp.app_template_global()
+def held_by_partner(hold: Hold) -> bool:
+    """Made by a partner (police, justice) rather than the hotline: shown as theirs."""
+    holder = hold.created_by
+    return bool(holder and holder.has_role("partner") and not holder.has_role("operator", "manager", "admin"))
+
+
+def refusal_text(action: str, hold: Hold, now: datetime) -> str:
+    """Why `action` (confirm, release, extend) was refused (409), from the
+    hold's state now. The service decided; this says it to the user."""
+    status = hold.status_at(now)
+    if status == "confirmed":
+        return _("This hold was already confirmed: the household has arrived.")
+    if status == "released":
+        return _("This hold was already released.")
+    if status == "expired":
+        if action == "confirm":
+            return _("This hold has expired and no place is free now (%(free)d free), so it cannot be confirmed.",
+                     free=holds.free_places(hold.unit, now))
+        if action == "extend":
+            return _("This hold has expired and cannot be extended: make a new one.")
+        return _("This hold has already expired: its place is free again.")
+    unit = hold.unit
+    return _(
+        "The count shows %(available)d available, fewer than this hold takes (%(places)d): correct the count first.",
+        available=unit.available, places=hold.places,
+    )
+
+
+def done_text(action: str, hold: Hold, now: datetime, *, minutes: int = 0) -> str:
+    """What a confirm, release or extend did."""
+    household = hold.household or _("the household")
+    if action == "confirm":
+        return _("Arrival confirmed for %(household)s. %(kind)s: %(available)d available now.",
+                 household=household, kind=kind_label(hold.unit.kind), available=hold.unit.available)
+    if action == "release":
+        return _("Hold released for %(household)s: the place is free again.", household=household)
+    return _("Extended by %(minutes)d min: %(expiry)s.", minutes=minutes, expiry=expiry_text(hold, now))
+
+
+@bp.app_template_global()
+def moment_text(value: datetime, now: datetime) -> str:
+    """A time of day for today ('21:40'), with the date for another day."""
+    zone = local_zone()
+    if value.astimezone(zone).date() == now.astimezone(zone).date():
+        return format_time(value, "short")
+    return format_datetime(value, "short")

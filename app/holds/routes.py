@@ -1,0 +1,76 @@
+"""'My holds': operators, managers and partners see the places they hold,
+and extend or release them. Operators and managers may list every active hold."""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock
+from app.auth import current_actor, roles_required
+from app.extensions import db, htmx
+from app.holds import bp
+from app.holds.presenters import done_text, refusal_text
+from app.services import hold_lists, holds
+from app.services.errors import Conflict, Forbidden
+
+HOLDERS = ("operator", "manager", "partner")
+# What one press on Extend adds.
+EXTEND_MINUTES = 30
+PAGE_SIZE = 50
+
+
+def _sees_all() -> bool:
+    return current_user.has_role("operator", "manager")
+
+
+@bp.route("/holds")
+@roles_required(*HOLDERS)
+def index():
+    now = clock.now()
+    show_all = _sees_all() and request.args.get("show") == "all"
+    own = hold_lists.own_active(current_user, now)
+    pagination = None
+    if show_all:
+        pagination = db.paginate(hold_lists.all_active_query(current_user, now),
+                                 page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False)
+        rows = pagination.items
+    else:
+        rows = own
+    return render_template("holds/index.html", now=now, rows=rows, own_count=len(own), show_all=show_all,
+                           sees_all=_sees_all(), pagination=pagination, extend_minutes=EXTEND_MINUTES,
+                           default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"])
+
+
+@bp.route("/holds/<int:hold_id>/<any(extend, release):action>", methods=["POST"])
+@roles_required(*HOLDERS)
+def act(hold_id: int, action: str):
+    """Extend (+30 min) or release one hold; answers its row (htmx) or goes back
+    to the list. A refusal (409, 403) is said inline in the row."""
+    hold = holds.get(hold_id)
+    if not holds.may_see(current_user, hold):
+        # Not even shown: someone else's hold stays out of sight.
+        raise Forbidden("this hold is not yours")
+    now = clock.now()
+    message = error = None
+    try:
+        if action == "extend":
+            holds.extend(current_actor(), hold, EXTEND_MINUTES, now)
+        else:
+            holds.release(current_actor(), hold, now)
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        error, status = refusal_text(action, holds.get(hold_id), now), exc.status
+    except Forbidden as exc:
+        db.session.rollback()
+        error, status = _("You may extend or release only the holds you made."), exc.status
+    else:
+        status = 200
+    hold = holds.get(hold_id)
+    if status == 200:
+        message = done_text(action, hold, now, minutes=EXTEND_MINUTES)
+    if not htmx:
+        flash(error or message, "error" if error else "success")
+        return redirect(url_for("holds.index", show=request.form.get("show") or None))
+    return render_template("holds/_hold.html", hold=hold, now=now, show_all=request.form.get("show") == "all",
+                           extend_minutes=EXTEND_MINUTES, hold_message=message, hold_error=error), status

@@ -1,0 +1,145 @@
+"""What the hotline's SMS replies say, per language ("nl", "fr", "en").
+
+Content, not UI: a text message is read on a phone, outside the app, in the
+language of its recipient (a registered user's own setting). Every key exists
+in all three languages. Characters stay within the GSM 03.38 alphabet (é, è
+and à are in it; ê, ç, em dashes, curly quotes and bullets are not), so that a
+reply is sent as plain 160-character segments, not as Unicode ones of 70.
+"""
+
+LANGUAGES = ("nl", "fr", "en")
+DEFAULT_LANGUAGE = "nl"
+
+# How the default capacity kinds read in a sentence: (one, several). A kind an
+# admin adds later reads as its label.
+KIND_NAMES = {
+    "crisis_bed": {"nl": ("crisisbed", "crisisbedden"), "fr": ("lit de crise", "lits de crise"),
+                   "en": ("crisis bed", "crisis beds")},
+    "refuge_place": {"nl": ("vluchthuisplaats", "vluchthuisplaatsen"),
+                     "fr": ("place en maison d'accueil", "places en maison d'accueil"),
+                     "en": ("refuge place", "refuge places")},
+    "emergency_bed": {"nl": ("noodbed", "noodbedden"), "fr": ("lit d'urgence", "lits d'urgence"),
+                      "en": ("emergency bed", "emergency beds")},
+    "family_room": {"nl": ("gezinskamer", "gezinskamers"), "fr": ("chambre familiale", "chambres familiales"),
+                    "en": ("family room", "family rooms")},
+    "intake_slot": {"nl": ("intakemoment", "intakemomenten"), "fr": ("créneau d'accueil", "créneaux d'accueil"),
+                    "en": ("intake slot", "intake slots")},
+    "offender_slot": {"nl": ("plaats daderprogramma", "plaatsen daderprogramma"),
+                      "fr": ("place programme auteurs", "places programme auteurs"),
+                      "en": ("offender programme place", "offender programme places")},
+}
+
+# Further words a sender may use for a kind, in any of the three languages
+# (besides its code, its labels and the names above).
+KIND_ALIASES = {
+    "crisis_bed": ("crisis", "crise", "crisisbed", "lit crise", "lits crise"),
+    "refuge_place": ("vluchthuis", "refuge", "maison d'accueil", "opvangplaats"),
+    "emergency_bed": ("nood", "urgence", "emergency", "overflow"),
+    "family_room": ("gezin", "gezinskamer", "famille", "chambre famille", "family"),
+    "intake_slot": ("intake", "accueil", "creneau"),
+    "offender_slot": ("dader", "daderprogramma", "auteur", "auteurs", "offender"),
+}
+
+FREE = {"nl": ("vrij", "vrij"), "fr": ("libre", "libres"), "en": ("free", "free")}
+
+TEXTS = {
+    "nl": {
+        "set": "{facility}: {count} {kind} {free} (van {total})",
+        "status_unit": "{count} {kind} {free} (van {total})",
+        "status_held": "{held} daarvan vastgehouden",
+        "status_closed": "gesloten voor opname",
+        "status_empty": "{facility}: geen aantallen",
+        "help": "Opvang sms: VRIJ 3 = 3 plaatsen vrij (standaardsoort). VRIJ 1 gezinskamer = per soort. "
+                "STATUS = je aantallen. HULP = deze uitleg.",
+        "help_codes": " Meerdere opvangplaatsen: zet de code erachter, bv. VRIJ 3 {example}. Codes: {codes}.",
+        "no_count": "Geef het aantal in cijfers, bv. VRIJ 3. Niets gewijzigd.",
+        "bad_count": "{facility}: geef een aantal van 0 tot {total} {kind}. Niets gewijzigd.",
+        "unknown_word": "Onbekende soort of code: {word}. Soorten bij {facility}: {kinds}. Niets gewijzigd.",
+        "unknown_code": "Onbekende code: {word}. Jouw codes: {codes}. Niets gewijzigd.",
+        "kind_not_here": "{facility} heeft geen {kind}. Soorten: {kinds}. Niets gewijzigd.",
+        "need_code": "Je werkt voor meerdere opvangplaatsen: zet de code erachter, bv. VRIJ 3 {example}. "
+                     "Codes: {codes}. Niets gewijzigd.",
+        "no_facility": "Dit nummer hoort bij geen opvangplaats die je mag bijwerken. Niets gewijzigd.",
+        "conflict": "{facility}: iemand anders wijzigde dit net, nu {count} {kind} {free}. Stuur je aantal opnieuw.",
+        "inactive": "Opvang: met dit nummer kun je geen aantallen doorgeven. Niets gewijzigd.",
+    },
+    "fr": {
+        "set": "{facility} : {count} {kind} {free} (sur {total})",
+        "status_unit": "{count} {kind} {free} (sur {total})",
+        "status_held": "dont {held} réservé(s)",
+        "status_closed": "fermé aux admissions",
+        "status_empty": "{facility} : aucun compteur",
+        "help": "Opvang SMS : LIBRE 3 = 3 places libres (type par défaut). LIBRE 1 chambre familiale = par type. "
+                "STATUS = vos compteurs. AIDE = cette aide.",
+        "help_codes": " Plusieurs lieux : ajoutez le code, p.ex. LIBRE 3 {example}. Codes : {codes}.",
+        "no_count": "Indiquez le nombre en chiffres, p.ex. LIBRE 3. Rien n'a changé.",
+        "bad_count": "{facility} : indiquez un nombre de 0 à {total} {kind}. Rien n'a changé.",
+        "unknown_word": "Type ou code inconnu : {word}. Types à {facility} : {kinds}. Rien n'a changé.",
+        "unknown_code": "Code inconnu : {word}. Vos codes : {codes}. Rien n'a changé.",
+        "kind_not_here": "{facility} n'a pas de {kind}. Types : {kinds}. Rien n'a changé.",
+        "need_code": "Vous travaillez pour plusieurs lieux : ajoutez le code, p.ex. LIBRE 3 {example}. "
+                     "Codes : {codes}. Rien n'a changé.",
+        "no_facility": "Ce numéro n'est lié à aucun lieu que vous pouvez mettre à jour. Rien n'a changé.",
+        "conflict": "{facility} : quelqu'un d'autre vient de modifier, maintenant {count} {kind} {free}. "
+                    "Renvoyez votre nombre.",
+        "inactive": "Opvang : ce numéro ne peut pas transmettre de compteurs. Rien n'a changé.",
+    },
+    "en": {
+        "set": "{facility}: {count} {kind} {free} (of {total})",
+        "status_unit": "{count} {kind} {free} (of {total})",
+        "status_held": "{held} of them held",
+        "status_closed": "closed for intake",
+        "status_empty": "{facility}: no counts",
+        "help": "Opvang SMS: FREE 3 = 3 places free (default kind). FREE 1 family room = per kind. "
+                "STATUS = your counts. HELP = this help.",
+        "help_codes": " Several facilities: add the code, e.g. FREE 3 {example}. Codes: {codes}.",
+        "no_count": "Give the number in digits, e.g. FREE 3. Nothing changed.",
+        "bad_count": "{facility}: give a number from 0 to {total} {kind}. Nothing changed.",
+        "unknown_word": "Unknown kind or code: {word}. Kinds at {facility}: {kinds}. Nothing changed.",
+        "unknown_code": "Unknown code: {word}. Your codes: {codes}. Nothing changed.",
+        "kind_not_here": "{facility} has no {kind}. Kinds: {kinds}. Nothing changed.",
+        "need_code": "You work for several facilities: add the code, e.g. FREE 3 {example}. "
+                     "Codes: {codes}. Nothing changed.",
+        "no_facility": "This number belongs to no facility you may update. Nothing changed.",
+        "conflict": "{facility}: someone else just changed this, now {count} {kind} {free}. Send your number again.",
+        "inactive": "Opvang: this number cannot send counts. Nothing changed.",
+    },
+}
+
+# The automatic reply to the first text of a help-seeker's conversation: we do
+# not know their language yet, so all three, short. {hours}: HOTLINE_HOURS.
+AUTO_REPLY = (
+    "Opvang hulplijn: we lezen je bericht en antwoorden zo snel mogelijk (bereikbaar {hours}). "
+    "In nood: bel 112, politie 101. / "
+    "Ligne d'aide: nous lisons votre message et répondons au plus vite ({hours}). "
+    "Urgence: 112, police 101. / "
+    "Helpline: we read your message and reply as soon as we can ({hours}). "
+    "Emergency: call 112, police 101."
+)
+
+
+def language(code: str | None) -> str:
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def text(lang: str, key: str, **values) -> str:
+    return TEXTS[language(lang)][key].format(**values)
+
+
+def several(lang: str, count: int) -> bool:
+    """Whether `count` takes the plural: French says "0 lit", the others "0 bedden"."""
+    return count > 1 if lang == "fr" else count != 1
+
+
+def free_word(lang: str, count: int) -> str:
+    """"vrij", "free"; French agrees "libre" with the count."""
+    one, more = FREE[language(lang)]
+    return more if several(lang, count) else one
+
+
+def kind_name(kind, lang: str, count: int = 2) -> str:
+    """A kind as it reads after a count in `lang`."""
+    forms = KIND_NAMES.get(kind.code, {}).get(lang)
+    if forms:
+        return forms[1] if several(lang, count) else forms[0]
+    return kind.label(lang).lower()

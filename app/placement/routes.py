@@ -1,0 +1,142 @@
+"""Thin routes over app/services/placement.py and app/services/holds.py.
+
+From a ringing phone to a held place: the call's "Search placement" link opens
+this page pre-filled and already searched (`run=1`); each result has a Hold
+button; that is three clicks.
+"""
+
+import secrets
+from datetime import timedelta
+
+from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock
+from app.auth import current_actor, roles_required
+from app.extensions import db, htmx
+from app.models.facility import LANGUAGES
+from app.placement import bp
+from app.presenters import kind_label
+from app.services import capacity, holds, placement, regions
+from app.services.errors import Conflict, InvalidInput
+
+# The form's fields that are lists (checkboxes) rather than one value.
+LIST_FIELDS = ("needs", "languages", "kinds")
+SEARCHERS = placement.SEARCHERS
+
+
+def _criteria_data(values) -> dict:
+    """What the form (or a pre-filling link) sent, as parse_criteria takes it:
+    empty fields left out, so that defaults apply."""
+    data = {}
+    for name in placement.FIELDS:
+        if name in LIST_FIELDS:
+            items = [item for item in values.getlist(name) if item]
+            if items:
+                data[name] = items
+        elif values.get(name, "").strip():
+            data[name] = values.get(name).strip()
+    return data
+
+
+def _page(form: dict, *, outcome=None, error=None, status=200):
+    kinds = capacity.all_kinds()
+    context = dict(
+        form=form,
+        outcome=outcome,
+        error=error,
+        kinds=kinds,
+        kind_names={kind.code: kind_label(kind) for kind in kinds},
+        languages=LANGUAGES,
+        now=clock.now(),
+    )
+    template = "placement/_results.html" if htmx and request.method == "POST" else "placement/search.html"
+    return render_template(template, **context), status
+
+
+def _run(form: dict):
+    try:
+        criteria = placement.parse_criteria(_criteria_data(form))
+        outcome = placement.search(current_actor(), criteria, clock.now(),
+                                   preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+    except InvalidInput as error:
+        db.session.rollback()
+        return _page(form, error=error, status=400)
+    db.session.commit()
+    return _page(form, outcome=outcome)
+
+
+@bp.route("/")
+@roles_required(*SEARCHERS)
+def search_page():
+    """The form, pre-filled from the query string (a call's needs); with
+    `run=1` it searches at once."""
+    form = request.args.copy()
+    form.setdefault("session", secrets.token_urlsafe(12))
+    form.setdefault("client_type", "victim")
+    if request.args.get("run") == "1":
+        return _run(form)
+    return _page(form)
+
+
+@bp.route("/search", methods=["POST"])
+@roles_required(*SEARCHERS)
+def search():
+    return _run(request.form)
+
+
+@bp.route("/hold", methods=["POST"])
+@roles_required(*SEARCHERS)
+def hold():
+    """Hold the place of one result: answers that result's hold fragment,
+    with a conflict (no longer free, closed meanwhile) inline."""
+    now = clock.now()
+    unit_id = request.form.get("unit_id", "")
+    try:
+        made = holds.create(
+            current_actor(),
+            now,
+            unit_id=unit_id,
+            persons=request.form.get("persons"),
+            household=request.form.get("household") or None,
+            search_id=request.form.get("search_id") or None,
+            call_id=request.form.get("call_id") or None,
+            default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
+        )
+        db.session.commit()
+    except (Conflict, InvalidInput) as error:
+        db.session.rollback()
+        message = (_("This place is no longer free (or the facility closed): search again.")
+                   if isinstance(error, Conflict) else error.message)
+        return render_template("placement/_hold.html", unit_id=unit_id, error=message), error.status
+    return render_template("placement/_hold.html", unit_id=unit_id, hold=made, now=now), 201
+
+
+@bp.route("/turn-aways")
+@roles_required(*placement.TURN_AWAY_READERS)
+def turn_aways():
+    """The regions' unmet demand: turn-aways per region and day, two weeks."""
+    now = clock.now()
+    today = now.astimezone(clock.local_zone()).date()
+    region_ids = placement.turn_away_regions(current_user)
+    rows = placement.per_region_and_day(region_ids, today - timedelta(days=13), today, now)
+    names = {region.id: region.name for region in regions.all_regions()}
+    return render_template("placement/turn_aways.html", rows=rows, region_names=names, today=today)
+
+
+@bp.route("/turn-aways", methods=["POST"])
+@roles_required(*placement.TURN_AWAY_RECORDERS)
+def record_turn_away():
+    """End a contact without a place, explicitly (e.g. the caller declined)."""
+    try:
+        turn_away, created = placement.record_turn_away(
+            current_actor(), clock.now(), reason=request.form.get("reason"),
+            call_id=request.form.get("call_id") or None, session=request.form.get("session") or None,
+            note=request.form.get("note") or None,
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        return render_template("placement/_turn_away.html", error=error.message), 400
+    db.session.commit()
+    return render_template("placement/_turn_away.html", turn_away=turn_away, created=created), 201 if created else 200

@@ -1,0 +1,59 @@
+"""The lists of holds the pages show: a facility's incoming holds (for its
+staff), and a holder's own or all active holds (for operators, managers and
+partners). Reads only; `holds` changes them."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, case, or_, select
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import CapacityUnit, Facility, Hold, User
+
+# How long an expired hold stays on its facility's page, marked expired: the
+# household may still arrive, and staff may still confirm it if a place is free.
+RECENTLY_EXPIRED = timedelta(hours=12)
+
+
+def _with_details(query: Select) -> Select:
+    return query.options(
+        joinedload(Hold.unit).joinedload(CapacityUnit.facility),
+        joinedload(Hold.unit).joinedload(CapacityUnit.kind),
+        joinedload(Hold.created_by),
+    )
+
+
+def _active(now: datetime):
+    return and_(Hold.status == "active", Hold.expires_at > now)
+
+
+def incoming(facility: Facility, now: datetime, *, expired_within: timedelta = RECENTLY_EXPIRED) -> list[Hold]:
+    """The facility's active holds, soonest expiry first, then those that
+    expired within `expired_within` (marked by the job or not), latest first."""
+    expired = and_(
+        Hold.status.in_(("active", "expired")), Hold.expires_at <= now, Hold.expires_at > now - expired_within
+    )
+    query = (
+        select(Hold)
+        .join(CapacityUnit, CapacityUnit.id == Hold.unit_id)
+        .where(CapacityUnit.facility_id == facility.id, or_(_active(now), expired))
+        .order_by(Hold.expires_at, Hold.id)
+    )
+    rows = list(db.session.scalars(_with_details(query)).unique())
+    active = [hold for hold in rows if hold.status_at(now) == "active"]
+    lapsed = [hold for hold in rows if hold.status_at(now) == "expired"]
+    return active + lapsed[::-1]
+
+
+def own_active(user: User, now: datetime) -> list[Hold]:
+    """The active holds `user` made, soonest expiry first."""
+    query = select(Hold).where(Hold.created_by_id == user.id, _active(now)).order_by(Hold.expires_at, Hold.id)
+    return list(db.session.scalars(_with_details(query)).unique())
+
+
+def all_active_query(user: User, now: datetime) -> Select:
+    """Every active hold, `user`'s own first, then soonest expiry first: for
+    `db.paginate`. Only for those who may see every hold (operators, managers)."""
+    own_first = case((Hold.created_by_id == user.id, 0), else_=1)
+    query = select(Hold).where(_active(now)).order_by(own_first, Hold.expires_at, Hold.id)
+    return _with_details(query)

@@ -1,0 +1,79 @@
+"""Incoming holds on the facility page (template shelter/_holds.html): polled,
+confirmed when the household arrives, or released. The rules live in
+app/services/holds.py, the lists in app/services/hold_lists.py."""
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock
+from app.auth import current_actor, roles_required
+from app.extensions import db, htmx
+from app.holds.presenters import done_text, refusal_text
+from app.services import capacity, facilities, hold_lists, holds
+from app.services.access import can_update_facility
+from app.services.errors import Conflict, Forbidden, NotFound
+from app.shelter import bp
+
+
+@bp.context_processor
+def _hold_helpers():
+    return {"incoming_holds": hold_lists.incoming,
+            "holds_refresh_seconds": current_app.config["SHELTER_REFRESH_SECONDS"]}
+
+
+def _holds_refused(facility):
+    """Another facility's holds: the section says so (htmx), or a 403 page."""
+    if not htmx:
+        raise Forbidden("you may not see or change the holds of this facility")
+    message = _("You may not see or change the holds of this facility.")
+    return render_template("shelter/_holds.html", facility=facility, holds_refused=message), 403
+
+
+def _holds_page(facility):
+    return redirect(url_for("shelter.facility", facility_id=facility.id, _anchor=f"holds-{facility.id}"))
+
+
+@bp.route("/<int:facility_id>/holds")
+@roles_required("shelter_staff", "admin")
+def facility_holds(facility_id: int):
+    """The incoming-holds section alone: what the page polls."""
+    facility = facilities.get_facility(facility_id)
+    if not can_update_facility(current_user, facility):
+        return _holds_refused(facility)
+    if not htmx:
+        return _holds_page(facility)
+    return render_template("shelter/_holds.html", facility=facility, now=clock.now())
+
+
+@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release):action>", methods=["POST"])
+@roles_required("shelter_staff", "admin")
+def hold_action(facility_id: int, hold_id: int, action: str):
+    """Confirm (the household arrived: the unit's count drops) or release a
+    hold. Answers the holds section, with the changed unit's form out of band,
+    and a refusal (409, 403) inline; without htmx, the page again."""
+    facility = facilities.get_facility(facility_id)
+    if not can_update_facility(current_user, facility):
+        return _holds_refused(facility)
+    hold = holds.get(hold_id)
+    if hold.unit.facility_id != facility.id:
+        raise NotFound(f"no hold {hold_id} for this facility")
+    now = clock.now()
+    message = error = None
+    try:
+        (holds.confirm if action == "confirm" else holds.release)(current_actor(), hold, now)
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        error, status = refusal_text(action, holds.get(hold_id), now), exc.status
+    except Forbidden as exc:
+        db.session.rollback()
+        error, status = _("You may not confirm or release this hold."), exc.status
+    else:
+        message, status = done_text(action, holds.get(hold_id), now), 200
+    if not htmx:
+        flash(error or message, "error" if error else "success")
+        return _holds_page(facility)
+    changed = [capacity.get_unit(hold.unit_id)] if status == 200 else []
+    return render_template("shelter/_holds.html", facility=facility, now=now, hold_message=message,
+                           hold_error=error, oob_units=changed, figures=capacity.UnitFigures(changed, now)), status
