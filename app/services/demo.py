@@ -82,9 +82,11 @@ class DemoUser:
 
 # The phone numbers are made up: do not use the demo data with a live Twilio account.
 USERS = (
-    DemoUser("operator@demo.opvang.be", "Olivia Operator", ("operator",)),
+    DemoUser("operator@demo.opvang.be", "Olivia Operator", ("operator",), phone="+32470000005"),
     DemoUser("shelter@demo.opvang.be", "Sam Shelter", ("shelter_staff",),
              facilities=("crisiscentrum-antwerpen", "vluchthuis-antwerpen")),
+    DemoUser("refuge@demo.opvang.be", "Rita Refuge", ("shelter_staff",), facilities=("vluchthuis-gent",),
+             phone="+32470000004"),
     DemoUser("manager@demo.opvang.be", "Mona Manager", ("manager",), regions=("antwerpen",),
              phone="+32470000001"),
     DemoUser("partner@demo.opvang.be", "Pieter Partner", ("partner",), language="fr"),
