@@ -264,7 +264,7 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
             service(data)
             baseline(conn, kinds, regions, data)
         times = {"(a) placement.search": [], "(c) raw SQL + Python": []}
-        results, turned_away, beyond = 0, {}, 0
+        results, turned_away, beyond, looked = 0, {}, 0, []
         for i, data in enumerate(searches):
             order = ("a", "c") if i % 2 == 0 else ("c", "a")
             for which in order:
@@ -279,6 +279,7 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
                 raise SystemExit(f"search {i} {data}: the service and the raw query disagree:\n{found_a}\n{found_c}")
             results += n
             beyond += looked_beyond
+            looked.append(looked_beyond)
             if reason:
                 turned_away[reason] = turned_away.get(reason, 0) + 1
         db.session.remove()
@@ -306,6 +307,12 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
     for name, values in times.items():
         print(f"{name:40} {statistics.median(values):10.2f} {registry.p95(values):10.2f}")
     a, c = times["(a) placement.search"], times["(c) raw SQL + Python"]
+    for label, wanted in (("in the region only", False), ("beyond the region", True)):
+        a_part = [t for t, b in zip(a, looked, strict=True) if b == wanted]
+        c_part = [t for t, b in zip(c, looked, strict=True) if b == wanted]
+        if len(a_part) >= 20:
+            print(f"  {label + f' ({len(a_part)})':38} (a) {statistics.median(a_part):6.2f} {registry.p95(a_part):7.2f}"
+                  f"   (c) {statistics.median(c_part):6.2f} {registry.p95(c_part):7.2f}")
     ratio_median = statistics.median(a) / statistics.median(c)
     ratio_p95 = registry.p95(a) / registry.p95(c)
     print(f"\n(a)/(c)  {ratio_median:.2f}x median, {ratio_p95:.2f}x p95")
