@@ -58,3 +58,29 @@ TURN_AWAY_REASON_LABELS = {
     "closed": _l("places exist, but closed for intake"),
 }
 CLIENT_GENDER_LABELS = {"female": _l("Woman"), "male": _l("Man"), "x": _l("X (non-binary)")}
+
+# The hotline: calls and SMS contacts in the operator console.
+CHANNEL_LABELS = {"voice": _l("Phone call"), "sms": _l("SMS")}
+CALL_STATUS_LABELS = {
+    "ringing": _l("ringing"), "in-progress": _l("in progress"), "voicemail": _l("voicemail"),
+    "completed": _l("completed"), "no-answer": _l("no answer"), "busy": _l("busy"), "failed": _l("failed"),
+    "canceled": _l("canceled"),
+}
+OUTCOME_LABELS = {
+    "placed": _l("Placed"), "held": _l("Place held"), "referred": _l("Referred"), "advice": _l("Advice given"),
+    "callback": _l("Call-back to make"), "dropped": _l("Contact lost"), "emergency": _l("Sent to emergency services"),
+}
+SAFETY_FLAG_LABELS = {"safe_to_call_back": _l("Safe to call back"),
+                      "safe_to_leave_message": _l("Safe to leave a message")}
+OUTBOX_STATUS_LABELS = {
+    "pending": _l("waiting to be sent"), "sending": _l("sending"), "sent": _l("sent"), "delivered": _l("delivered"),
+    "failed": _l("not sent"), "undeliverable": _l("cannot be sent"),
+}
+OUTBOX_STATUS_LABELS = {
+    "pending": _l("pending"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "delivered": _l("delivered"),
+    "failed": _l("failed"),
+    "undeliverable": _l("undeliverable"),
+}
