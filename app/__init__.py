@@ -95,15 +95,18 @@ def _register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.console import bp as console_bp
     from app.dashboard import bp as dashboard_bp
     from app.holds import bp as holds_bp
     from app.hotline import bp as hotline_bp
     from app.main import bp as main_bp
+    from app.outbox import bp as outbox_bp
     from app.placement import bp as placement_bp
     from app.shelter import bp as shelter_bp
+    from app.simulator import bp as simulator_bp
 
     for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp, holds_bp, hotline_bp,
-                      placement_bp):
+                      placement_bp, simulator_bp, outbox_bp, console_bp):
         app.register_blueprint(blueprint)
 
 

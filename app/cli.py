@@ -5,12 +5,14 @@ import sys
 from contextlib import nullcontext
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from app import clock
 from app.extensions import db, writing
-from app.services import accounts, demo, facility_files
+from app.hotline import simulator
+from app.services import accounts, demo, facility_files, retention
 from app.services.access import Actor
 from app.services.errors import ServiceError
 
@@ -20,6 +22,7 @@ IMPORT_ACTOR = Actor(user=None, source="import")
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 facilities_cli = AppGroup("facilities", help="Import and export facility files.")
+hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers.")
 
 
 def _fail(error: ServiceError):
@@ -155,8 +158,110 @@ def _table(header: tuple, rows: list[tuple]) -> str:
     )
 
 
+# --- the hotline ---------------------------------------------------------------
+
+
+@hotline_cli.group("simulate")
+def simulate_cli():
+    """Play Twilio: signed webhooks to the running app (or --in-process).
+
+    A call or a text walks through the app as Twilio would drive it, without
+    a Twilio account: each step, what was sent and the TwiML answered."""
+
+
+def _transport_options(command):
+    command = click.option("--in-process", is_flag=True,
+                           help="No server: through the app's test client, on this app's database.")(command)
+    return click.option("--url", metavar="URL",
+                        help="Where the app runs (default: HOTLINE_PUBLIC_URL, http://127.0.0.1:5000 "
+                             "in the embedded default).")(command)
+
+
+def _transport(url, in_process):
+    app = current_app._get_current_object()
+    if in_process:
+        return simulator.InProcess(app)
+    config = app.config
+    try:
+        return simulator.OverHttp(url or config["HOTLINE_PUBLIC_URL"], config["HOTLINE_PUBLIC_URL"],
+                                  config["HOTLINE_SIGNING_TOKEN"])
+    except ServiceError as error:
+        _fail(error)
+
+
+def _hotline_number(to):
+    return to or current_app.config.get("TWILIO_FROM_NUMBER")
+
+
+def _run_simulation(transport, simulate):
+    try:
+        walk = simulate()
+    except ServiceError as error:
+        _fail(error)
+    except simulator.SimulatorError as error:
+        raise click.ClickException(str(error)) from None
+    with force_locale("en"):
+        click.echo(f"{walk.kind} {walk.sid} → {transport.target}")
+        click.echo("\n".join(simulator.transcript(walk, transport)))
+    if walk.held_open:
+        where = " --in-process" if isinstance(transport, simulator.InProcess) else f" --url {transport.target}"
+        click.echo(f"Hang up with: flask --app wsgi hotline simulate hangup {walk.sid}{where}")
+    return walk
+
+
+@simulate_cli.command("call")
+@click.option("--from", "number", default="+32470123456", show_default=True,
+              help="The caller's number, or 'anonymous' for a withheld one.")
+@click.option("--to", help="The hotline's number (default: TWILIO_FROM_NUMBER, else +3220000000).")
+@click.option("--digits", default="", help="Keys pressed in the language menu: 1 nl, 2 fr, 3 en (none: Dutch).")
+@click.option("--no-answer", is_flag=True, help="No operator answers: the caller goes to the voicemail.")
+@click.option("--consent", is_flag=True, help="In the voicemail, the caller presses 1 for a call-back.")
+@click.option("--hold-open", is_flag=True,
+              help="Stop once an operator took the call: it stays live in the console (end it with hangup).")
+@_transport_options
+def simulate_call(number, to, digits, no_answer, consent, hold_open, url, in_process):
+    """A call to the hotline: menu, operators on duty (the first accepts) or voicemail, hang-up."""
+    transport = _transport(url, in_process)
+    _run_simulation(transport, lambda: simulator.simulate_call(
+        transport, number=number, hotline=_hotline_number(to), digits=digits, answer=not no_answer,
+        consent=consent, hold_open=hold_open))
+
+
+@simulate_cli.command("hangup")
+@click.argument("sid")
+@click.option("--duration", type=click.IntRange(0, 14400), help="The call's length in seconds.")
+@_transport_options
+def simulate_hangup(sid, duration, url, in_process):
+    """The caller of call SID (left open with --hold-open) hangs up."""
+    transport = _transport(url, in_process)
+    _run_simulation(transport, lambda: simulator.hangup(transport, sid, duration))
+
+
+@simulate_cli.command("sms")
+@click.argument("body")
+@click.option("--from", "number", required=True,
+              help="The sender: a staff phone (commands such as VRIJ 3) or any other number (a help-seeker).")
+@click.option("--to", help="The hotline's number (default: TWILIO_FROM_NUMBER, else +3220000000).")
+@_transport_options
+def simulate_sms(body, number, to, url, in_process):
+    """A text to the hotline with BODY; prints the reply the app put in the outbox."""
+    transport = _transport(url, in_process)
+    _run_simulation(transport, lambda: simulator.simulate_sms(transport, number=number, body=body,
+                                                              hotline=_hotline_number(to)))
+
+
+@hotline_cli.command("erase-numbers")
+def erase_numbers():
+    """Erase the kept (sealed) caller numbers whose retention has passed."""
+    with writing():
+        erased = retention.erase_expired_numbers(clock.now())
+        db.session.commit()
+    click.echo(f"erased {erased} kept caller numbers")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(facilities_cli)
+    app.cli.add_command(hotline_cli)
     app.cli.add_command(seed_demo)

@@ -15,6 +15,7 @@ ENVIRONMENT_KEYS = {
     "TWILIO_FROM_NUMBER": str,
     "TWILIO_API_BASE": str,
     "HOTLINE_PUBLIC_URL": str,
+    "HOTLINE_SIMULATOR_PAGE": bool,
     "CALLER_HASH_KEY": str,
     "CALLBACK_NUMBER_RETENTION_DAYS": int,
     "SMS_CONVERSATION_HOURS": int,
@@ -70,6 +71,8 @@ class Defaults:
     HOTLINE_PUBLIC_URL = "http://127.0.0.1:5000"
     # Set from TWILIO_AUTH_TOKEN when Twilio is configured (see create_app).
     HOTLINE_SIGNING_TOKEN = None
+    # The development page /hotline-simulator, also without debug mode. Never in production.
+    HOTLINE_SIMULATOR_PAGE = False
     CALLER_HASH_KEY = None
     CALLBACK_NUMBER_RETENTION_DAYS = 30
     # A help-seeker's texts are one SMS contact while the conversation's last
@@ -100,3 +103,5 @@ class Defaults:
     DASHBOARD_PAGE_SIZE = 50
     # How often a shelter page asks for new holds, in seconds.
     SHELTER_REFRESH_SECONDS = 15
+    # How often the operator console's live list (and an SMS conversation) refresh, in seconds.
+    CONSOLE_REFRESH_SECONDS = 5

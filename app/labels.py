@@ -76,11 +76,3 @@ OUTBOX_STATUS_LABELS = {
     "pending": _l("waiting to be sent"), "sending": _l("sending"), "sent": _l("sent"), "delivered": _l("delivered"),
     "failed": _l("not sent"), "undeliverable": _l("cannot be sent"),
 }
-OUTBOX_STATUS_LABELS = {
-    "pending": _l("pending"),
-    "sending": _l("sending"),
-    "sent": _l("sent"),
-    "delivered": _l("delivered"),
-    "failed": _l("failed"),
-    "undeliverable": _l("undeliverable"),
-}

@@ -6,6 +6,7 @@ test every table is emptied and the rows the migrations seeded come back.
 """
 
 import os
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -13,10 +14,12 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import insert, select
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.clock import FrozenClock
 from app.extensions import db
+from tests.fake_twilio import FakeTwilio, FakeTwilioServer
 
 # Saturday 28 November 2026, 21:00 in Brussels.
 START = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -158,3 +161,37 @@ def runner(app):
 @pytest.fixture
 def on_postgres(database_url) -> bool:
     return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free loopback port, as `make run` serves it;
+    yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    """The fake Twilio API on loopback, for the whole run; a test module
+    points the app at it with `app_config` (twilio_server.config())."""
+    with FakeTwilioServer() as server:
+        yield server
+
+
+@pytest.fixture
+def twilio(twilio_server) -> FakeTwilio:
+    """The fake Twilio, with nothing recorded or scripted yet."""
+    fake = twilio_server.fake
+    fake.requests.clear()
+    fake.script.clear()
+    fake.down = False
+    yield fake
+    fake.__dict__.pop("_error", None)  # a test may script its error answers

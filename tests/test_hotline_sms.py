@@ -17,7 +17,7 @@ from app.services import accounts, capacity, conversations, outbox, phones, sms_
 from app.services.access import Actor
 from app.services.errors import Conflict, Forbidden, InvalidInput
 from tests import factories
-from tests.fake_twilio import FakeTwilio, FakeTwilioServer
+from tests.fake_twilio import FakeTwilio
 from tests.twilio_signing import signature
 
 HOTLINE = "+3220000000"
@@ -28,25 +28,9 @@ PHONES = {"nl": "+32470000001", "fr": "+32470000002", "en": "+32470000003", "mul
 _sids = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def twilio_server():
-    with FakeTwilioServer() as server:
-        yield server
-
-
 @pytest.fixture
 def app_config(twilio_server):
     return twilio_server.config(from_number=HOTLINE)
-
-
-@pytest.fixture
-def twilio(twilio_server) -> FakeTwilio:
-    fake = twilio_server.fake
-    fake.requests.clear()
-    fake.script.clear()
-    fake.down = False
-    yield fake
-    fake.__dict__.pop("_error", None)
 
 
 def signed_post(client, path: str, params: dict):

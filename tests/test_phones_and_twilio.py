@@ -4,7 +4,6 @@ a fake on loopback) through TWILIO_API_BASE."""
 import pytest
 
 from app.services import phones, twilio_gateway
-from tests.fake_twilio import FakeTwilioServer
 
 KEY = "test-caller-hash-key"
 
@@ -43,30 +42,24 @@ def test_sealed_numbers_open_only_with_the_key():
     assert phones.unseal(sealed, "another key") is None
 
 
-@pytest.fixture
-def twilio_server():
-    with FakeTwilioServer() as server:
-        yield server
-
-
 def test_no_client_without_configuration():
     assert twilio_gateway.client({"TWILIO_ACCOUNT_SID": None}) is None
 
 
-def test_the_real_client_sends_to_the_configured_base(twilio_server):
+def test_the_real_client_sends_to_the_configured_base(twilio_server, twilio):
     client = twilio_gateway.client(twilio_server.config())
     sid = twilio_gateway.send_sms(client, from_="+3220000000", to="+32470123412", body="Vrij: 3",
                                   status_callback="https://opvang.example/hotline/sms/status")
     assert sid.startswith("SM")
-    [sent] = twilio_server.fake.messages
+    [sent] = twilio.messages
     assert sent.form == {"From": "+3220000000", "To": "+32470123412", "Body": "Vrij: 3",
                          "StatusCallback": "https://opvang.example/hotline/sms/status"}
-    assert sent.account == twilio_server.fake.account_sid
+    assert sent.account == twilio.account_sid
 
 
 @pytest.mark.parametrize("status, transient", [(500, True), (503, True), (429, True), (400, False)])
-def test_failures_say_whether_a_retry_may_help(twilio_server, status, transient):
-    twilio_server.fake.answer_next(status)
+def test_failures_say_whether_a_retry_may_help(twilio_server, twilio, status, transient):
+    twilio.answer_next(status)
     client = twilio_gateway.client(twilio_server.config())
     with pytest.raises(twilio_gateway.SendFailure) as failure:
         twilio_gateway.send_sms(client, from_="+3220000000", to="+32470123412", body="x")

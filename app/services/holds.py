@@ -18,44 +18,11 @@ from app.services import audit, turn_aways
 from app.services.access import Actor, can_update_facility
 from app.services.capacity import held_places
 from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.services.validation import MAX_ID, aware_time, record_id, text, whole_number
 
 MAX_MINUTES = 24 * 60
 MAX_PERSONS = 30
 HOLDERS = ("operator", "manager", "partner", "admin")
-
-
-def _whole(value, field: str, lowest: int, highest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise InvalidInput(f"{field} must be a whole number", field=field)
-    number = int(value)
-    if not lowest <= number <= highest:
-        raise InvalidInput(f"{field} must be between {lowest} and {highest}", field=field)
-    return number
-
-
-def _text(value, field: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is too long (at most {limit} characters)", field=field)
-    return value.strip() or None
-
-
-def _time(value, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise InvalidInput(f"{field} must be a time like 2026-11-28T23:30:00+01:00", field=field) from None
-    if moment.tzinfo is None:
-        raise InvalidInput(f"{field} needs a time zone, like +01:00", field=field)
-    return moment
 
 
 def lock_unit(unit_id: int) -> CapacityUnit:
@@ -109,17 +76,17 @@ def create(
     """Hold `persons` places (or a room or slot) of a unit for `minutes`."""
     if not actor.has_role(*HOLDERS):
         raise Forbidden("holding a place needs the role operator, manager or partner")
-    unit_id = _whole(unit_id, "unit_id", 1, 2**31 - 1)
-    persons = _whole(persons, "persons", 1, MAX_PERSONS)
-    minutes = default_minutes if minutes is None else _whole(minutes, "minutes", 1, MAX_MINUTES)
-    household = _text(household, "household", 500)
-    note = _text(note, "note", 2000)
-    contact = _text(contact, "contact", 200) or _how_to_reach(actor)
-    arrival = _time(arrival, "arrival")
-    call_id = None if call_id is None else _whole(call_id, "call_id", 1, 2**31 - 1)
+    unit_id = whole_number(unit_id, "unit_id", 1, MAX_ID)
+    persons = whole_number(persons, "persons", 1, MAX_PERSONS)
+    minutes = default_minutes if minutes is None else whole_number(minutes, "minutes", 1, MAX_MINUTES)
+    household = text(household, "household", 500)
+    note = text(note, "note", 2000)
+    contact = text(contact, "contact", 200) or _how_to_reach(actor)
+    arrival = aware_time(arrival, "arrival")
+    call_id = record_id(call_id, "call_id")
     search = None
     if search_id is not None:
-        search = db.session.get(PlacementSearch, _whole(search_id, "search_id", 1, 2**31 - 1))
+        search = db.session.get(PlacementSearch, whole_number(search_id, "search_id", 1, MAX_ID))
         if search is None:
             raise InvalidInput(f"no search {search_id}", field="search_id")
 
@@ -251,7 +218,7 @@ def release(actor: Actor, hold: Hold, now: datetime) -> Hold:
 def extend(actor: Actor, hold: Hold, minutes, now: datetime) -> Hold:
     if not _may_close(actor, hold, confirming=False):
         raise Forbidden("you may extend only holds you made, or holds of your facility")
-    minutes = _whole(minutes, "minutes", 1, MAX_MINUTES)
+    minutes = whole_number(minutes, "minutes", 1, MAX_MINUTES)
     unit = lock_unit(hold.unit_id)
     db.session.refresh(hold)
     status = hold.status_at(now)

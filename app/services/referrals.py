@@ -28,6 +28,7 @@ from app.models.placement import REFERRAL_STATUSES
 from app.services import audit
 from app.services.access import Actor, can_update_facility
 from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.services.validation import record_id, text
 
 REFERRERS = ("operator", "manager", "partner", "admin")
 # Those who work with calls; a referrer with none of these roles is a partner.
@@ -43,27 +44,6 @@ TRANSITIONS = {
 OPEN_STATUSES = ("proposed", "accepted")
 NOTE_LIMIT = 2000
 STATUS_NOTE_LIMIT = 500
-
-
-def _id(value, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise InvalidInput(f"{field} must be a whole number", field=field)
-    number = int(value)
-    if not 1 <= number <= 2**31 - 1:
-        raise InvalidInput(f"{field} must be a positive whole number", field=field)
-    return number
-
-
-def _text(value, field: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is too long (at most {limit} characters)", field=field)
-    return value.strip() or None
 
 
 def slot_kinds(facility: Facility) -> list[str]:
@@ -100,8 +80,8 @@ def create(
     """Refer a contact to exactly one facility or organisation."""
     if not actor.has_role(*REFERRERS):
         raise Forbidden("referring needs the role operator, manager or partner")
-    facility_id = _id(facility_id, "facility_id")
-    organisation_id = _id(organisation_id, "organisation_id")
+    facility_id = record_id(facility_id, "facility_id")
+    organisation_id = record_id(organisation_id, "organisation_id")
     if facility_id is None and organisation_id is None:
         raise InvalidInput("send facility_id or organisation_id", field="facility_id")
     if facility_id is not None and organisation_id is not None:
@@ -109,8 +89,8 @@ def create(
     if kind is not None and (not isinstance(kind, str) or not kind.strip()):
         raise InvalidInput("kind must be a kind code", field="kind")
     kind = kind.strip() if kind is not None else None
-    note = _text(note, "note", NOTE_LIMIT)
-    call_id = _id(call_id, "call_id")
+    note = text(note, "note", NOTE_LIMIT)
+    call_id = record_id(call_id, "call_id")
     if call_id is not None and not actor.has_role(*CALL_ROLES):
         raise InvalidInput("partners do not refer from calls: leave call_id out", field="call_id")
 
@@ -179,7 +159,7 @@ def update_status(actor: Actor, referral: Referral, status, now: datetime, note=
         raise Forbidden("referrals to an organisation are updated by operators and managers")
     if not isinstance(status, str) or status not in REFERRAL_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(REFERRAL_STATUSES)}", field="status")
-    note = _text(note, "note", STATUS_NOTE_LIMIT)
+    note = text(note, "note", STATUS_NOTE_LIMIT)
     locked = db.session.scalar(
         select(Referral).where(Referral.id == referral.id).with_for_update(of=Referral)
         .execution_options(populate_existing=True)

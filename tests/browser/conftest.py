@@ -7,10 +7,8 @@ creates must be committed before the browser can read it.
 """
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import unavailable
 
@@ -30,20 +28,6 @@ WAIT_MS = 5000
 @pytest.fixture
 def app_config():
     return {"DASHBOARD_REFRESH_SECONDS": 1, "WTF_CSRF_ENABLED": True}
-
-
-@pytest.fixture
-def live_server(app):
-    """The app served on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,368 @@
+"""Thin routes over app/services/calls.py (and conversations, outbox,
+placement for the SMS replies and turn-aways).
+
+From a ringing phone to a held place: the live list links to the call's page
+(one click), its "Search placement" opens the search pre-filled and already
+run (two), and each result's Hold links the hold to the call (three).
+
+Who: operators, managers and admins open every page here; working a call
+(taking it, recording it, answering by SMS, recording a turn-away) is for
+operators and managers, as the services say. Partners and shelter staff get
+403 everywhere: they never see a call, a note or a number.
+"""
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from app import clock
+from app.auth import current_actor, roles_required
+from app.clock import iso_local
+from app.console import bp
+from app.console.presenters import call_duration, caller_text, waiting_text
+from app.extensions import db, htmx
+from app.hotline.sms import deliver_now
+from app.models import Call
+from app.models.facility import LANGUAGES
+from app.models.hotline import OUTCOMES
+from app.models.placement import TURN_AWAY_REASONS
+from app.services import calls, conversations, placement
+from app.services.errors import Conflict, InvalidInput
+
+log = logging.getLogger(__name__)
+
+READERS = calls.CONSOLE_READERS
+LIST_FIELDS = ("needs", "languages")
+LOG_PAGE_SIZE = 50
+CSV_COLUMNS = ("id", "sid", "channel", "caller", "language", "status", "started_at", "answered_at", "ended_at",
+               "duration_s", "operator", "safe_to_call_back", "safe_to_leave_message", "callback_requested",
+               "outcome")
+
+
+def _refresh_seconds() -> int:
+    return current_app.config.get("CONSOLE_REFRESH_SECONDS", 5)
+
+
+def _may_work() -> bool:
+    return current_user.has_role(*calls.CALL_WORKERS)
+
+
+# --- the live console ------------------------------------------------------------
+
+
+def _live_context(now) -> dict:
+    window = timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
+    rows = calls.live(now, sms_window=window)
+    last = calls.last_messages(call.id for call in rows if call.channel == "sms")
+    return dict(rows=rows, last=last, now=now, refresh_seconds=_refresh_seconds())
+
+
+def _duty_context(error: str | None = None) -> dict:
+    return dict(on_duty_now=calls.on_duty_operators(), duty_error=error)
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def index():
+    now = clock.now()
+    return render_template("console/index.html", **_live_context(now), **_duty_context())
+
+
+@bp.route("/live")
+@roles_required(*READERS)
+def live():
+    """The live list's fragment; it polls itself."""
+    return render_template("console/_live.html", **_live_context(clock.now()))
+
+
+@bp.route("/duty", methods=["POST"])
+@roles_required(*READERS)
+def duty():
+    """Switch yourself on or off duty: on duty, hotline calls ring on your phone."""
+    choice = request.form.get("on")
+    error, status = None, 200
+    try:
+        if choice not in ("0", "1"):
+            raise InvalidInput("on must be 0 or 1", field="on")
+        calls.set_on_duty(current_actor(), current_user._get_current_object(), choice == "1", clock.now())
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        error, status = _duty_error(exc), exc.status
+    if not htmx:
+        if error:
+            flash(error, "error")
+        return redirect(url_for("console.index"))
+    db.session.refresh(current_user)
+    return render_template("console/_duty.html", **_duty_context(error)), status
+
+
+def _duty_error(exc: InvalidInput) -> str:
+    if exc.field == "phone":
+        return _("You need a phone number to go on duty: calls are put through to it. Ask an administrator "
+                 "to add yours.")
+    if exc.field == "on_duty":
+        return _("Only operators go on duty.")
+    return exc.message
+
+
+# --- a call's page ---------------------------------------------------------------
+
+
+def _record_form(call: Call) -> MultiDict:
+    """The record form's values from what the call holds (the caller's
+    language ticked while no languages are recorded)."""
+    needs = call.needs or {}
+    form = MultiDict()
+    for name in ("client_type", "adults", "gender", "postcode"):
+        if needs.get(name) is not None:
+            form[name] = str(needs[name])
+    if needs.get("children"):
+        form["children"] = ", ".join(str(age) for age in needs["children"])
+    languages = needs.get("languages") or ([call.language] if call.language else [])
+    for name, values in (("needs", needs.get("needs") or []), ("languages", languages)):
+        for value in values:
+            form.add(name, value)
+    for name in calls.FLAG_FIELDS:
+        value = getattr(call, name)
+        form[name] = "unknown" if value is None else ("yes" if value else "no")
+    form["notes"] = call.notes or ""
+    form["outcome"] = call.outcome or ""
+    return form
+
+
+def search_url(call: Call) -> str:
+    """The placement search pre-filled with the call's needs (and the
+    caller's language); run at once when the place to search from is known."""
+    needs = call.needs or {}
+    args = {"call_id": call.id, "session": f"call-{call.id}"}
+    for name in ("client_type", "adults", "gender", "postcode"):
+        if needs.get(name) is not None:
+            args[name] = needs[name]
+    if needs.get("children"):
+        args["children"] = ",".join(str(age) for age in needs["children"])
+    if needs.get("needs"):
+        args["needs"] = list(needs["needs"])
+    languages = needs.get("languages") or ([call.language] if call.language else [])
+    if languages:
+        args["languages"] = list(languages)
+    if needs.get("postcode"):
+        args = {"run": "1", **args}
+    return url_for("placement.search_page", **args)
+
+
+def _call_context(call: Call, now, **extra) -> dict:
+    context = dict(
+        call=call,
+        now=now,
+        may_work=_may_work(),
+        form=_record_form(call),
+        earlier=calls.earlier_contacts(call),
+        holds=calls.holds_of(call),
+        referrals=calls.referrals_of(call),
+        turn_away=calls.turn_away_of(call),
+        search_url=search_url(call),
+        messages=calls.conversation(call) if call.channel == "sms" else [],
+        sms_number_kept=conversations.number_kept(call, now),
+        callback_number_kept=calls.number_kept_for_callback(call, now),
+        waiting=waiting_text(call, now, calls.last_messages([call.id]).get(call.id)),
+        languages=LANGUAGES,
+        outcomes=OUTCOMES,
+        turn_away_reasons=TURN_AWAY_REASONS,
+        refresh_seconds=_refresh_seconds(),
+    )
+    context.update(extra)
+    return context
+
+
+@bp.route("/calls/<int:call_id>")
+@roles_required(*READERS)
+def call(call_id: int):
+    contact = calls.get_by_id(call_id)
+    return render_template("console/call.html", **_call_context(contact, clock.now()))
+
+
+def _record_data(form) -> dict:
+    """The record fields the form sent (its checkbox lists carry an empty
+    hidden value, so that "none ticked" is sent too)."""
+    return {name: (form.getlist(name) if name in LIST_FIELDS else form.get(name))
+            for name in calls.RECORD_FIELDS if name in form}
+
+
+@bp.route("/calls/<int:call_id>", methods=["POST"])
+@roles_required(*READERS)
+def save(call_id: int):
+    """Save the needs, safety flags, notes and outcome: all or nothing."""
+    contact = calls.get_by_id(call_id)
+    now = clock.now()
+    try:
+        changed = calls.update(current_actor(), contact, _record_data(request.form), now)
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        if not htmx:
+            flash(_("Not saved: %(message)s", message=exc.message), "error")
+            return redirect(url_for("console.call", call_id=call_id))
+        form = MultiDict(request.form)
+        return render_template("console/_record.html", **_call_context(contact, now, form=form, record_error=exc,
+                                                                         saved=None)), exc.status
+    if not htmx:
+        flash(_("Saved."), "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_record.html", **_call_context(contact, now, saved=changed, record_error=None))
+
+
+@bp.route("/calls/<int:call_id>/take", methods=["POST"])
+@roles_required(*READERS)
+def take(call_id: int):
+    """Take the call (or, explicitly, take it over from a colleague)."""
+    contact = calls.get_by_id(call_id)
+    now = clock.now()
+    error, status = None, 200
+    try:
+        calls.take(current_actor(), contact, now, take_over=request.form.get("take_over") == "1")
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        error, status = exc.message, exc.status
+    contact = calls.get_by_id(call_id)
+    if not htmx:
+        flash(error or _("The call is yours."), "error" if error else "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_take.html", call=contact, may_work=_may_work(), take_error=error), status
+
+
+@bp.route("/calls/<int:call_id>/conversation")
+@roles_required(*READERS)
+def conversation(call_id: int):
+    """An SMS contact's messages; the call page polls it."""
+    contact = calls.get_by_id(call_id)
+    return render_template("console/_conversation.html", call=contact, messages=calls.conversation(contact),
+                           now=clock.now(), refresh_seconds=_refresh_seconds())
+
+
+@bp.route("/calls/<int:call_id>/reply", methods=["POST"])
+@roles_required(*READERS)
+def reply(call_id: int):
+    """Answer the help-seeker by SMS: written to the outbox with the
+    conversation, then one attempt to send it right after the commit. A
+    failed send shows in the conversation with its error."""
+    contact = calls.get_by_id(call_id)
+    now = clock.now()
+    body = request.form.get("body", "")
+    error, status = None, 201
+    try:
+        sent = conversations.reply(current_actor(), contact, body, now)
+        outbox_id = sent.outbox.id
+        db.session.commit()
+    except (InvalidInput, Conflict) as exc:
+        db.session.rollback()
+        error, status = _reply_error(exc), exc.status
+    else:
+        body = ""
+        deliver_now(outbox_id)
+    contact = calls.get_by_id(call_id)
+    if not htmx:
+        flash(error or _("Sent to the outbox."), "error" if error else "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_sms.html", **_call_context(contact, clock.now(), reply_body=body,
+                                                                 reply_error=error)), status
+
+
+def _reply_error(exc) -> str:
+    if isinstance(exc, Conflict):
+        return _("This contact's number is no longer kept: it cannot be answered by SMS.")
+    if exc.field == "body":
+        return _("Write a message of at most %(n)d characters.", n=conversations.MAX_BODY)
+    return exc.message
+
+
+@bp.route("/calls/<int:call_id>/turn-away", methods=["POST"])
+@roles_required(*READERS)
+def turn_away(call_id: int):
+    """"No place found": the contact is recorded as a turn-away, once."""
+    contact = calls.get_by_id(call_id)
+    try:
+        recorded, created = placement.record_turn_away(current_actor(), clock.now(),
+                                                       reason=request.form.get("reason"), call_id=contact.id)
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        return render_template("console/_turn_away.html", call=contact, turn_away=None, may_work=_may_work(),
+                               turn_away_reasons=TURN_AWAY_REASONS, turn_away_error=exc.message), exc.status
+    if not htmx:
+        flash(_("Recorded as a turn-away."), "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_turn_away.html", call=contact, turn_away=recorded, created=created,
+                           may_work=_may_work(), turn_away_reasons=TURN_AWAY_REASONS), 201 if created else 200
+
+
+# --- the call log ----------------------------------------------------------------
+
+
+@bp.route("/log")
+@roles_required(*READERS)
+def call_log():
+    try:
+        filters = calls.parse_log_filters(request.args)
+    except InvalidInput as exc:
+        return render_template("console/log.html", filters=calls.LogFilters(), raw=request.args, pagination=None,
+                               log_error=exc, operators=calls.call_takers(), outcomes=OUTCOMES,
+                               now=clock.now()), exc.status
+    pagination = db.paginate(calls.log_query(filters, clock.local_zone()),
+                             page=request.args.get("page", 1, type=int), per_page=LOG_PAGE_SIZE, error_out=False)
+    return render_template("console/log.html", filters=filters, raw=request.args, pagination=pagination,
+                           log_error=None, operators=calls.call_takers(), outcomes=OUTCOMES, now=clock.now())
+
+
+def _csv_cell(value) -> str:
+    """A text cell that a spreadsheet must not take for a formula (a name
+    typed by someone); masked numbers and times are the system's own."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_row(call: Call) -> list:
+    flag = {True: "yes", False: "no", None: "unknown"}
+    return [call.id, call.sid, call.channel, call.caller_masked, call.language or "", call.status,
+            iso_local(call.started_at), iso_local(call.answered_at) or "", iso_local(call.ended_at) or "",
+            "" if call.duration_s is None else call.duration_s,
+            _csv_cell(call.operator.name) if call.operator else "", flag[call.safe_to_call_back],
+            flag[call.safe_to_leave_message], "yes" if call.callback_requested else "no", call.outcome or ""]
+
+
+@bp.route("/log.csv")
+@roles_required(*READERS)
+def call_log_csv():
+    """The log as CSV, with the page's filters: masked numbers only, and no
+    notes (they may hold personal data) nor needs."""
+    filters = calls.parse_log_filters(request.args)  # a bad filter: 400, said in the error page
+    query = calls.log_query(filters, clock.local_zone()).execution_options(yield_per=500)
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for call in db.session.scalars(query):
+            writer.writerow(_csv_row(call))
+            if out.tell() > 64_000:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    day = filters.day.isoformat() if filters.day else "all"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="calls-{day}.csv"'})
+
+
+# Template helpers of this blueprint's pages.
+@bp.context_processor
+def _helpers() -> dict:
+    return {"caller_text": caller_text, "call_duration": call_duration, "waiting_text": waiting_text}

@@ -1,0 +1,530 @@
+"""The hotline simulator: Twilio's side of a call or a text, for development
+(issue 4, item 6). `flask hotline simulate …` and the development page
+/hotline-simulator use it to walk the whole flow without a Twilio account.
+
+It plays Twilio: every webhook is POSTed with the form parameters Twilio
+sends and an `X-Twilio-Signature` computed exactly as Twilio computes it (the
+app's HOTLINE_SIGNING_TOKEN over HOTLINE_PUBLIC_URL + path + query), and the
+next request follows the TwiML the app answered (the `<Gather>` action with
+the keys pressed, the `<Dial>`'s `<Number url>` and action, the `<Record>`'s
+action and recording status callback). Requests go either over HTTP to a
+running app (`OverHttp`) or through the app's test client (`InProcess`).
+
+Nothing here writes to the database itself: the app does, as it would for
+Twilio. `sms_reply` reads the reply the app wrote to the outbox (Twilio is
+not involved: without Twilio configured the reply stays there; with Twilio
+configured the app really sends it, to the number you simulate).
+"""
+
+import re
+import secrets
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from app.extensions import db
+from app.models import OutboxMessage
+from app.services import phones, sms_commands
+from app.services.errors import InvalidInput
+
+# The hotline's own number in simulated webhooks (`To`) when TWILIO_FROM_NUMBER
+# is not set: the app shows it to operators as the caller ID.
+SIMULATED_HOTLINE_NUMBER = "+3220000000"
+SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
+DEFAULT_CALLER = "+32470123456"
+# Most requests a walk makes: a menu that never ends must not loop forever.
+MAX_STEPS = 20
+# Keys a caller can press.
+KEYS = set("0123456789*#")
+MAX_KEYS = 5
+MAX_BODY = 1600
+
+
+class SimulatorError(Exception):
+    """The app could not be reached, refused a request, or answered what
+    Twilio could not follow."""
+
+
+def new_sid(prefix: str) -> str:
+    """A fresh Twilio-like SID: CA… for calls, SM… for messages."""
+    return prefix + secrets.token_hex(16)
+
+
+def signature(token: str, url: str, params: dict) -> str:
+    """X-Twilio-Signature for a POST of `params` to the full `url`."""
+    return RequestValidator(token).compute_signature(url, params)
+
+
+# --- where the requests go -------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    body: str
+
+
+class Transport:
+    """Signs and posts webhooks for the app whose public URL is `public_url`."""
+
+    def __init__(self, public_url: str, token: str):
+        self.public_url = public_url.rstrip("/")
+        self.token = token
+
+    def path_of(self, url: str) -> str:
+        """The path and query of a TwiML URL, which must be under the public URL
+        (the app builds every TwiML URL from HOTLINE_PUBLIC_URL)."""
+        if url.startswith("/"):
+            return url
+        if not url.startswith(self.public_url + "/"):
+            raise SimulatorError(f"the app answered a URL outside HOTLINE_PUBLIC_URL ({self.public_url}): {url}")
+        return url[len(self.public_url):]
+
+    def post(self, path: str, params: dict) -> Answer:
+        path = self.path_of(path)
+        headers = {"X-Twilio-Signature": signature(self.token, self.public_url + path, params)}
+        answer = self._send(path, params, headers)
+        if answer.status == 403:
+            raise SimulatorError(
+                f"POST {path} was refused (403): the signature did not match. The app must have the same "
+                f"HOTLINE_PUBLIC_URL ({self.public_url}) and signing token (TWILIO_AUTH_TOKEN, or "
+                "instance/hotline_signing_token) as this command."
+            )
+        if answer.status != 200:
+            raise SimulatorError(f"POST {path} answered {answer.status}: {_gist(answer.body)} (see the app's log)")
+        return answer
+
+    def _send(self, path: str, params: dict, headers: dict) -> Answer:
+        raise NotImplementedError
+
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
+
+
+def _gist(body: str) -> str:
+    """An error page in a line: its title, else its first 200 characters."""
+    match = re.search(r"<title>(.*?)</title>", body, re.S | re.I)
+    return (match.group(1) if match else body[:200]).strip()
+
+
+class OverHttp(Transport):
+    """To a running app at `base_url` (its HOTLINE_PUBLIC_URL, or the address
+    behind the proxy Twilio calls), never through an HTTP proxy."""
+
+    def __init__(self, base_url: str, public_url: str, token: str, timeout: float = 20):
+        super().__init__(public_url, token)
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidInput(f"not an http(s) URL: {base_url}", field="url")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    @property
+    def target(self) -> str:
+        return self.base_url
+
+    def _send(self, path: str, params: dict, headers: dict) -> Answer:
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=urlencode(params).encode(),
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return Answer(response.status, response.read().decode("utf-8", "replace"))
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.read().decode("utf-8", "replace"))
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise SimulatorError(
+                f"could not reach {self.base_url} ({reason}): is the app running (make run)?"
+            ) from None
+
+
+class InProcess(Transport):
+    """Through `app`'s test client: no server needed. Each request runs in an
+    app context of its own, as it would in a server."""
+
+    def __init__(self, app: Flask):
+        super().__init__(app.config["HOTLINE_PUBLIC_URL"], app.config["HOTLINE_SIGNING_TOKEN"])
+        self.app = app
+
+    @property
+    def target(self) -> str:
+        return "in-process"
+
+    def _send(self, path: str, params: dict, headers: dict) -> Answer:
+        with self.app.app_context():
+            response = self.app.test_client().post(path, data=params, headers=headers)
+            return Answer(response.status_code, response.get_data(as_text=True))
+
+
+# --- what the app answered ----------------------------------------------------------
+
+
+@dataclass
+class Verb:
+    """One TwiML verb or noun of an answer."""
+
+    name: str
+    attrs: dict[str, str]
+    text: str
+    children: list["Verb"] = field(default_factory=list)
+
+    def find(self, name: str) -> "Verb | None":
+        return next((child for child in self.children if child.name == name), None)
+
+
+def parse(body: str) -> Verb:
+    """An answer, which must be TwiML (`<Response>`)."""
+    try:
+        root = ET.fromstring(body.encode())
+    except ET.ParseError as error:
+        raise SimulatorError(f"the app's answer is not XML ({error}): {body[:200]}") from None
+    if root.tag != "Response":
+        raise SimulatorError(f"the app's answer is not TwiML: <{root.tag}>")
+    return _verb(root)
+
+
+def _verb(element: ET.Element) -> Verb:
+    return Verb(element.tag, dict(element.attrib), (element.text or "").strip(), [_verb(child) for child in element])
+
+
+@dataclass
+class Step:
+    """One webhook: what happened at Twilio's end, what was sent, and the
+    TwiML the app answered."""
+
+    note: str
+    path: str
+    shown: dict[str, str]
+    twiml: Verb
+
+
+@dataclass
+class Walk:
+    """A simulated call or text: its SID and every step."""
+
+    kind: str  # call, sms, hangup
+    sid: str
+    steps: list[Step] = field(default_factory=list)
+    outcome: str = ""
+    # A call left in progress (--hold-open): end it with `hangup`.
+    held_open: bool = False
+    # An SMS: the reply the app wrote to the outbox.
+    reply: "Reply | None" = None
+
+
+def describe(verb: Verb, transport: Transport | None = None) -> list[tuple[int, str]]:
+    """The answer's verbs, one line each (with their depth), as a reader
+    wants them: "Say (nl-BE): …", "Dial → +32…", "Record …"."""
+    lines: list[tuple[int, str]] = []
+
+    def path(url: str | None) -> str:
+        if not url:
+            return ""
+        if transport is not None and url.startswith(transport.public_url + "/"):
+            return url[len(transport.public_url):]
+        return url
+
+    def attrs(node: Verb, *names: str) -> str:
+        shown = [f"{name}={path(node.attrs[name]) if name in ('action', 'url') else node.attrs[name]}"
+                 for name in names if name in node.attrs]
+        return f" [{', '.join(shown)}]" if shown else ""
+
+    def walk(node: Verb, depth: int) -> None:
+        if node.name == "Say":
+            lines.append((depth, f"Say ({node.attrs.get('language', '?')}): {node.text}"))
+        elif node.name == "Gather":
+            lines.append((depth, f"Gather → {path(node.attrs.get('action'))}{attrs(node, 'numDigits', 'timeout')}"))
+            for child in node.children:
+                walk(child, depth + 1)
+        elif node.name == "Dial":
+            numbers = ", ".join(child.text for child in node.children if child.name == "Number") or node.text
+            lines.append((depth, f"Dial → {numbers}{attrs(node, 'callerId', 'timeout', 'action')}"))
+        elif node.name == "Record":
+            lines.append((depth, f"Record{attrs(node, 'maxLength', 'finishOnKey', 'action')}"))
+        elif node.name == "Redirect":
+            lines.append((depth, f"Redirect → {path(node.text)}"))
+        else:
+            lines.append((depth, f"{node.name}{attrs(node, *node.attrs)}" + (f": {node.text}" if node.text else "")))
+
+    for child in verb.children:
+        walk(child, 0)
+    if not verb.children:
+        lines.append((0, "(empty <Response/>)"))
+    return lines
+
+
+def transcript(walk: Walk, transport: Transport | None = None) -> list[str]:
+    """The walk as text, for the command line (in English when there is no
+    request to take a language from)."""
+    with nullcontext() if has_request_context() else force_locale("en"):
+        out = []
+        for number, step in enumerate(walk.steps, 1):
+            out.append(f"{number}. {step.note}")
+            shown = "  ".join(f"{key}={value}" for key, value in step.shown.items())
+            out.append(f"   → POST {step.path}" + (f"  {shown}" if shown else ""))
+            for depth, line in describe(step.twiml, transport):
+                out.append("   ← " + "  " * depth + line)
+        if walk.outcome:
+            out.append(str(walk.outcome))
+        return out
+
+
+# --- checks on what the user asked for --------------------------------------------
+
+
+def caller_number(raw: str | None, field_name: str = "from") -> str:
+    """A number as Twilio sends it in `From`: E.164, or "anonymous" when withheld."""
+    raw = (raw or "").strip()
+    if raw.lower() in phones.WITHHELD:
+        return "anonymous"
+    number = phones.normalise(raw)
+    if number is None:
+        raise InvalidInput(f"not a phone number: {raw} (write it as +32470123456, or 'anonymous')",
+                           field=field_name)
+    return number
+
+
+def keys(raw: str | None) -> str:
+    raw = (raw or "").strip()
+    if len(raw) > MAX_KEYS or not set(raw) <= KEYS:
+        raise InvalidInput(f"keys are up to {MAX_KEYS} of 0-9, * and #", field="digits")
+    return raw
+
+
+def _shown_number(number: str) -> str:
+    return phones.mask(phones.normalise(number))
+
+
+# --- a call ----------------------------------------------------------------------
+
+
+class _Call:
+    """Twilio's side of one inbound call, step by step."""
+
+    def __init__(self, transport: Transport, number: str, hotline: str):
+        self.transport = transport
+        self.number = number
+        self.hotline = hotline
+        self.walk = Walk("call", new_sid("CA"))
+        self.started = time.monotonic()
+
+    def params(self, status: str = "in-progress", **extra) -> dict:
+        return {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": self.walk.sid,
+                "From": self.number, "To": self.hotline, "Caller": self.number, "Called": self.hotline,
+                "Direction": "inbound", "CallStatus": status, **extra}
+
+    def post(self, note, url: str, params: dict, *shown: str) -> Verb:
+        if len(self.walk.steps) >= MAX_STEPS:
+            raise SimulatorError(f"the call took more than {MAX_STEPS} requests: stopped")
+        path = self.transport.path_of(url)
+        twiml = parse(self.transport.post(path, params).body)
+        self.walk.steps.append(Step(note, path, {key: params[key] for key in shown if key in params}, twiml))
+        return twiml
+
+    def duration(self) -> str:
+        return str(max(1, round(time.monotonic() - self.started)))
+
+
+def simulate_call(transport: Transport, *, number: str = DEFAULT_CALLER, hotline: str | None = None,
+                  digits: str = "", answer: bool = True, consent: bool = False, hold_open: bool = False) -> Walk:
+    """A call from `number` to the hotline, as Twilio would make it.
+
+    `digits` are the keys pressed in the language menu, one per menu (none:
+    the caller waits and the menu goes on in Dutch). With operators on duty,
+    the first one's phone picks up and presses 1, unless `answer` is False
+    (nobody answers: the voicemail). In the voicemail the caller leaves a
+    message and presses 1 for a call-back if `consent`. Then the caller hangs
+    up (a `completed` status callback), except with `hold_open`: the walk stops
+    once an operator took the call (or before the hang-up), so that the call
+    stays live in the operator console; `hangup` ends it."""
+    number = caller_number(number)
+    hotline = caller_number(hotline or SIMULATED_HOTLINE_NUMBER, "to")
+    pressed = list(keys(digits))
+    call = _Call(transport, number, hotline)
+    twiml = call.post(_l("A call comes in from %(number)s.", number=_shown_number(number)),
+                      "/hotline/voice", call.params("ringing"), "CallStatus")
+
+    # The language menu, as often as the app asks.
+    while (gather := twiml.find("Gather")) is not None and "/hotline/voice/menu" in gather.attrs.get("action", ""):
+        if pressed:
+            key = pressed.pop(0)
+            twiml = call.post(_l("The caller presses %(key)s.", key=key), gather.attrs["action"],
+                              call.params(Digits=key), "Digits")
+        else:
+            redirect = twiml.find("Redirect")
+            twiml = call.post(_l("The caller presses nothing."), redirect.text if redirect else gather.attrs["action"],
+                              call.params())
+
+    answered = False
+    dial = twiml.find("Dial")
+    if dial is not None:
+        operators = [child for child in dial.children if child.name == "Number"]
+        if answer and operators:
+            answered = _operator_accepts(call, operators[0])
+            if answered and hold_open:
+                call.walk.held_open = True
+                call.walk.outcome = _l("The call is in progress with the operator: it stays live in the "
+                                       "operator console until the caller hangs up.")
+                return call.walk
+        dial_status = "completed" if answered else "no-answer"
+        extra = {"DialCallStatus": dial_status, "DialCallSid": new_sid("CA")}
+        if answered:
+            extra["DialCallDuration"] = call.duration()
+        note = (_l("The operator hangs up: the dial ends.") if answered
+                else _l("Nobody answers: the dial ends after its timeout."))
+        twiml = call.post(note, dial.attrs["action"], call.params(**extra), "DialCallStatus")
+
+    if twiml.find("Record") is not None:
+        _voicemail(call, twiml, consent)
+
+    if hold_open:
+        call.walk.held_open = True
+        call.walk.outcome = _l("The caller stays on the line: no final status is sent until the caller hangs up.")
+        return call.walk
+    call.post(_l("The call ends: Twilio's status callback."), "/hotline/voice/status",
+              call.params("completed", CallDuration=call.duration()), "CallStatus", "CallDuration")
+    if answered:
+        call.walk.outcome = _l("Done: the operator took the call.")
+    elif dial is None:
+        call.walk.outcome = _l("Done: nobody is on duty, so the call went to the voicemail.")
+    else:
+        call.walk.outcome = _l("Done: nobody answered, so the call went to the voicemail.")
+    if consent and not answered:
+        call.walk.outcome = _l("%(done)s The caller waits for a call-back.", done=call.walk.outcome)
+    return call.walk
+
+
+def _operator_accepts(call: _Call, operator: Verb) -> bool:
+    """The first operator's phone picks up: the whisper, then 1 to accept.
+    Whether the app connected the call (an empty answer)."""
+    leg = {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": new_sid("CA"),
+           "ParentCallSid": call.walk.sid, "From": call.hotline, "To": operator.text,
+           "Direction": "outbound-dial", "CallStatus": "in-progress"}
+    url = operator.attrs.get("url")
+    if not url:
+        return True  # no whisper: Twilio connects at once
+    whisper = call.post(_l("The operator's phone (%(phone)s) picks up: the whisper.", phone=operator.text),
+                        url, leg, "To")
+    gather = whisper.find("Gather")
+    if gather is None:
+        return False
+    accepted = call.post(_l("The operator presses 1 to accept."), gather.attrs["action"], {**leg, "Digits": "1"},
+                         "Digits")
+    # An empty answer connects the two legs; anything else (a colleague took it) hangs up.
+    return not accepted.children
+
+
+def _voicemail(call: _Call, twiml: Verb, consent: bool) -> None:
+    record = twiml.find("Record")
+    recording_sid = new_sid("RE")
+    recording = {
+        "RecordingSid": recording_sid,
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{SIMULATED_ACCOUNT_SID}/Recordings/{recording_sid}",
+        "RecordingDuration": "7",
+    }
+    offer = call.post(_l("The caller leaves a message of 7 seconds and presses #."), record.attrs["action"],
+                      call.params(Digits="#", **recording), "RecordingDuration")
+    gather = offer.find("Gather")
+    if gather is not None and consent:
+        call.post(_l("The caller presses 1: they may be called back."), gather.attrs["action"],
+                  call.params(Digits="1"), "Digits")
+    if record.attrs.get("recordingStatusCallback"):
+        call.post(_l("The recording is ready: Twilio's recording status callback."),
+                  record.attrs["recordingStatusCallback"],
+                  {"AccountSid": SIMULATED_ACCOUNT_SID, "CallSid": call.walk.sid, "RecordingStatus": "completed",
+                   "RecordingSource": "RecordVerb", "RecordingChannels": "1", **recording},
+                  "RecordingStatus")
+
+
+def hangup(transport: Transport, sid: str, duration: int | None = None) -> Walk:
+    """The caller of a call left open hangs up: Twilio's `completed` status callback."""
+    sid = (sid or "").strip()
+    if not sid.startswith("CA") or len(sid) > 64:
+        raise InvalidInput("a call's SID starts with CA", field="sid")
+    walk = Walk("hangup", sid)
+    params = {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": sid,
+              "Direction": "inbound", "CallStatus": "completed"}
+    if duration is not None:
+        params["CallDuration"] = str(duration)
+    twiml = parse(transport.post("/hotline/voice/status", params).body)
+    walk.steps.append(Step(_l("The caller hangs up: Twilio's status callback."), "/hotline/voice/status",
+                           {key: params[key] for key in ("CallStatus", "CallDuration") if key in params}, twiml))
+    walk.outcome = _l("Done: call %(sid)s completed.", sid=sid)
+    return walk
+
+
+# --- a text ---------------------------------------------------------------------
+
+
+def simulate_sms(transport: Transport, *, number: str, body: str, hotline: str | None = None) -> Walk:
+    """A text from `number` to the hotline, as Twilio delivers it. The app
+    answers with an empty TwiML and writes its reply (if any) to the outbox,
+    where the walk reads it (`sms_reply`)."""
+    number = caller_number(number)
+    hotline = caller_number(hotline or SIMULATED_HOTLINE_NUMBER, "to")
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("write the text to send", field="body")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"a text is at most {MAX_BODY} characters", field="body")
+    sid = new_sid("SM")
+    walk = Walk("sms", sid)
+    params = {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "MessageSid": sid, "SmsSid": sid,
+              "SmsMessageSid": sid, "SmsStatus": "received", "From": number, "To": hotline, "Body": body,
+              "NumMedia": "0", "NumSegments": "1"}
+    twiml = parse(transport.post("/hotline/sms", params).body)
+    walk.steps.append(Step(_l("A text comes in from %(number)s.", number=_shown_number(number)), "/hotline/sms",
+                           {"Body": body}, twiml))
+    walk.reply = sms_reply(sid)
+    walk.outcome = reply_outcome(walk.reply)
+    return walk
+
+
+@dataclass
+class Reply:
+    """The reply the app wrote to the outbox for a text."""
+
+    to: str  # masked
+    body: str
+    status: str
+    last_error: str | None
+
+
+def sms_reply(message_sid: str) -> Reply | None:
+    """The reply the app wrote to the outbox for the text `message_sid`: a
+    command's answer, or the automatic reply that starts a help-seeker's
+    conversation. None when the text got none (a later text of a
+    conversation), or when this database is not the app's. Read in an app
+    context of its own, so that it sees what the app committed and leaves the
+    caller's session alone."""
+    keys_ = (sms_commands.reply_key(message_sid), f"sms_auto_reply:{message_sid}")
+    with current_app._get_current_object().app_context():
+        message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key.in_(keys_)))
+        if message is None:
+            return None
+        return Reply(message.recipient_masked, message.body, message.status, message.last_error)
+
+
+def reply_outcome(reply: Reply | None) -> str:
+    """What became of a text's reply, in a sentence."""
+    if reply is None:
+        return _l("No reply in the outbox (a text within an open conversation gets none; or the app uses "
+                  "another database than this command).")
+    state = reply.last_error if reply.status == "pending" and reply.last_error else reply.status
+    return _l("Reply to %(to)s (%(state)s): %(body)s", to=reply.to, state=state, body=reply.body)
