@@ -21,6 +21,7 @@ end, whatever happens (unless --keep).
 """
 
 import argparse
+import csv
 import random
 import shutil
 import sqlite3
@@ -43,7 +44,7 @@ from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import CapacityKind, CapacityUnit, Facility, Region  # noqa: E402
 from app.models.capacity import SOURCES  # noqa: E402
-from app.services import accounts, capacity  # noqa: E402
+from app.services import accounts, capacity, facilities, places  # noqa: E402
 from app.services.access import Actor  # noqa: E402
 from app.services.intake_hours import ALWAYS  # noqa: E402
 
@@ -74,6 +75,12 @@ def sqlite_time(value: datetime) -> str:
 # --- building -------------------------------------------------------------
 
 
+def municipalities() -> list[places.Place]:
+    """Every municipality once (its main postcode), in the postcode table's order."""
+    with places.TABLE.open(encoding="utf-8", newline="") as handle:
+        return [places.lookup(row["postcode"]) for row in csv.DictReader(handle) if row["primary"] == "1"]
+
+
 def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) -> dict:
     """Migrate, then fill the registry with `changes` history rows. Returns what
     was made, for the report. bench/placement.py imports it."""
@@ -87,6 +94,7 @@ def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) ->
         weights = [w for _, _, w in REGIONS]
 
         facility_rows, unit_rows = [], []
+        known = municipalities()
         # 1..5 kinds per facility, each count equally often: 3 on average, 30,000 in all.
         kind_counts = [1 + i % 5 for i in range(FACILITIES)]
         rng.shuffle(kind_counts)
@@ -100,8 +108,8 @@ def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) ->
                 "name": f"{ftype.replace('_', ' ').title()} {n:05d}",
                 "type": ftype,
                 "region_id": rng.choices(region_ids, weights)[0],
-                "municipality": f"Gemeente {n % 581}",
-                "postcode": str(1000 + n % 9000),
+                "municipality": known[n % len(known)].municipality,
+                "postcode": known[n % len(known)].postcode,
                 "street": f"Straat {n}",
                 "lat": 50.5 + rng.random(), "lon": 3.0 + 2.5 * rng.random(),
                 "confidential": ftype == "refuge" and rng.random() < 0.5,
@@ -118,6 +126,10 @@ def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) ->
                 "languages": rng.sample(LANGUAGES, rng.randint(1, 3)),
                 "created_at": NOW - timedelta(days=400),
             })
+            row = facility_rows[-1]
+            row["public_lat"], row["public_lon"] = facilities.public_point(
+                row["confidential"], row["lat"], row["lon"], row["municipality"], row["postcode"])
+            row["language_mask"] = facilities.language_mask(row["languages"])
             for code in rng.sample(sorted(kinds), kind_counts[n - 1]):
                 kind_id, counts = kinds[code]
                 total = rng.randint(0, 30)

@@ -1,14 +1,19 @@
 """The data model. Importing this package registers every table."""
 
+from app.models.alerts import Alert, AlertEvent, AlertRule
 from app.models.audit import AuditEvent
 from app.models.capacity import CapacityChange, CapacityKind, CapacityUnit
 from app.models.facility import Facility
 from app.models.geography import Organisation, Region
 from app.models.hotline import Call, OutboxMessage, RateCounter, SmsMessage
 from app.models.placement import Hold, PlacementSearch, Referral, TurnAway
+from app.models.scheduling import JobRun, SchedulerLease
 from app.models.user import ApiToken, User, UserRole
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
+    "AlertRule",
     "ApiToken",
     "AuditEvent",
     "Call",
@@ -17,11 +22,13 @@ __all__ = [
     "CapacityUnit",
     "Facility",
     "Hold",
+    "JobRun",
     "Organisation",
     "OutboxMessage",
     "PlacementSearch",
     "Referral",
     "RateCounter",
+    "SchedulerLease",
     "Region",
     "SmsMessage",
     "TurnAway",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -8,6 +8,7 @@ from app.models.types import UTCDateTime
 
 FACILITY_TYPES = ("crisis_centre", "refuge", "relief_point", "offender_programme")
 GENDERS = ("female", "male", "x")
+# Facility.language_mask has bit i set for LANGUAGES[i]: add new codes at the end only.
 LANGUAGES = ("nl", "fr", "en", "de", "ar", "tr", "pl", "ro", "es", "ru", "uk")
 
 
@@ -16,8 +17,16 @@ class Facility(db.Model):
 
     __tablename__ = "facilities"
     # The target of the units' key on (facility, region, intake switch):
-    # see CapacityUnit.
-    __table_args__ = (UniqueConstraint("id", "region_id", "open_for_intake"),)
+    # see CapacityUnit. The public point's indexes serve the placement
+    # search's lat/lon box, in a region and everywhere; with the preferences
+    # in them, the search tells from the index alone whether a facility may
+    # score within its radius, and reads only those rows (bench/placement.py).
+    __table_args__ = (
+        UniqueConstraint("id", "region_id", "open_for_intake"),
+        Index("ix_facilities_region_public_point", "region_id", "public_lat", "public_lon", "language_mask",
+              "high_security", "pets"),
+        Index("ix_facilities_public_point", "public_lat", "public_lon", "language_mask", "high_security", "pets"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -34,6 +43,12 @@ class Facility(db.Model):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     confidential: Mapped[bool] = mapped_column(default=False)
+    # Where distances to the facility are measured from: its own coordinates,
+    # or its municipality's centre when it is confidential or has none
+    # (facilities.public_point; kept by facilities.save). Only this point, never
+    # lat/lon, may decide which facilities a search finds and in what order.
+    public_lat: Mapped[float] = mapped_column(Float)
+    public_lon: Mapped[float] = mapped_column(Float)
     intake_phone: Mapped[str | None] = mapped_column(String(32))
 
     # {"always": bool, "weekly": {"mon": [["08:00", "20:00"]], ...}}, local time.
@@ -51,6 +66,8 @@ class Facility(db.Model):
     pets: Mapped[bool] = mapped_column(default=False)
     high_security: Mapped[bool] = mapped_column(default=False)
     languages: Mapped[list] = mapped_column(JSON)
+    # The languages again, as bits (LANGUAGES): for the placement search's SQL.
+    language_mask: Mapped[int]
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

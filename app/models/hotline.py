@@ -91,6 +91,8 @@ class OutboxMessage(db.Model):
     recipient_masked: Mapped[str] = mapped_column(String(254))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # The alert this notice is about: its timeline says who was told by what.
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     subject: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     # What it is for (sms_reply, sms_auto_reply, command_reply, alert, …).

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -48,6 +48,9 @@ class User(UserMixin, db.Model):
     # Counted in the database so that every web worker sees the same count.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How this user wants alerts: among "sms" and "email" (a rule's channels
+    # limit them further).
+    alert_channels: Mapped[list] = mapped_column(JSON, default=lambda: ["sms", "email"])
     # Operators with a phone who switched on duty are dialled for hotline calls.
     on_duty: Mapped[bool] = mapped_column(default=False)
     # Part of the session id: raising it signs the user out everywhere.

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Organisation, Region
 from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
-from app.services import audit, intake_hours
+from app.services import audit, intake_hours, places
 from app.services.access import Actor
 from app.services.capacity import all_kinds
 from app.services.errors import Conflict, InvalidInput, NotFound
@@ -150,6 +150,12 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
         raise InvalidInput("intake_phone must be in E.164 form, like +3232000000", field="intake_phone")
     if (clean["lat"] is None) != (clean["lon"] is None):
         raise InvalidInput("give both lat and lon, or neither", field="lat" if clean["lat"] is None else "lon")
+    try:
+        places.centre_of(clean["municipality"], clean["postcode"])
+    except InvalidInput:
+        raise InvalidInput(f"unknown postcode {clean['postcode']} and municipality {clean['municipality']!r}: "
+                           "give a Belgian postcode or a municipality's Dutch or French name",
+                           field="postcode") from None
     if not clean["open_for_intake"] and not clean["closed_reason"]:
         raise InvalidInput("say why the facility is closed for intake", field="closed_reason")
     if not clean["children"] and (clean["max_children"] or clean["max_child_age"]):
@@ -186,6 +192,22 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
     return clean
 
 
+def public_point(confidential: bool, lat: float | None, lon: float | None, municipality: str | None,
+                 postcode: str | None) -> tuple[float, float]:
+    """Where distances to a facility are measured from (Facility.public_lat and
+    public_lon): its own coordinates, unless it is confidential or has none;
+    then its municipality's centre (PRODUCT.md section 5, rule 1). Raises
+    InvalidInput when neither the municipality nor the postcode is known."""
+    if not confidential and lat is not None and lon is not None:
+        return lat, lon
+    return places.centre_of(municipality, postcode)
+
+
+def language_mask(codes) -> int:
+    """Facility.language_mask of these language codes: bit i for LANGUAGES[i]."""
+    return sum(1 << LANGUAGES.index(code) for code in set(codes))
+
+
 def get_facility(facility_id: int) -> Facility:
     facility = db.session.get(Facility, facility_id)
     if facility is None:
@@ -214,6 +236,7 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
         raise Conflict(f"another facility has the slug {clean['slug']}", field="slug")
     if facility is not None and versions:
         _check_versions(facility, clean["units"], versions)
+    point = public_point(clean["confidential"], clean["lat"], clean["lon"], clean["municipality"], clean["postcode"])
 
     creating = facility is None
     if creating:
@@ -223,6 +246,8 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
     for field in COLUMNS:
         if field not in ("region", "organisation"):
             setattr(facility, field, clean[field])
+    facility.public_lat, facility.public_lon = point
+    facility.language_mask = language_mask(clean["languages"])
     facility.region = region
     facility.organisation = organisation
     db.session.flush()

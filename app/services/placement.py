@@ -64,17 +64,22 @@ distance shown, so neither the figures nor the order of results can locate it
 (PRODUCT.md section 5, rule 1).
 
 Speed (bench/placement.py: 10,000 facilities, 30,000 units): the best
-results lie near the searched place, so the search reads the facilities
-that may score less than a radius, and widens it until the best `limit` are
-certain (see _best); the outcome is exactly that of ranking the whole scope.
+results lie near the searched place, so the search reads in steps outward
+from it — a disk sized by the density of facilities there, then rings to the
+radius the best `limit` should lie within — until they are certain (see
+_best); the outcome is exactly that of ranking the whole scope. Every
+facility stores its public point (Facility.public_lat/public_lon: where its
+distance is measured from), indexed with and without its region, so a step
+is a lat/lon box read by index, whatever the facilities' confidentiality.
 SQL narrows by kinds, region, the units' intake switch and availability,
-room size, the facility's booleans and numbers, a lat/lon box per number of
-unmet preferences, and genders and languages on the JSON lists' text; the
-ranker decodes genders, languages and intake hours once per distinct value
-and checks them again, measures distances and ranks. Holds are summed for the
-best candidates in one query (more only if holds knocked some out); display
-fields are read for the results alone. Statements are built once per shape of
-criteria and reused with bound values.
+room size, the facility's booleans and numbers, how far the public point
+and the penalty of unmet preferences may put it (languages by their bits,
+Facility.language_mask: the index holds all it needs to tell), and genders
+on the JSON list's text; it sums each unit's holds. The ranker decodes
+genders and intake hours once per distinct value and checks them again,
+counts unmet preferences alike, measures distances and ranks. Display fields are read for the results
+alone. Statements are built once per number of preferences (everything else
+is bound) and reused.
 
 Turn-aways: `per_region_and_day` (the manager's view), `turn_aways_on` (the
 list), `record_turn_away` (an operator's explicit record).
@@ -91,10 +96,10 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, Text, and_, bindparam, case, cast, false, func, literal, or_, select, true
+from sqlalchemy import Boolean, Float, Text, and_, bindparam, case, cast, false, func, or_, select, true
 
 from app.extensions import db
-from app.models import CapacityKind, CapacityUnit, Facility, PlacementSearch, Region, TurnAway
+from app.models import CapacityKind, CapacityUnit, Facility, Hold, PlacementSearch, Region, TurnAway
 from app.models.capacity import CLIENT_TYPES
 from app.models.facility import GENDERS, LANGUAGES
 from app.models.placement import TURN_AWAY_REASONS
@@ -355,7 +360,7 @@ class Result:
     free: int
     room_size: int | None
     places: int  # what a hold for this household takes: persons, or one room or slot
-    distance_km: float | int | None  # whole km for a confidential facility; None if unknown
+    distance_km: float | int  # whole km for a confidential facility
     updated_at: datetime
     stale: bool
     open_now: bool
@@ -388,62 +393,44 @@ def places_needed(counts: str, room_size: int | None, persons: int) -> int | Non
     return 1
 
 
-@lru_cache(maxsize=4096)
-def _centre(municipality: str, postcode: str) -> tuple[float, float] | None:
-    """A municipality's centre (static data: every worker may keep its own copy)."""
-    try:
-        return places.centre_of(municipality, postcode)
-    except InvalidInput:
-        return None
-
-
-def _distance(lat0: float, lon0: float, point: tuple[float, float] | None, whole: bool):
-    if point is None:
-        return None
-    km = places.haversine_km(lat0, lon0, point[0], point[1])
-    return int(round(km)) if whole else round(km, 1)
-
-
 # --- reading and ranking ---------------------------------------------------------
 #
 # One query per step: the units that pass the rules SQL can check, joined to
-# their facilities for the columns ranking needs (JSON lists as text, decoded
-# once per distinct value) — within a radius of the searched place, or all of
-# the scope's. The statements are built once per shape of criteria, values
-# bound at each run (building one costs as much as running it).
+# their facilities for the columns ranking needs (JSON as text, decoded once
+# per distinct value) and their holds — in a disk or a ring around the
+# searched place, or all of the scope's. The statements are built once per
+# shape of criteria, values bound at each run (building and compiling one
+# costs more than running it).
 
 _U = CapacityUnit.__table__.c
 _F = Facility.__table__.c
+# The facility's public point (F_LAT, F_LON), never its own coordinates: a
+# confidential facility's is its municipality's centre (Facility.public_lat).
+# The languages as their bits (Facility.language_mask), in SQL and here alike.
 _COLUMNS = (_U.id, _U.facility_id, _U.kind_id, _U.available, _U.room_size, _U.region_id, _U.facility_open,
-            _F.confidential, _F.lat, _F.lon, _F.municipality, _F.postcode, _F.high_security, _F.pets,
-            _F.max_child_age, cast(_F.genders, Text), cast(_F.languages, Text), cast(_F.intake_hours, Text))
-(U_ID, U_FACILITY, U_KIND, U_AVAILABLE, U_ROOM, U_REGION, U_OPEN, F_CONFIDENTIAL, F_LAT, F_LON, F_MUNICIPALITY,
- F_POSTCODE, F_SECURITY, F_PETS, F_CHILD_AGE, F_GENDERS, F_LANGUAGES, F_HOURS, U_STALE) = range(19)
+            _F.confidential, _F.public_lat, _F.public_lon, _F.high_security, _F.pets, _F.max_child_age,
+            cast(_F.genders, Text), _F.language_mask, cast(_F.intake_hours, Text))
+(U_ID, U_FACILITY, U_KIND, U_AVAILABLE, U_ROOM, U_REGION, U_OPEN, F_CONFIDENTIAL, F_LAT, F_LON, F_SECURITY, F_PETS,
+ F_CHILD_AGE, F_GENDERS, F_LANGUAGES, F_HOURS, U_STALE, U_HELD) = range(18)
+_H = Hold.__table__.c
+_NOW = bindparam("now", type_=UTCDateTime)
+# Places taken by the unit's holds, active and unexpired (capacity.held_places),
+# summed per row: a search reads few rows, each an index lookup.
+_HELD = func.coalesce(select(func.sum(_H.places)).where(_H.unit_id == _U.id, _H.status == "active",
+                                                         _H.expires_at > _NOW).scalar_subquery(), 0)
 
 
 class _Shape(NamedTuple):
-    """What of the criteria changes the SQL (the values are bound)."""
+    """What of the criteria changes the SQL: only how many preferences are
+    scored (everything else is bound, so that few statements serve all
+    searches: building and compiling one costs far more than running it)."""
 
-    rooms: bool  # kinds counted in rooms asked for
-    others: bool  # kinds counted in persons or slots asked for
-    persons: bool  # kinds counted in persons asked for
-    wheelchair: bool
-    children: bool
-    no_secret: bool  # an offender or a couple: no confidential facility
-    avoid: bool
-    gender: bool
     languages: int
-    security: bool
-    pets: bool
+    needs: bool  # high security or pets asked for
 
     @classmethod
     def of(cls, criteria: Criteria) -> "_Shape":
-        counts = {kind.counts for kind in criteria.kinds}
-        return cls(rooms="rooms" in counts, others=bool(counts - {"rooms"}), persons="persons" in counts,
-                   wheelchair="wheelchair" in criteria.needs, children=bool(criteria.children),
-                   no_secret=criteria.client_type != "victim", avoid=bool(criteria.avoid_facilities),
-                   gender=criteria.gender is not None, languages=len(criteria.languages),
-                   security="high_security" in criteria.needs, pets="pets" in criteria.needs)
+        return cls(languages=len(criteria.languages), needs=bool(criteria.needs & {"high_security", "pets"}))
 
 
 def _values(criteria: Criteria, now: datetime) -> dict:
@@ -451,199 +438,262 @@ def _values(criteria: Criteria, now: datetime) -> dict:
     values = {
         "kinds": [kind.id for kind in criteria.kinds],
         "room_kinds": [kind.id for kind in criteria.kinds if kind.counts == "rooms"],
-        "other_kinds": [kind.id for kind in criteria.kinds if kind.counts != "rooms"],
         "person_kinds": [kind.id for kind in criteria.kinds if kind.counts == "persons"],
         "persons": criteria.persons,
         "now": now,
         "avoid": list(criteria.avoid_facilities),
-        "gender": f'%"{criteria.gender}"%',
+        "gender": f'%"{criteria.gender}"%' if criteria.gender else "%",
+        "wheelchair": "wheelchair" in criteria.needs,
+        "secret": criteria.client_type == "victim",
         "n_children": len(criteria.children),
         "child_age": max(criteria.children, default=0),
+        "security": int("high_security" in criteria.needs),
+        "pets": int("pets" in criteria.needs),
     }
-    values.update({f"language_{i}": f'%"{code}"%' for i, code in enumerate(criteria.languages)})
+    values.update({f"language_{i}": 1 << LANGUAGES.index(code) for i, code in enumerate(criteria.languages)})
     return values
 
 
-def _facility_rules(shape: _Shape) -> list:
-    """The hard rules on the facility's own columns. The gender is matched on
-    the JSON list's text (the code in double quotes); the ranker checks the
-    decoded list again."""
-    rules = []
-    if shape.wheelchair:
-        rules.append(_F.wheelchair == true())
-    if shape.children:
-        rules += [
+def _facility_rules() -> list:
+    """The hard rules on the facility's own columns, each off or on by a bound
+    value. The gender is matched on the JSON list's text (the code in double
+    quotes, or anything: "%"); the ranker checks the decoded list again."""
+    return [
+        or_(_F.wheelchair == true(), bindparam("wheelchair", type_=Boolean) == false()),
+        or_(bindparam("n_children") == 0, and_(
             _F.children == true(),
             or_(_F.max_children.is_(None), _F.max_children >= bindparam("n_children")),
             or_(_F.max_child_age.is_(None), _F.max_child_age >= bindparam("child_age")),
-        ]
-    if shape.no_secret:
+        )),
         # An offender (alone or in a couple) is never sent to a secret address.
-        rules.append(_F.confidential == false())
-    if shape.avoid:
-        rules.append(_F.id.not_in(bindparam("avoid", expanding=True)))
-    if shape.gender:
-        rules.append(cast(_F.genders, Text).like(bindparam("gender")))
-    return rules
+        or_(_F.confidential == false(), bindparam("secret", type_=Boolean) == true()),
+        _F.id.not_in(bindparam("avoid", expanding=True)),
+        cast(_F.genders, Text).like(bindparam("gender")),
+    ]
 
 
 def _unmet_sql(shape: _Shape):
-    """The number of unmet preferences (languages on the JSON text), or None
-    when none are asked. Only narrows what is read: the ranker counts again."""
-    unmet = [case((cast(_F.languages, Text).like(bindparam(f"language_{i}")), 0), else_=1)
+    """The number of unmet preferences (languages by their bits), or None
+    when none are asked: from columns the public point's indexes hold. Only
+    narrows what is read: the ranker counts again, alike."""
+    unmet = [case((_F.language_mask.op("&")(bindparam(f"language_{i}")) == 0, 1), else_=0)
              for i in range(shape.languages)]
-    if shape.security:
-        unmet.append(case((_F.high_security == true(), 0), else_=1))
-    if shape.pets:
-        unmet.append(case((_F.pets == true(), 0), else_=1))
+    if shape.needs:
+        unmet += [case((_F.high_security == true(), 0), else_=bindparam("security")),
+                  case((_F.pets == true(), 0), else_=bindparam("pets"))]
     return sum(unmet[1:], unmet[0]) if unmet else None
 
 
-def _near_sql(shape: _Shape, public: bool):
-    """The facility may score less than the radius: within the lat/lon box of
-    radius − penalty × unmet preferences (its offsets from the centre in km,
-    as the box scales them, against that reach, worked out inside the
-    radius's own box only) — or among the `public` ids (see _Near)."""
-    located = and_(_F.confidential == false(), _F.lat.between(bindparam("south"), bindparam("north")),
-                   _F.lon.between(bindparam("west"), bindparam("east")))
+def _near_sql(shape: _Shape, step: str):
+    """Where a step of the nearby search reads, by the facility's public
+    point: `disk`, every facility whose offset `m` is at most :disk; `ring`,
+    those that may score more than :inner and at most :outer and lie beyond
+    :disk (the steps before read the rest); `rest`, all those. `m` is the
+    larger of the facility's offsets from the centre in km, north-south and
+    east-west (never more than its distance); a score that "may be" is `m`
+    plus the penalty of its unmet preferences. The terms the index alone can
+    answer come first (the box, and bounds on `m`), so that SQLite reads a
+    facility's row only when they hold; the score is worked out once
+    (BETWEEN). Every step compares the same `m`, so steps neither overlap nor
+    leave a gap. The public point alone decides, so which confidential
+    facilities a step reads says nothing of where they are."""
+    off_lat = func.abs(_F.public_lat - bindparam("lat0", type_=Float)) * bindparam("km_lat", type_=Float)
+    off_lon = func.abs(_F.public_lon - bindparam("lon0", type_=Float)) * bindparam("km_lon", type_=Float)
+    m = case((off_lat > off_lon, off_lat), else_=off_lon)
+    box = [_F.public_lat.between(bindparam("south"), bindparam("north")),
+           _F.public_lon.between(bindparam("west"), bindparam("east"))]
+    if step == "disk":
+        return and_(*box, m <= bindparam("disk", type_=Float))
+    # Beyond the disk, and beyond where the most penalised facility was read.
+    beyond = [or_(off_lat > bindparam("disk", type_=Float), off_lon > bindparam("disk", type_=Float)),
+              or_(off_lat > bindparam("inner_m", type_=Float), off_lon > bindparam("inner_m", type_=Float))]
     unmet = _unmet_sql(shape)
-    if unmet is not None:
-        off_lat = func.abs(_F.lat - bindparam("lat0", type_=Float)) * bindparam("km_lat", type_=Float)
-        off_lon = func.abs(_F.lon - bindparam("lon0", type_=Float)) * bindparam("km_lon", type_=Float)
-        located = and_(located, bindparam("radius", type_=Float) - bindparam("penalty", type_=Float) * unmet
-                       >= case((off_lat > off_lon, off_lat), else_=off_lon))
-    return or_(located, _F.id.in_(bindparam("public", expanding=True))) if public else located
+    score = m if unmet is None else m + bindparam("penalty", type_=Float) * unmet
+    # score > inner, as score >= the next float up: BETWEEN works the score out once.
+    if step == "ring":
+        return and_(*box, *beyond, score.between(bindparam("above", type_=Float), bindparam("outer", type_=Float)))
+    return and_(*beyond, score >= bindparam("above", type_=Float))
 
 
 @lru_cache(maxsize=512)
-def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, near: bool, public: bool):
-    fits = []
-    if shape.rooms:
-        fits.append(and_(_U.kind_id.in_(bindparam("room_kinds", expanding=True)),
-                         _U.room_size >= bindparam("persons")))
-    if shape.others:
-        fits.append(_U.kind_id.in_(bindparam("other_kinds", expanding=True)))
-    # Near the place, read from the facilities (a scan of them, or their region's
-    # index) to their units: `kind_id + 0` keeps SQLite from reading all units
-    # of the kinds by an index on kind_id first.
-    # The cheap box comes first, so that the JSON text is matched inside it only.
+def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None):
+    # Near the place, read from the facilities (by the index on their public
+    # point, or their region's) to their units: `kind_id + 0` keeps SQLite
+    # from reading all units of the kinds by an index on kind_id first.
+    near = step is not None
     kind = _U.kind_id + 0 if near else _U.kind_id
+    # The turn-away's reason reads the scope whole, and sums holds for few of its units only.
+    held = [_HELD.label("held")] if only_open else []
     query = (
-        select(*_COLUMNS, (_U.stale_at <= bindparam("now", type_=UTCDateTime)).label("stale"))
+        select(*_COLUMNS, (_U.stale_at <= _NOW).label("stale"), *held)
         .select_from(Facility.__table__.join(CapacityUnit.__table__, _U.facility_id == _F.id))
     )
     if near:
-        query = query.where(_near_sql(shape, public), *([_F.region_id == bindparam("region")] if region else []))
+        query = query.where(_near_sql(shape, step), *([_F.region_id == bindparam("region")] if region else []))
     elif region:
         query = query.where(_U.region_id == bindparam("region"))
-    query = query.where(kind.in_(bindparam("kinds", expanding=True)), or_(*fits), *_facility_rules(shape))
+    query = query.where(
+        kind.in_(bindparam("kinds", expanding=True)),
+        # A room must hold the household.
+        or_(_U.kind_id.not_in(bindparam("room_kinds", expanding=True)), _U.room_size >= bindparam("persons")),
+        *_facility_rules(),
+    )
     if only_open:
-        query = query.where(_U.facility_open == true(), _U.available >= 1)
-        if shape.persons:
-            query = query.where(or_(~_U.kind_id.in_(bindparam("person_kinds", expanding=True)),
-                                    _U.available >= bindparam("persons")))
+        query = query.where(_U.facility_open == true(), _U.available >= 1,
+                            or_(_U.kind_id.not_in(bindparam("person_kinds", expanding=True)),
+                                _U.available >= bindparam("persons")))
     return query
 
 
 def _candidates(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,
                 only_open: bool = True, values: dict | None = None):
-    """Rows (_COLUMNS, then stale) of the units passing every rule SQL can
-    check: of the kinds asked for, a room that fits the household, the
-    facility's own rules; `only_open` (all but the turn-away's reason): of
-    open facilities, with places available for the household. In the region
-    (None: everywhere); `near` (the values of _near_sql): only there."""
+    """Rows (_COLUMNS, then stale and held) of the units passing every rule
+    SQL can check: of the kinds asked for, a room that fits the household, the
+    facility's own rules; `only_open` (all but the turn-away's reason, whose
+    rows have no held): of open facilities, with places available for the
+    household, and the places their holds take. In the region
+    (None: everywhere); `near` (a step of the nearby search: _Rings.step):
+    only there."""
+    near = near or {}
     statement = _candidates_sql(_Shape.of(criteria), only_open=only_open, region=region_id is not None,
-                                near=near is not None, public=bool(near and near.get("public")))
-    values = dict(values or _values(criteria, now), region=region_id, **(near or {}))
+                                step=near.get("step"))
+    values = dict(values or _values(criteria, now), region=region_id, **near.get("values", {}))
     return db.session.execute(statement, values).all()
 
 
-@lru_cache(maxsize=512)
-def _public_sql(shape: _Shape, *, region: bool):
-    unmet = _unmet_sql(shape)
-    return select(_F.id, _F.confidential, _F.lat, _F.lon, _F.municipality, _F.postcode,
-                  literal(0) if unmet is None else unmet).where(
-        _F.open_for_intake == true(), *_facility_rules(shape),
-        *([_F.region_id == bindparam("region")] if region else []),
-        or_(_F.confidential == true(), _F.lat.is_(None), _F.lon.is_(None)))
-
-
-# The nearby search: start with a radius, widen it until the best results are
-# certain; past WHOLE_REGION_KM / WHOLE_COUNTRY_KM read the scope whole. These
-# only weigh speed: the outcome is the same.
-FIRST_RADIUS_KM = 10.0
-WHOLE_REGION_KM = 120.0
+# The nearby search (_best). These only weigh speed: the outcome is the same.
+DISK_FACILITIES = 5  # per result asked for, about, in the first step's disk
+PROBE_KM = 4.0  # the density of facilities is counted within this offset
+MIN_DISK_KM, MAX_DISK_KM = 1.0, 30.0
+RING_MARGIN = 2.0  # a ring aims at this many times the results asked for
+RING_GROWTH = 1.25  # the least a ring widens the radius by
+WHOLE_REGION_KM = 120.0  # a ring past this: read the rest instead
 WHOLE_COUNTRY_KM = 300.0
 _EARTH_KM = places.EARTH_RADIUS_KM
+_KM_PER_DEGREE = math.radians(_EARTH_KM)
 
 
-def _box(lat0: float, lon0: float, radius: float) -> tuple[float, float, float, float]:
-    """A lat/lon box holding every point within `radius` km (by haversine) of
-    (lat0, lon0), with a margin."""
-    dlat = math.degrees(radius / _EARTH_KM) * 1.02 + 1e-4
-    widest = min(89.0, abs(lat0) + dlat)
-    dlon = math.degrees(radius / (_EARTH_KM * math.cos(math.radians(widest)))) * 1.02 + 1e-4
-    return lat0 - dlat, lat0 + dlat, lon0 - dlon, lon0 + dlon
+class _Rings:
+    """The values of the nearby search's steps (_near_sql), around a searched
+    place. Offsets in degrees become km by fixed scales, a little short of the
+    truth (2 %, and east-west at the latitude furthest from the equator a
+    ring may reach), so that a facility's offset `m` is never more than its
+    distance (by haversine)."""
+
+    def __init__(self, ranker: "_Ranker"):
+        self.lat0, self.lon0 = ranker.lat0, ranker.lon0
+        widest = min(89.0, abs(self.lat0) + math.degrees(WHOLE_COUNTRY_KM / _EARTH_KM))
+        self.km_lat = _KM_PER_DEGREE / 1.02
+        self.km_lon = _KM_PER_DEGREE * math.cos(math.radians(widest)) / 1.02
+        self.penalty = ranker.preference_km
+        self.values = {"lat0": self.lat0, "lon0": self.lon0, "km_lat": self.km_lat, "km_lon": self.km_lon,
+                       "penalty": self.penalty}
+
+    def box(self, km: float) -> dict:
+        """The lat/lon box holding every offset up to `km`, with room for rounding."""
+        dlat, dlon = km / self.km_lat * 1.0001 + 1e-6, km / self.km_lon * 1.0001 + 1e-6
+        return {"south": self.lat0 - dlat, "north": self.lat0 + dlat, "west": self.lon0 - dlon,
+                "east": self.lon0 + dlon}
+
+    def step(self, step: str, *, disk: float, inner: float | None = None, outer: float | None = None,
+             most_unmet: int = 0) -> dict:
+        """`disk`: the first step; `ring`: from `inner` to `outer`; `rest`:
+        past `inner`. `most_unmet`: how many preferences a facility may miss."""
+        values = dict(self.values, disk=disk)
+        if step != "disk":
+            values.update(above=math.nextafter(inner, math.inf), inner_m=inner - self.penalty * most_unmet - 1e-6)
+        if step != "rest":
+            values.update(self.box(disk if step == "disk" else outer), outer=outer)
+        return {"step": step, "values": values}
 
 
-class _Near:
-    """Which facilities of a scope may score less than a radius: those whose
-    distance plus the preference penalty (unmet preferences × preference_km)
-    is within it. Distances as ranking has them: a facility's own coordinates
-    unless it is confidential; else its municipality's centre. Facilities of
-    the second sort are read once, with their public distance, and chosen by
-    it alone — so which of them a radius holds says nothing of where they are.
-    The first sort SQL chooses by a lat/lon box per number of unmet
-    preferences (_near_sql)."""
+_PROBE = select(func.count()).select_from(Facility.__table__).where(
+    _F.public_lat.between(bindparam("south"), bindparam("north")),
+    _F.public_lon.between(bindparam("west"), bindparam("east")))
+_PROBE_REGION = _PROBE.where(_F.region_id == bindparam("region"))
 
-    def __init__(self, criteria: Criteria, ranker: "_Ranker", region_id: int | None, values: dict):
-        self.ranker = ranker
-        # Confidential facilities and those without coordinates: (id, km, unmet).
-        self.public = [
-            (facility_id, ranker.public_distance(confidential, lat, lon, municipality, postcode), unmet)
-            for facility_id, confidential, lat, lon, municipality, postcode, unmet in db.session.execute(
-                _public_sql(_Shape.of(criteria), region=region_id is not None), dict(values, region=region_id))
-        ]
 
-    def values(self, radius: float) -> dict:
-        """What _near_sql binds for `radius`."""
-        lat0, lon0, penalty = self.ranker.lat0, self.ranker.lon0, self.ranker.preference_km
-        south, north, west, east = _box(lat0, lon0, radius)
-        return {
-            "south": south, "north": north, "west": west, "east": east, "lat0": lat0, "lon0": lon0,
-            "km_lat": radius / (north - lat0), "km_lon": radius / (east - lon0), "radius": radius,
-            "penalty": penalty,
-            "public": [facility_id for facility_id, km, unmet in self.public
-                       if km is not None and km + penalty * unmet <= radius],
-        }
+def _disk(criteria: Criteria, rings: _Rings, region_id: int | None) -> float:
+    """The first step's radius: about DISK_FACILITIES × limit facilities of
+    the scope inside it, by their density within PROBE_KM (counted in the
+    index alone)."""
+    statement = _PROBE if region_id is None else _PROBE_REGION
+    count = db.session.scalar(statement, dict(rings.box(PROBE_KM), region=region_id))
+    wanted = DISK_FACILITIES * criteria.limit
+    disk = PROBE_KM * math.sqrt(wanted / max(count, 0.5))
+    return min(MAX_DISK_KM, max(MIN_DISK_KM, disk))
+
+
+def _next_radius(ranked: list[tuple], limit: int, penalty: float, disk: float, radius: float) -> float:
+    """How far the next ring should reach for `limit` certain results, at the
+    densities seen so far: per number of unmet preferences, the results open
+    now and fresh among the rows read (within `disk`, or within `radius` less
+    their penalty), as if they went on alike with the area. At least
+    RING_GROWTH times the radius."""
+    counts: dict[int, int] = {}
+    for key, _ in ranked:
+        if not key[0] and not key[1]:
+            unmet = round((key[2] - key[3]) / penalty) if penalty else 0
+            counts[unmet] = counts.get(unmet, 0) + 1
+    if not counts:
+        return radius * 3
+
+    def expected(bound: float) -> float:
+        total = 0.0
+        for unmet, count in counts.items():
+            reach = bound - 0.5 - penalty * unmet
+            if reach > 0:
+                total += count * (reach / max(disk, radius - penalty * unmet)) ** 2
+        return total
+
+    wanted = limit * RING_MARGIN + 2
+    low = radius * RING_GROWTH
+    high = low
+    while expected(high) < wanted and high < 16 * radius:
+        high *= 1.5
+    for _ in range(12):
+        middle = (low + high) / 2
+        if expected(middle) >= wanted:
+            high = middle
+        else:
+            low = middle
+    # Extrapolate no further than 4x any level's reach so far.
+    farthest = max(penalty * unmet + 4 * max(disk, radius - penalty * unmet) for unmet in counts)
+    return max(radius * RING_GROWTH, min(high, farthest))
 
 
 def _best(criteria: Criteria, ranker: "_Ranker", region_id: int | None, now: datetime) -> list[tuple]:
     """The best `limit` results of a scope (a region, or None: everywhere).
 
-    Reads the units of the facilities that may score less than a radius; the
-    results are certain when `limit` of them are open now, fresh and score
-    less than the radius − 1 km (a facility not read scores more than the
-    radius, less at most the rounding of its distance). Else widens the
-    radius, and at last reads the scope whole. The outcome is always exactly
-    the best of the whole scope."""
-    limit = criteria.limit
+    Reads in steps, each where the one before did not: first a disk around
+    the place, sized by the density of facilities there; then rings, to the
+    radius within which the best `limit` results should lie; at last the rest
+    of the scope. The results are certain when `limit` of them are open now,
+    fresh and score less than the radius − 0.5 km: a facility not read may
+    score more than the radius (its offset plus penalty does), so its
+    distance is more than the radius less its penalty, and its shown
+    distance (in whole km, when confidential) at most 0.5 km less. The
+    outcome is always exactly the best of the whole scope."""
+    limit, penalty = criteria.limit, ranker.preference_km
     values = _values(criteria, now)
-    # Preferences put most facilities a penalty further: look that much further at once.
-    radius = FIRST_RADIUS_KM + (ranker.preference_km if criteria.languages or criteria.needs - {"wheelchair"} else 0)
+    rings = _Rings(ranker)
     whole = WHOLE_COUNTRY_KM if region_id is None else WHOLE_REGION_KM
-    near = None
-    while radius < whole:
-        near = near or _Near(criteria, ranker, region_id, values)
-        rows = _candidates(criteria, now, region_id, near=near.values(radius), values=values)
-        chosen = _select_free(criteria, ranker, ranker.rank(rows), now)
-        bound = (False, False, 0, radius - 1)
-        certain = sum(1 for key, _, _, _ in chosen if key[:4] < bound)
-        if certain == limit:
+    most_unmet = len(criteria.languages) + len(criteria.needs & {"high_security", "pets"})
+    disk = radius = _disk(criteria, rings, region_id)
+    near = rings.step("disk", disk=disk)
+    ranked: list[tuple] = []
+    while True:
+        ranked += ranker.rank(_candidates(criteria, now, region_id, near=near, values=values))
+        chosen = _select(criteria, ranker, ranked)
+        if near["step"] == "rest":
             return chosen
-        # Enough to hold `limit` at the density seen so far, within 1.5x to 3x.
-        radius *= min(3.0, max(1.5, math.sqrt(limit / max(certain, 1)) * 1.2))
-    return _select_free(criteria, ranker, ranker.rank(_candidates(criteria, now, region_id, values=values)), now)
+        bound = (False, False, radius - 0.5)
+        if sum(1 for key, _, _, _ in chosen if key[:3] < bound) == limit:
+            return chosen
+        outer = _next_radius(ranked, limit, penalty, disk, radius)
+        step = "rest" if outer >= whole else "ring"
+        near = rings.step(step, disk=disk, inner=radius, outer=outer, most_unmet=most_unmet)
+        radius = outer
 
 
 class _Ranker:
@@ -661,9 +711,8 @@ class _Ranker:
         self.lat0, self.lon0 = criteria.place.lat, criteria.place.lon
         self.counts = {kind.id: kind.counts for kind in criteria.kinds}
         self._facts: dict[int, tuple | bool] = {}
-        self._centres: dict[tuple, float | int | None] = {}
         self._genders: dict[str, bool] = {}
-        self._languages: dict[str, tuple[tuple[Reason, ...], tuple[Reason, ...]]] = {}
+        self._languages: dict[int, tuple[tuple[Reason, ...], tuple[Reason, ...]]] = {}
         self._hours: dict[str, tuple[dict, bool, datetime | None]] = {}
 
     def takes_gender(self, text: str) -> bool:
@@ -672,11 +721,13 @@ class _Ranker:
             taken = self._genders[text] = self.criteria.gender in json.loads(text)
         return taken
 
-    def languages(self, text: str):
-        found = self._languages.get(text)
+    def languages(self, mask: int):
+        """The languages asked for that the facility speaks and does not, by
+        its language_mask."""
+        found = self._languages.get(mask)
         if found is None:
-            spoken = set(json.loads(text))
-            found = self._languages[text] = (
+            spoken = {code for bit, code in enumerate(LANGUAGES) if mask >> bit & 1}
+            found = self._languages[mask] = (
                 tuple(Reason("language", code) for code in self.criteria.languages if code in spoken),
                 tuple(Reason("language", code) for code in self.criteria.languages if code not in spoken),
             )
@@ -691,20 +742,16 @@ class _Ranker:
             found = self._hours[text] = (schedule, open_now, opens_at)
         return found
 
-    def public_distance(self, confidential, lat, lon, municipality, postcode) -> float | int | None:
+    def public_distance(self, confidential, public_lat: float, public_lon: float) -> float | int:
         """The distance ranking uses and results show: to the facility's
-        coordinates, or — for a confidential one, whatever its coordinates, or
-        one without any — to its municipality's centre, in whole km when
-        confidential (PRODUCT.md section 5, rule 1)."""
-        if confidential or lat is None or lon is None:
-            key = (_centre(municipality, postcode), bool(confidential))
-            if key not in self._centres:
-                self._centres[key] = _distance(self.lat0, self.lon0, key[0], key[1])
-            return self._centres[key]
-        return _distance(self.lat0, self.lon0, (lat, lon), False)
+        public point — its coordinates, or, for a confidential one or one
+        without any, its municipality's centre — in whole km when confidential
+        (PRODUCT.md section 5, rule 1), else to 100 m."""
+        km = places.haversine_km(self.lat0, self.lon0, public_lat, public_lon)
+        return int(round(km)) if confidential else round(km, 1)
 
     def facts(self, row):
-        """(closed now, distance unknown, score, km) of a row's facility, or
+        """(closed now, score, km) of a row's facility, or
         False when it does not take the gender."""
         found = self._facts.get(row[U_FACILITY])
         if found is not None:
@@ -718,24 +765,27 @@ class _Ranker:
                 unmet += 1
             if "pets" in needs and not row[F_PETS]:
                 unmet += 1
-            km = self.public_distance(row[F_CONFIDENTIAL], row[F_LAT], row[F_LON], row[F_MUNICIPALITY],
-                                      row[F_POSTCODE])
+            km = self.public_distance(row[F_CONFIDENTIAL], row[F_LAT], row[F_LON])
             closed_now = not self.hours(row[F_HOURS])[1]
-            found = (closed_now, 1, 0.0, 0.0) if km is None else (closed_now, 0, km + self.preference_km * unmet, km)
+            found = (closed_now, km + self.preference_km * unmet, km)
         self._facts[row[U_FACILITY]] = found
         return found
 
     def rank(self, rows) -> list[tuple]:
-        """(sort key, row) for the rows whose facility passes, unsorted. The
-        key: closed now, stale, distance unknown, score (distance + penalty),
+        """(sort key, row) for the rows whose facility passes and that have
+        enough free places for the household, once holds are counted;
+        unsorted. The key: closed now, stale, score (distance + penalty),
         distance, facility id, unit id."""
-        facts = self.facts
+        facts, counts, persons = self.facts, self.counts, self.criteria.persons
         ranked = []
         for row in rows:
+            needed = places_needed(counts[row[U_KIND]], row[U_ROOM], persons)
+            if needed is None or row[U_AVAILABLE] - row[U_HELD] < needed:
+                continue
             found = facts(row)
             if found:
-                closed_now, unknown, score, km = found
-                ranked.append(((closed_now, bool(row[U_STALE]), unknown, score, km, row[U_FACILITY], row[U_ID]), row))
+                closed_now, score, km = found
+                ranked.append(((closed_now, bool(row[U_STALE]), score, km, row[U_FACILITY], row[U_ID]), row))
         return ranked
 
     def reasons_and_unmet(self, row) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
@@ -760,32 +810,13 @@ class _Ranker:
         return tuple(reasons), tuple(unmet)
 
 
-def _select_free(criteria: Criteria, ranker: _Ranker, ranked: list[tuple], now: datetime) -> list[tuple]:
-    """The best `limit` candidates that still have enough free places once
-    holds are counted: holds summed for a batch of the best, in one query, and
-    for the next batch only if holds knocked some out."""
-    limit, persons = criteria.limit, criteria.persons
-    # Keys are unique (they end with the unit id), so the heap's share is
-    # exactly the head of the full order.
-    pool = heapq.nsmallest(4 * limit, ranked) if len(ranked) > 4 * limit else sorted(ranked)
-    chosen: list[tuple] = []
-    start, batch = 0, 2 * limit
-    while len(chosen) < limit:
-        if start >= len(pool):
-            if len(pool) == len(ranked):
-                break
-            pool = sorted(ranked)  # holds knocked out many: go on down the full order
-        chunk = pool[start:start + batch]
-        start += batch
-        held = held_places((row[U_ID] for _, row in chunk), now)
-        for key, row in chunk:
-            needed = places_needed(ranker.counts[row[U_KIND]], row[U_ROOM], persons)
-            free = row[U_AVAILABLE] - held.get(row[U_ID], 0)
-            if needed is not None and free >= needed:
-                chosen.append((key, row, free, needed))
-                if len(chosen) == limit:
-                    break
-    return chosen
+def _select(criteria: Criteria, ranker: _Ranker, ranked: list[tuple]) -> list[tuple]:
+    """The best `limit` of the ranked rows, each with its free places and
+    the places the household takes. Keys are unique (they end with the unit
+    id), so this is exactly the head of the full order."""
+    counts, persons = ranker.counts, criteria.persons
+    return [(key, row, row[U_AVAILABLE] - row[U_HELD], places_needed(counts[row[U_KIND]], row[U_ROOM], persons))
+            for key, row in heapq.nsmallest(criteria.limit, ranked)]
 
 
 _DETAILS = (select(CapacityUnit.id, CapacityUnit.updated_at, Facility.name, Facility.intake_phone, Region.slug)
@@ -819,7 +850,7 @@ def _results(criteria: Criteria, ranker: _Ranker, chosen: list[tuple]) -> list[R
             free=free,
             room_size=row[U_ROOM],
             places=needed,
-            distance_km=key[4] if key[2] == 0 else None,
+            distance_km=key[3],
             updated_at=updated_at,
             stale=key[1],
             open_now=open_now,

@@ -108,10 +108,9 @@ def upgrade():
     with op.batch_alter_table('sms_messages', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sms_messages_call_id'), ['call_id'], unique=False)
 
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        # Existing users start off duty.
-        batch_op.add_column(sa.Column('on_duty', sa.Boolean(), nullable=False, server_default=sa.false()))
-
+    # A plain ALTER TABLE ADD COLUMN, also on SQLite: copying the users table
+    # (batch mode) would trip over the rows that refer to it.
+    op.add_column('users', sa.Column('on_duty', sa.Boolean(), nullable=False, server_default=sa.text('false')))
 
 
 def downgrade():
