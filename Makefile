@@ -23,8 +23,11 @@ install: $(VENV)/.runtime translations
 
 install-dev: $(VENV)/.dev translations
 
-translations: | $(BIN)/python
-	$(BIN)/pybabel compile --statistics -d app/translations
+CATALOGUES := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+
+%.mo: %.po | $(VENV)/.runtime
+	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 ## Start the web app (http://127.0.0.1:5000) and the scheduler on SQLite with demo data.
 run: install
@@ -32,8 +35,9 @@ run: install
 	$(BIN)/flask seed-demo --if-empty
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
-## The whole suite on SQLite, then on PostgreSQL (PG_TEST_URL).
-test: test-sqlite test-postgres
+## The whole suite on SQLite and on PostgreSQL (PG_TEST_URL), side by side.
+test: install-dev
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install-dev
 	$(BIN)/pytest
