@@ -528,8 +528,11 @@ def log_query(filters: LogFilters, zone: ZoneInfo) -> Select:
 def call_takers() -> list[User]:
     """Operators and managers, for the log's operator filter."""
     return list(db.session.scalars(
-        select(User).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role.in_(CALL_WORKERS)).distinct().order_by(User.name, User.id)
+        # A subquery rather than DISTINCT: PostgreSQL cannot compare the JSON
+        # columns of users for equality.
+        select(User).where(User.id.in_(
+            select(UserRole.user_id).where(UserRole.role.in_(CALL_WORKERS))))
+        .order_by(User.name, User.id)
     ))
 
 
