@@ -130,8 +130,9 @@ def seed_demo(if_empty):
         db.session.commit()
     click.echo(
         f"Loaded {result.regions} regions, {result.organisations} organisations "
-        f"({result.justice_houses} houses of justice) and {result.facilities.count} facilities "
-        f"({len(demo.STALE)} of them stale)."
+        f"({result.justice_houses} houses of justice), {result.facilities.count} facilities "
+        f"({len(demo.STALE)} of them stale) and {result.alert_rules} alert "
+        f"rule{'' if result.alert_rules == 1 else 's'}."
     )
     click.echo("")
     click.echo(_table(

@@ -28,6 +28,23 @@ ENVIRONMENT_KEYS = {
     "ALERT_EVALUATION_SECONDS": int,
     "OUTBOX_DELIVERY_SECONDS": int,
     "HOLD_EXPIRY_SECONDS": int,
+    "STALE_REMINDER_SECONDS": int,
+    "STALE_ESCALATION_HOURS": int,
+    "DIGEST_SECONDS": int,
+    "RETENTION_DAYS_CALL_NOTES": int,
+    "RETENTION_DAYS_SMS_BODIES": int,
+    "RETENTION_DAYS_OUTBOX": int,
+    "RETENTION_DAYS_SEARCHES": int,
+    "RETENTION_DAYS_RATE_COUNTERS": int,
+    "RETENTION_PURGE_SECONDS": int,
+    "SCHEDULER_LEASE_SECONDS": float,
+    "SCHEDULER_RENEW_SECONDS": float,
+    "SCHEDULER_STALE_SECONDS": float,
+    "OUTBOX_BATCH_SIZE": int,
+    "OUTBOX_CLAIM_SECONDS": float,
+    "OUTBOX_MAX_ATTEMPTS": int,
+    "OUTBOX_RETRY_BASE_SECONDS": float,
+    "OUTBOX_RETRY_MAX_SECONDS": float,
     "HOLD_DEFAULT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
     "LOGIN_MAX_FAILURES": int,
@@ -90,6 +107,61 @@ class Defaults:
     ALERT_EVALUATION_SECONDS = 60
     OUTBOX_DELIVERY_SECONDS = 10
     HOLD_EXPIRY_SECONDS = 60
+    # Stale-data reminders: how often the job looks (keep it under an hour, the
+    # shortest stale_after, so that it sees every facility that became fresh),
+    # and how long after reminding a facility's staff, while it is still stale,
+    # the region's managers are told.
+    STALE_REMINDER_SECONDS = 300
+    STALE_ESCALATION_HOURS = 6
+    # The managers' daily digest: the job looks this often and sends once per
+    # day, for yesterday, on its first run after local midnight.
+    DIGEST_SECONDS = 3600
+
+    # Retention (PRODUCT.md section 5, rule 6), in days, enforced by the
+    # scheduler's retention job (app/services/retention.py `purge`). A record
+    # is purged once it is older than its window; one just inside is kept.
+    #
+    #   what                                     key                              default  how
+    #   caller's full number (sealed), kept for  CALLBACK_NUMBER_RETENTION_DAYS   30       erased; hash and masked
+    #     a call-back or an SMS conversation                                               number stay
+    #   what was noted about a contact: a call's RETENTION_DAYS_CALL_NOTES        90       blanked; the call's facts
+    #     notes, needs and recording link; a                                               (times, channel, status,
+    #     hold's household and note; a referral's                                          outcome, language,
+    #     and a turn-away's note                                                           operator, flags) stay
+    #   SMS texts of help-seeker conversations,  RETENTION_DAYS_SMS_BODIES        30       bodies blanked (a message
+    #     in and out (and their outbox copies)                                             still to send is kept)
+    #   outbox rows sent, delivered, failed or   RETENTION_DAYS_OUTBOX            90       deleted (pending or
+    #     undeliverable                                                                    sending: never)
+    #   placement search criteria (and the copy  RETENTION_DAYS_SEARCHES          90       blanked; time, region,
+    #     a turn-away keeps)                                                               result count stay
+    #   rate-limit counters (keys may hold an    RETENTION_DAYS_RATE_COUNTERS     2        deleted
+    #     IP address)
+    #   audit events, capacity history, alerts   -                                -        kept (append-only record)
+    RETENTION_DAYS_CALL_NOTES = 90
+    RETENTION_DAYS_SMS_BODIES = 30
+    RETENTION_DAYS_OUTBOX = 90
+    RETENTION_DAYS_SEARCHES = 90
+    RETENTION_DAYS_RATE_COUNTERS = 2
+    # The retention purge (numbers kept past their time), in seconds.
+    RETENTION_PURGE_SECONDS = 3600
+
+    # The scheduler's lease: the acting scheduler renews it every
+    # SCHEDULER_RENEW_SECONDS for SCHEDULER_LEASE_SECONDS; a standby takes over
+    # once it has expired. /healthz says `degraded` when the heartbeat (the
+    # last renewal) is older than SCHEDULER_STALE_SECONDS.
+    SCHEDULER_LEASE_SECONDS = 30
+    SCHEDULER_RENEW_SECONDS = 5
+    SCHEDULER_STALE_SECONDS = 60
+
+    # Outbox delivery: messages claimed per run, and for how long a claim
+    # holds (a row claimed by a process that died is taken up again after it);
+    # transient failures are retried with exponential backoff and jitter from
+    # BASE up to MAX seconds between attempts, until MAX_ATTEMPTS.
+    OUTBOX_BATCH_SIZE = 50
+    OUTBOX_CLAIM_SECONDS = 120
+    OUTBOX_MAX_ATTEMPTS = 10
+    OUTBOX_RETRY_BASE_SECONDS = 30
+    OUTBOX_RETRY_MAX_SECONDS = 3600
 
     # How long a hold keeps a place unless extended, in minutes.
     HOLD_DEFAULT_MINUTES = 120

@@ -8,6 +8,7 @@ went. An error is logged and counted, and never stops the process.
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,9 +29,20 @@ class Runner:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl = timedelta(seconds=lease_seconds)
         self.active = False
+        self.stopping = False
+        # Until when (time.monotonic) this process trusts its last renewal: half
+        # the lease, so that a job never starts on a lease another instance may
+        # have taken since (even with its clock somewhat ahead of ours).
+        self._held_until = 0.0
+
+    def holds_lease(self) -> bool:
+        return self.active and not self.stopping and time.monotonic() < self._held_until
 
     def renew_lease(self) -> bool:
         """Take or keep the lease; only the holder runs jobs."""
+        if self.stopping:
+            return False
+        asked = time.monotonic()
         with self.app.app_context(), writing():
             try:
                 active = lease.acquire(self.holder, clock.now(), self.ttl)
@@ -39,13 +51,15 @@ class Runner:
                 db.session.rollback()
                 log.exception("could not renew the lease")
                 active = False
+        if active:
+            self._held_until = asked + self.ttl.total_seconds() / 2
         if active != self.active:
             log.info("%s the lease (%s)", "took" if active else "lost", self.holder)
         self.active = active
         return active
 
     def run(self, job_id: str, job: Callable[[datetime], object]) -> None:
-        if not self.active:
+        if not self.holds_lease():
             return
         with self.app.app_context(), writing():
             now = clock.now()
@@ -59,7 +73,7 @@ class Runner:
                 return
             self._record(job_id, now)
             if result:
-                log.info("job %s: %s", job_id, result)
+                log.info("job %s: %s", job_id, len(result) if isinstance(result, list | tuple | set) else result)
 
     def _record(self, job_id: str, started: datetime, error: str | None = None) -> None:
         try:
@@ -78,7 +92,14 @@ class Runner:
 
     def stop(self) -> None:
         """Give the lease up, so that a standby takes over at once."""
+        self.stopping = True
         with self.app.app_context(), writing():
-            lease.release(self.holder)
-            db.session.commit()
+            try:
+                lease.release(self.holder)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.exception("could not release the lease; it expires by itself")
+        if self.active:
+            log.info("released the lease (%s)", self.holder)
         self.active = False

@@ -19,7 +19,9 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.clock import FrozenClock
 from app.extensions import db
+from tests.fake_smtp import FakeSmtpServer, Mailbox
 from tests.fake_twilio import FakeTwilio, FakeTwilioServer
+from tests.scheduler_process import FAST, SchedulerProcess
 
 # Saturday 28 November 2026, 21:00 in Brussels.
 START = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
@@ -193,5 +195,50 @@ def twilio(twilio_server) -> FakeTwilio:
     fake.requests.clear()
     fake.script.clear()
     fake.down = False
+    fake.delay = 0.0
     yield fake
     fake.__dict__.pop("_error", None)  # a test may script its error answers
+    fake.delay = 0.0
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback, for the whole run; a test
+    module points the app at it with `app_config` (smtp_server.config())."""
+    with FakeSmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_server) -> Mailbox:
+    """The fake SMTP server's mailbox, empty, with nothing refused."""
+    smtp_server.mailbox.reset()
+    yield smtp_server.mailbox
+    smtp_server.mailbox.reset()
+
+
+@pytest.fixture
+def start_scheduler(app, database_url, twilio_server, smtp_server, tmp_path):
+    """Starts `python -m scheduler` processes on the test's database, with the
+    fake Twilio and SMTP server and short intervals (`FAST`; a keyword
+    overrides a setting, None removes it). Every process is killed at the end
+    of the test, whatever happened, before the database is emptied."""
+    started: list[SchedulerProcess] = []
+
+    def start(**settings) -> SchedulerProcess:
+        process = SchedulerProcess({
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "CALLER_HASH_KEY": "test-caller-hash-key",
+            "HOTLINE_PUBLIC_URL": "https://hotline.opvang.test",
+            **twilio_server.config(),
+            **smtp_server.config(),
+            **FAST,
+            **settings,
+        }, tmp_path / f"scheduler-{len(started) + 1}.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.close()

@@ -5,6 +5,7 @@ answers with scripted statuses when told to."""
 import itertools
 import json
 import threading
+import time
 from base64 import b64decode
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ class FakeTwilio:
     # Statuses to answer next, one per request (then 201 again).
     script: list[int] = field(default_factory=list)
     down: bool = False
+    # Seconds each message request takes to answer, after it was recorded (as
+    # Twilio has accepted a message before its answer arrives).
+    delay: float = 0.0
     _numbers = itertools.count(1)
 
     def answer_next(self, *statuses: int) -> None:
@@ -36,6 +40,13 @@ class FakeTwilio:
     @property
     def messages(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def sends_per_body(self) -> dict[str, int]:
+        """How many times each message body was sent (asked of Twilio)."""
+        counts: dict[str, int] = {}
+        for message in self.messages:
+            counts[message.form.get("Body")] = counts.get(message.form.get("Body"), 0) + 1
+        return counts
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -46,6 +57,8 @@ class FakeTwilio:
         if (account, token) != (self.account_sid, self.auth_token):
             return self._error(401, 20003, "Authenticate")(environ, start_response)
         self.requests.append(Recorded(request.method, request.path, request.form.to_dict(), account))
+        if self.delay:
+            time.sleep(self.delay)
         status = self.script.pop(0) if self.script else 201
         if status != 201:
             code = 21211 if status == 400 else 20429 if status == 429 else 20500

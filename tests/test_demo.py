@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import (
+    AlertRule,
     AuditEvent,
     CapacityChange,
     CapacityUnit,
@@ -30,7 +31,8 @@ def count(model) -> int:
 def counts() -> dict:
     db.session.expire_all()
     return {model.__name__: count(model)
-            for model in (Region, Organisation, Facility, CapacityUnit, CapacityChange, User, AuditEvent)}
+            for model in (Region, Organisation, Facility, CapacityUnit, CapacityChange, User, AuditEvent,
+                          AlertRule)}
 
 
 def facilities() -> list[Facility]:
@@ -198,3 +200,26 @@ def test_demo_service_loads_without_committing(app):
     assert result.facilities.count == count(Facility) and not result.facilities.updated
     db.session.rollback()
     assert count(Region) == 0 and count(Facility) == 0
+
+
+def test_the_demo_alert_rule_warns_the_antwerpen_managers_when_crisis_beds_run_short(app, clock, seeded):
+    """The README's walk-through: Crisiscentrum Antwerpen to 0 crisis beds takes
+    the region below its rule; five minutes later the managers get an SMS."""
+    from app.models import OutboxMessage
+    from app.services import alerts, capacity
+    from app.services.access import Actor
+
+    rule = db.session.scalar(select(AlertRule))
+    assert (rule.region.slug, rule.kinds, rule.threshold) == ("antwerpen", ["crisis_bed"], 2)
+    assert alerts.evaluate(clock.now())["pending"] == 0  # 3 free at the start
+
+    beds = db.session.scalar(select(CapacityUnit).join(Facility).where(
+        Facility.slug == "crisiscentrum-antwerpen", CapacityUnit.kind.has(code="crisis_bed")))
+    staff = accounts.get_user_by_email("shelter@demo.opvang.be")
+    capacity.set_available(Actor(user=staff, source="web"), beds, 0, beds.version, clock.now())
+    assert alerts.evaluate(clock.now())["pending"] == 1
+    clock.advance(minutes=rule.for_minutes)
+    assert alerts.evaluate(clock.now())["fired"] == 1
+    sms_to = {message.user.email for message in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.purpose == "alert", OutboxMessage.channel == "sms"))}
+    assert sms_to == {"manager@demo.opvang.be", "night@demo.opvang.be"}

@@ -17,7 +17,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app import clock
 from app.extensions import db
 from app.hotline import bp
-from app.models import OutboxMessage
 from app.services import conversations, outbox, phones, sms_commands
 
 log = logging.getLogger(__name__)
@@ -55,13 +54,12 @@ def sms():
 
 
 def deliver_now(outbox_id: int) -> None:
-    """One attempt to send an outbox message just committed. Whatever happens
-    is recorded in its row (or left pending for the next delivery run); it
-    never fails the request that wrote it."""
+    """One attempt to send an outbox message just committed, under the same
+    claim as the scheduler's delivery runs (so never sent by both). Whatever
+    happens is recorded in its row (or left pending for the next delivery
+    run); it never fails the request that wrote it."""
     try:
-        message = db.session.get(OutboxMessage, outbox_id)
-        outbox.deliver(message, clock.now())
-        db.session.commit()
+        outbox.deliver_now(outbox_id, clock.now())
     except Exception:  # noqa: BLE001 - the message is in the outbox; a later run delivers it
         db.session.rollback()
         log.exception("delivering outbox message %d failed; it stays in the outbox", outbox_id)

@@ -62,6 +62,13 @@ TEXTS = {
         "no_facility": "Dit nummer hoort bij geen opvangplaats die je mag bijwerken. Niets gewijzigd.",
         "conflict": "{facility}: iemand anders wijzigde dit net, nu {count} {kind} {free}. Stuur je aantal opnieuw.",
         "inactive": "Opvang: met dit nummer kun je geen aantallen doorgeven. Niets gewijzigd.",
+        "ack_done": "Opvang: alarm {code} ({region}) bevestigd. Geen herinneringen meer; iedereen hoort het als het "
+                    "opgelost is.",
+        "ack_unknown": "Opvang: geen alarm {code} dat jij kunt bevestigen. Niets gewijzigd.",
+        "ack_already": "Opvang: alarm {code} was al bevestigd door {name} om {time}. Niets gewijzigd.",
+        "ack_resolved": "Opvang: alarm {code} is al opgelost. Niets gewijzigd.",
+        "ack_no_code": "Stuur OK en de code van het alarm, bv. OK 17. Niets gewijzigd.",
+        "help_ok": " OK 17 = alarm 17 bevestigen.",
     },
     "fr": {
         "set": "{facility} : {count} {kind} {free} (sur {total})",
@@ -83,6 +90,13 @@ TEXTS = {
         "conflict": "{facility} : quelqu'un d'autre vient de modifier, maintenant {count} {kind} {free}. "
                     "Renvoyez votre nombre.",
         "inactive": "Opvang : ce numéro ne peut pas transmettre de compteurs. Rien n'a changé.",
+        "ack_done": "Opvang : alerte {code} ({region}) confirmée. Plus de rappels ; chacun sera prévenu quand elle "
+                    "sera résolue.",
+        "ack_unknown": "Opvang : aucune alerte {code} que vous pouvez confirmer. Rien n'a changé.",
+        "ack_already": "Opvang : l'alerte {code} a déjà été confirmée par {name} à {time}. Rien n'a changé.",
+        "ack_resolved": "Opvang : l'alerte {code} est déjà résolue. Rien n'a changé.",
+        "ack_no_code": "Envoyez OK et le code de l'alerte, p.ex. OK 17. Rien n'a changé.",
+        "help_ok": " OK 17 = confirmer l'alerte 17.",
     },
     "en": {
         "set": "{facility}: {count} {kind} {free} (of {total})",
@@ -103,6 +117,13 @@ TEXTS = {
         "no_facility": "This number belongs to no facility you may update. Nothing changed.",
         "conflict": "{facility}: someone else just changed this, now {count} {kind} {free}. Send your number again.",
         "inactive": "Opvang: this number cannot send counts. Nothing changed.",
+        "ack_done": "Opvang: alert {code} ({region}) acknowledged. No more reminders; everyone is told when it is "
+                    "resolved.",
+        "ack_unknown": "Opvang: no alert {code} that you can acknowledge. Nothing changed.",
+        "ack_already": "Opvang: alert {code} was already acknowledged by {name} at {time}. Nothing changed.",
+        "ack_resolved": "Opvang: alert {code} is resolved already. Nothing changed.",
+        "ack_no_code": "Send OK and the alert's code, e.g. OK 17. Nothing changed.",
+        "help_ok": " OK 17 = acknowledge alert 17.",
     },
 }
 

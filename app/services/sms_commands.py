@@ -8,8 +8,11 @@ changes nothing. Every text gets exactly one reply, through the outbox, keyed
 by the text's MessageSid so that a replayed webhook changes nothing twice and
 sends no second reply.
 
-`OK code` (acknowledging an alert) belongs to the alerts issue: until it is
-built, it reads as an unknown command. Add it to `VERBS` and `_execute`.
+`OK code` acknowledges alert `code` (alerts.acknowledge, source `sms`): for
+the managers of the alert's region, admins and the users its rule names. An
+unknown code, or one of an alert that is not the sender's, gets the same
+polite reply and changes nothing; so does an alert already acknowledged or
+resolved (the reply says so).
 """
 
 import logging
@@ -20,10 +23,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.clock import local_zone
 from app.extensions import db
 from app.hotline import sms_texts
-from app.models import CapacityKind, CapacityUnit, Facility, OutboxMessage, User
-from app.services import capacity, outbox, phones
+from app.models import Alert, CapacityKind, CapacityUnit, Facility, OutboxMessage, User
+from app.services import alerts, capacity, outbox, phones
 from app.services.access import Actor, can_update_facility
 from app.services.errors import Conflict, Forbidden, InvalidInput
 
@@ -33,6 +37,7 @@ VERBS = {
     "vrij": "set", "free": "set", "libre": "set", "libres": "set",
     "status": "status", "statut": "status",
     "help": "help", "hulp": "help", "aide": "help", "?": "help",
+    "ok": "ack",
 }
 COUNT = re.compile(r"^[-+]?\d{1,6}$")
 PURPOSE = "command_reply"
@@ -40,7 +45,7 @@ PURPOSE = "command_reply"
 
 @dataclass
 class Command:
-    verb: str  # set, status, help, unknown
+    verb: str  # set, status, ack, help, unknown
     count: str | None = None
     words: list[str] = field(default_factory=list)
 
@@ -103,6 +108,8 @@ def _execute(user: User, command: Command, lang: str, now: datetime) -> str:
             return _set(actor, command, lang, now)
         if command.verb == "status":
             return _status(user, command.words, lang, now)
+        if command.verb == "ack":
+            return _acknowledge(actor, command.words, lang, now)
         return _help(user, lang)
     except _Refusal as refusal:
         return refusal.reply
@@ -280,9 +287,35 @@ def _status_line(facility: Facility, figures: capacity.UnitFigures, lang: str) -
     return f"{facility.name}{closed}{separator} " + ", ".join(parts)
 
 
+def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> str:
+    code = words[0].lstrip("#") if words else ""
+    if not code.isdigit() or len(code) > 9:
+        raise _Refusal(sms_texts.text(lang, "ack_no_code"))
+    alert = db.session.get(Alert, int(code))
+    # Not there, or not the sender's: the same reply, nothing revealed.
+    if alert is None or not alerts.may_acknowledge(actor.user, alert) or alert.state == "pending":
+        raise _Refusal(sms_texts.text(lang, "ack_unknown", code=code))
+    try:
+        alerts.acknowledge(actor, alert, now)
+    except Forbidden:
+        raise _Refusal(sms_texts.text(lang, "ack_unknown", code=code)) from None
+    except Conflict:
+        if alert.state == "resolved":
+            raise _Refusal(sms_texts.text(lang, "ack_resolved", code=code)) from None
+        if alert.acknowledged_at is not None:
+            by = alert.acknowledged_by
+            raise _Refusal(sms_texts.text(
+                lang, "ack_already", code=code, name=by.name if by else "-",
+                time=alert.acknowledged_at.astimezone(local_zone()).strftime("%H:%M"))) from None
+        raise _Refusal(sms_texts.text(lang, "ack_unknown", code=code)) from None
+    return sms_texts.text(lang, "ack_done", code=code, region=alert.region.name)
+
+
 def _help(user: User, lang: str) -> str:
     reply = sms_texts.text(lang, "help")
     own = _own_facilities(user)
     if len(own) > 1:
         reply += sms_texts.text(lang, "help_codes", example=own[0].slug, codes=_codes(user))
+    if user.has_role("manager", "admin"):
+        reply += sms_texts.text(lang, "help_ok")
     return reply
