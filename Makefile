@@ -52,6 +52,7 @@ bench: install-dev
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/hotline.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -72,7 +72,7 @@ class Runner:
                 self._record(job_id, now, error=f"{type(error).__name__}: {error}")
                 return
             self._record(job_id, now)
-            if result:
+            if _did_something(result):
                 log.info("job %s: %s", job_id, len(result) if isinstance(result, list | tuple | set) else result)
 
     def _record(self, job_id: str, started: datetime, error: str | None = None) -> None:
@@ -103,3 +103,11 @@ class Runner:
         if self.active:
             log.info("released the lease (%s)", self.holder)
         self.active = False
+
+
+def _did_something(result: object) -> bool:
+    """Whether a job's result is worth a log line: a non-empty list, or a
+    summary with a count above zero (a run that found nothing is silent)."""
+    if isinstance(result, dict):
+        return any(isinstance(value, int) and value > 0 for value in result.values())
+    return bool(result)

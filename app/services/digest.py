@@ -10,7 +10,6 @@ however often the job runs. Facility and region names only: never an address,
 and nothing about a caller.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -21,8 +20,6 @@ from app.clock import local_zone
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, CapacityUnit, Facility, Region, User, UserRole
 from app.services import job_texts, notices, placement
-
-log = logging.getLogger(__name__)
 
 PURPOSE = "digest"
 # Stale facilities listed per region at most; the rest are counted.
@@ -81,7 +78,6 @@ def daily_digest(now: datetime) -> dict:
             subject=job_texts.text(lang, "digest_subject", day=job_texts.day(lang, day)),
         )
         sent += message is not None
-    log.info("daily digest of %s: %d managers", day, sent)
     return {"day": day.isoformat(), "sent": sent}
 
 

@@ -8,7 +8,6 @@ the kind and the hold's number: never the household, the note, the call or
 anything else about the person the place was for.
 """
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,8 +19,6 @@ from app.hotline import sms_texts
 from app.models import CapacityUnit, Hold
 from app.services import audit, holds, job_texts, notices
 from app.services.access import SYSTEM
-
-log = logging.getLogger(__name__)
 
 PURPOSE = "hold_expired"
 
@@ -64,5 +61,4 @@ def expire_and_notify(now: datetime) -> dict:
             subject=job_texts.text(lang, "hold_expired_subject", **values),
         )
         notified += sent is not None
-    log.info("expired %d overdue holds, %d makers told", len(expired), notified)
     return {"expired": len(expired), "notified": notified}

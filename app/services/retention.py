@@ -128,5 +128,4 @@ def purge(now: datetime) -> dict[str, int]:
 
     if any(counts.values()):
         audit.record(SYSTEM, "retention.purge", now, **counts)
-        log.info("retention purge: %s", counts)
     return counts

@@ -21,7 +21,6 @@ ISO>:<reminded|escalated>:<user>:<channel>", so that nothing goes out twice
 even if the spell's row were written twice.
 """
 
-import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -34,8 +33,6 @@ from app.models import CapacityUnit, Facility, User, UserRole
 from app.models.scheduling import StaleReminder
 from app.models.user import user_facilities, user_regions
 from app.services import job_texts, notices
-
-log = logging.getLogger(__name__)
 
 REMIND = "stale_reminder"
 ESCALATE = "stale_escalation"
@@ -127,7 +124,6 @@ def remind_stale(now: datetime) -> dict:
             counts["messages"] += _escalate(now, spell, facility, user, now - last_update) is not None
         spell.escalated_at = now
     db.session.flush()
-    log.info("stale facilities: %s", counts)
     return counts
 
 
