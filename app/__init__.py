@@ -93,6 +93,7 @@ def _instance_secret(app: Flask, name: str) -> str:
 
 def _register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
+    from app.alerts import bp as alerts_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.console import bp as console_bp
@@ -106,7 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.simulator import bp as simulator_bp
 
     for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp, holds_bp, hotline_bp,
-                      placement_bp, simulator_bp, outbox_bp, console_bp):
+                      placement_bp, simulator_bp, outbox_bp, console_bp, alerts_bp):
         app.register_blueprint(blueprint)
 
 

@@ -177,3 +177,5 @@ class Defaults:
     SHELTER_REFRESH_SECONDS = 15
     # How often the operator console's live list (and an SMS conversation) refresh, in seconds.
     CONSOLE_REFRESH_SECONDS = 5
+    # How often the managers' alerts page refreshes, in seconds.
+    ALERTS_REFRESH_SECONDS = 15

@@ -76,3 +76,17 @@ OUTBOX_STATUS_LABELS = {
     "pending": _l("waiting to be sent"), "sending": _l("sending"), "sent": _l("sent"), "delivered": _l("delivered"),
     "failed": _l("not sent"), "undeliverable": _l("cannot be sent"),
 }
+
+# Alerts (flow C): the manager pages and the user form.
+ALERT_CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("E-mail")}
+ALERT_STATE_LABELS = {"pending": _l("pending"), "firing": _l("firing"), "resolved": _l("resolved")}
+ALERT_EVENT_LABELS = {
+    "pending": _l("Below the threshold (pending)"), "fired": _l("Fired"), "critical": _l("Critical level reached"),
+    "repeated": _l("Repeated"), "escalated": _l("Escalated"), "acknowledged": _l("Acknowledged"),
+    "resolved": _l("Resolved"), "cancelled": _l("Cancelled"),
+}
+ACK_SOURCE_LABELS = {"web": _l("with the button"), "api": _l("through the API"), "sms": _l("by SMS (OK code)")}
+CANCEL_REASON_LABELS = {
+    "out_of_scope": _l("the rule no longer watches this region"),
+    "rule_changed": _l("the rule was changed"), "rule_deactivated": _l("the rule was deleted or deactivated"),
+}

@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.labels import (
+    ALERT_CHANNEL_LABELS,
     CLIENT_TYPE_LABELS,
     COUNTS_LABELS,
     FACILITY_TYPE_LABELS,
@@ -23,6 +24,7 @@ from app.labels import (
     ORGANISATION_KIND_LABELS,
     ROLE_LABELS,
 )
+from app.models.alerts import ALERT_CHANNELS
 from app.models.capacity import CLIENT_TYPES, COUNTS
 from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
 from app.models.geography import ORGANISATION_KINDS
@@ -48,6 +50,8 @@ class UserForm(FlaskForm):
     facilities = MultiCheckboxField(_l("Facilities (for shelter staff)"), choices=[])
     phone = StringField(_l("Mobile phone (E.164, like +32470123456)"))
     language = SelectField(_l("Language"), choices=_choices((code, LANGUAGE_NAMES[code]) for code in USER_LANGUAGES))
+    alert_channels = MultiCheckboxField(_l("Alert notices by"), default=list(ALERT_CHANNELS),
+                                        choices=_choices((c, ALERT_CHANNEL_LABELS[c]) for c in ALERT_CHANNELS))
     password = PasswordField(_l("New password (leave empty to keep it)"))
 
     def set_choices(self, regions, facilities):

@@ -86,6 +86,7 @@ def _save_user(form: UserForm, user: User | None) -> User:
         phone=form.phone.data,
         language=form.language.data or "",
         password=form.password.data or None,
+        alert_channels=form.alert_channels.data or [],
     )
 
 

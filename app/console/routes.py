@@ -46,7 +46,7 @@ CSV_COLUMNS = ("id", "sid", "channel", "caller", "language", "status", "started_
 
 
 def _refresh_seconds() -> int:
-    return current_app.config.get("CONSOLE_REFRESH_SECONDS", 5)
+    return current_app.config["CONSOLE_REFRESH_SECONDS"]
 
 
 def _may_work() -> bool:

@@ -33,7 +33,8 @@ class AlertRule(db.Model):
     for_minutes: Mapped[int] = mapped_column(default=10)
     margin: Mapped[int] = mapped_column(default=1)
     keep_firing_minutes: Mapped[int] = mapped_column(default=10)
-    repeat_minutes: Mapped[int | None] = mapped_column(default=60)
+    # No column default: the ORM would put it in place of an explicit None ("never").
+    repeat_minutes: Mapped[int | None]
     escalate_after_minutes: Mapped[int | None]
     # E-mail addresses of users to escalate to (admins or named users).
     escalate_to: Mapped[list] = mapped_column(JSON, default=list)

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import ApiToken, Facility, Region, User, UserRole
+from app.models.alerts import ALERT_CHANNELS
 from app.models.user import ROLES
 from app.services import audit
 from app.services.access import Actor
@@ -49,8 +50,11 @@ def save_user(
     phone: str | None = None,
     language: str = "nl",
     password: str | None = None,
+    alert_channels: list[str] | None = None,
 ) -> User:
-    """Create a user (`user` None) or update one, validating every field."""
+    """Create a user (`user` None) or update one, validating every field.
+    `alert_channels` (among sms, email; empty: no alert notices) None keeps
+    them as they are (both for a new user)."""
     email = normalise_email(email)
     if not EMAIL.match(email):
         raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
@@ -71,6 +75,11 @@ def save_user(
         raise InvalidInput(
             f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
+    if alert_channels is not None:
+        unknown = sorted(set(alert_channels) - set(ALERT_CHANNELS))
+        if unknown:
+            raise InvalidInput(f"alert channels must be among {', '.join(ALERT_CHANNELS)}; unknown: "
+                               f"{', '.join(unknown)}", field="alert_channels")
     regions = _by_slug(Region, region_slugs, "regions")
     facilities = _by_slug(Facility, facility_slugs, "facilities")
 
@@ -93,6 +102,8 @@ def save_user(
     user.role_rows = [UserRole(role=role) for role in sorted(set(roles))]
     user.regions = regions
     user.facilities = facilities
+    if alert_channels is not None:
+        user.alert_channels = [channel for channel in ALERT_CHANNELS if channel in alert_channels]
     if password is not None:
         user.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
     db.session.flush()
@@ -104,6 +115,7 @@ def save_user(
         roles=sorted(set(roles)),
         regions=[r.slug for r in regions],
         facilities=[f.slug for f in facilities],
+        alert_channels=list(user.alert_channels or []),
     )
     return user
 

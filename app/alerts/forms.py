@@ -1,0 +1,83 @@
+"""The alert rule form. Like the admin forms it only reads and shows the
+fields: app/services/alert_rules.py validates them (the form is never
+`validate()`d, so the service's message, next to its field, is the only one).
+Its fields carry the names of the API's fields, so that the field an
+InvalidInput names is the one that shows the message."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+
+from app.admin.forms import MultiCheckboxField
+from app.labels import ALERT_CHANNEL_LABELS
+from app.models.alerts import ALERT_CHANNELS
+from app.presenters import kind_label
+from app.services import alert_rules
+
+COUNTS = ("threshold", "critical_at", "for_minutes", "margin", "keep_firing_minutes", "repeat_minutes",
+          "escalate_after_minutes")
+
+
+class RuleForm(FlaskForm):
+    name = StringField(_l("Name"))
+    region = SelectField(_l("Region"), choices=[])
+    kinds = MultiCheckboxField(_l("Capacity kinds (their free places are added up)"), choices=[])
+    threshold = StringField(_l("Alert when free places are below"))
+    critical_at = StringField(_l("Critical at (free places at most)"))
+    for_minutes = StringField(_l("Minutes below the threshold before it fires"))
+    margin = StringField(_l("Margin: resolved only at threshold + margin free places"))
+    keep_firing_minutes = StringField(_l("Minutes at threshold + margin before it resolves"))
+    repeat_minutes = StringField(_l("Repeat every (minutes) while unacknowledged"))
+    escalate_after_minutes = StringField(_l("Escalate after (minutes) unacknowledged"))
+    escalate_to = TextAreaField(_l("Escalate to (e-mail addresses of users)"))
+    recipients = TextAreaField(_l("Recipients (e-mail addresses of users)"))
+    quiet_from = StringField(_l("Quiet from"))
+    quiet_to = StringField(_l("Quiet until"))
+    channels = MultiCheckboxField(_l("Channels"), choices=[SelectChoice(c, ALERT_CHANNEL_LABELS[c])
+                                                            for c in ALERT_CHANNELS])
+    active = BooleanField(_l("Active"))
+
+    def set_choices(self, regions, kinds, *, every_region: bool):
+        """`regions` the user may make rules for; `every_region` for admins."""
+        every = [SelectChoice("", _l("Every region, each on its own"))] if every_region else []
+        self.region.choices = every + [SelectChoice(region.slug, region.name) for region in regions]
+        self.kinds.choices = [SelectChoice(kind.code, kind_label(kind)) for kind in kinds]
+
+
+def form_data(rule: dict) -> dict:
+    """A rule in the API's shape (alert_rules.rule_data, or the defaults of
+    a new one) as the form shows it."""
+    quiet = rule.get("quiet_hours") or {}
+    return {
+        **{name: "" if rule.get(name) is None else str(rule[name]) for name in COUNTS},
+        "name": rule.get("name") or "",
+        "region": rule.get("region") or "",
+        "kinds": list(rule.get("kinds") or []),
+        "escalate_to": ", ".join(rule.get("escalate_to") or []),
+        "recipients": ", ".join(rule.get("recipients") or []),
+        "quiet_from": quiet.get("from") or "",
+        "quiet_to": quiet.get("to") or "",
+        "channels": list(rule.get("channels") or []),
+        "active": bool(rule.get("active")),
+    }
+
+
+def new_rule_data() -> dict:
+    return form_data(alert_rules.DEFAULTS)
+
+
+def rule_from_form(form: RuleForm) -> dict:
+    """The form's fields in the API's shape, for alert_rules.save_rule. Blank
+    repeat and escalation mean never; blank quiet hours mean none."""
+    quiet_from, quiet_to = (form.quiet_from.data or "").strip(), (form.quiet_to.data or "").strip()
+    return {
+        **{name: getattr(form, name).data or "" for name in COUNTS},
+        "name": form.name.data or "",
+        "region": form.region.data or None,
+        "kinds": form.kinds.data or [],
+        "escalate_to": form.escalate_to.data or "",
+        "recipients": form.recipients.data or "",
+        "quiet_hours": {"from": quiet_from, "to": quiet_to} if quiet_from or quiet_to else None,
+        "channels": form.channels.data or [],
+        "active": bool(form.active.data),
+    }

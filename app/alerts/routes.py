@@ -1,0 +1,146 @@
+"""Thin routes over app/services/alerts.py and alert_rules.py.
+
+Who: managers and admins; everyone else gets 403 on every page here. The
+alert list is scoped as alerts.alerts_for scopes it (admins every region,
+managers their own); an alert's timeline is for whoever it asks to act
+(alerts.may_acknowledge: admins, the region's managers, the users its rule
+names). The rules editor lists the rules alert_rules.rules_for gives, and
+alert_rules.save_rule decides what may be saved: an invalid rule comes back
+with the message next to its field, status 400, and nothing saved.
+"""
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import clock
+from app.alerts import bp
+from app.alerts.forms import RuleForm, form_data, new_rule_data, rule_from_form
+from app.alerts.presenters import ack_refusal, is_fallback, timeline
+from app.auth import current_actor, roles_required
+from app.extensions import db, htmx
+from app.models import AlertRule
+from app.services import alert_rules, alerts, capacity, regions
+from app.services.errors import Conflict, Forbidden, InvalidInput
+
+READERS = ("manager", "admin")
+PAST_PAGE_SIZE = 25
+# Open episodes: one per rule and region at most.
+CURRENT_LIMIT = 500
+
+
+# --- alerts -----------------------------------------------------------------------
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def index():
+    """Current alerts (firing, critical first, then pending) and past ones,
+    paged by `before` (an alert id). Polls itself for the fragment."""
+    actor = current_actor()
+    before = request.args.get("before", type=int)
+    current = sorted(alerts.alerts_for(actor, "firing", limit=CURRENT_LIMIT)
+                     + alerts.alerts_for(actor, "pending", limit=CURRENT_LIMIT),
+                     key=lambda alert: (alert.state != "firing", not alert.critical, -alert.id))
+    past = alerts.alerts_for(actor, "resolved", limit=PAST_PAGE_SIZE + 1, before_id=before)
+    context = dict(
+        current=current,
+        past=past[:PAST_PAGE_SIZE],
+        older=past[PAST_PAGE_SIZE - 1].id if len(past) > PAST_PAGE_SIZE else None,
+        before=before,
+        now=clock.now(),
+        refresh_seconds=current_app.config["ALERTS_REFRESH_SECONDS"],
+    )
+    if htmx:
+        return render_template("alerts/_alerts.html", **context)
+    return render_template("alerts/index.html", **context)
+
+
+@bp.route("/<int:alert_id>")
+@roles_required(*READERS)
+def show(alert_id: int):
+    """The alert's timeline: what happened, who was told by what, who acknowledged."""
+    alert = alerts.get_alert(alert_id)
+    if not alerts.may_acknowledge(current_user, alert):
+        raise Forbidden("this alert is for the managers of its region")
+    return render_template("alerts/show.html", alert=alert, entries=timeline(alert), is_fallback=is_fallback,
+                           now=clock.now())
+
+
+@bp.route("/<int:alert_id>/ack", methods=["POST"])
+@roles_required(*READERS)
+def acknowledge(alert_id: int):
+    alert = alerts.get_alert(alert_id)
+    try:
+        alerts.acknowledge(current_actor(), alert, clock.now())
+        db.session.commit()
+    except Conflict:
+        db.session.rollback()
+        flash(ack_refusal(alert), "error")
+    else:
+        flash(_("Alert %(code)d acknowledged: no more reminders or escalation. Everyone who was told hears when "
+                "it is resolved.", code=alert.id), "success")
+    if request.form.get("back") == "show":
+        return redirect(url_for("alerts.show", alert_id=alert.id), 303)
+    return redirect(url_for("alerts.index"), 303)
+
+
+# --- rules ------------------------------------------------------------------------
+
+
+@bp.route("/rules")
+@roles_required(*READERS)
+def rules():
+    return render_template("alerts/rules.html", rules=alert_rules.rules_for(current_actor()),
+                           kinds={kind.code: kind for kind in capacity.all_kinds()})
+
+
+def _rule_page(rule: AlertRule | None):
+    if rule is not None and not alert_rules.may_edit(current_user, rule.region_id):
+        raise Forbidden("managers edit the rules of their own regions only")
+    if request.method == "GET":
+        form = RuleForm(data=form_data(alert_rules.rule_data(rule)) if rule is not None else new_rule_data())
+    else:
+        form = RuleForm()
+    own = alert_rules.managed_region_ids(current_user)
+    form.set_choices([region for region in regions.all_regions() if own is None or region.id in own],
+                     capacity.all_kinds(), every_region=own is None)
+    if request.method == "POST":
+        try:
+            saved = alert_rules.save_rule(current_actor(), clock.now(), rule_from_form(form), rule)
+        except InvalidInput as exc:
+            db.session.rollback()
+            return render_template("alerts/rule_form.html", form=form, rule=rule, error=exc), 400
+        db.session.commit()
+        flash(_("Alert rule %(name)s saved.", name=saved.name), "success")
+        return redirect(url_for("alerts.rules"), 303)
+    return render_template("alerts/rule_form.html", form=form, rule=rule, error=None)
+
+
+@bp.route("/rules/new", methods=["GET", "POST"])
+@roles_required(*READERS)
+def new_rule():
+    return _rule_page(None)
+
+
+@bp.route("/rules/<int:rule_id>", methods=["GET", "POST"])
+@roles_required(*READERS)
+def edit_rule(rule_id: int):
+    return _rule_page(alert_rules.get_rule(rule_id))
+
+
+@bp.route("/rules/<int:rule_id>/delete", methods=["POST"])
+@roles_required(*READERS)
+def delete_rule(rule_id: int):
+    """A rule without alerts is deleted; one with alerts is deactivated, so
+    that their timelines stay."""
+    rule = alert_rules.get_rule(rule_id)
+    name = rule.name
+    outcome = alert_rules.delete_rule(current_actor(), clock.now(), rule)
+    db.session.commit()
+    if outcome == "deleted":
+        flash(_("Alert rule %(name)s deleted.", name=name), "success")
+    else:
+        flash(_("Alert rule %(name)s had alerts: it is deactivated, so that their timelines stay.", name=name),
+              "success")
+    return redirect(url_for("alerts.rules"), 303)
