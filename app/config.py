@@ -177,5 +177,6 @@ class Defaults:
     SHELTER_REFRESH_SECONDS = 15
     # How often the operator console's live list (and an SMS conversation) refresh, in seconds.
     CONSOLE_REFRESH_SECONDS = 5
-    # How often the managers' alerts page refreshes, in seconds.
+    # How often the managers' alerts page refreshes, in seconds, and past alerts per page.
     ALERTS_REFRESH_SECONDS = 15
+    ALERTS_PAGE_SIZE = 25

@@ -203,8 +203,8 @@ def test_the_list_shows_current_and_past_alerts_and_polls_itself(app, firing, cl
     assert f'data-alert="{firing.alert.id}"' not in body.split("Past alerts")[0]
 
 
-def test_past_alerts_are_paged(app, firing, clock, monkeypatch):
-    monkeypatch.setattr("app.alerts.routes.PAST_PAGE_SIZE", 1)
+def test_past_alerts_are_paged(app, firing, clock):
+    app.config["ALERTS_PAGE_SIZE"] = 1
     # Two rules deactivated: both episodes end ("cancelled") and are past.
     for rule in (firing.rule, firing.rule_gent):
         alert_rules.delete_rule(firing.by_admin, clock.now(), rule)

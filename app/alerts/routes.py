@@ -24,7 +24,6 @@ from app.services import alert_rules, alerts, capacity, regions
 from app.services.errors import Conflict, Forbidden, InvalidInput
 
 READERS = ("manager", "admin")
-PAST_PAGE_SIZE = 25
 # Open episodes: one per rule and region at most.
 CURRENT_LIMIT = 500
 
@@ -42,11 +41,12 @@ def index():
     current = sorted(alerts.alerts_for(actor, "firing", limit=CURRENT_LIMIT)
                      + alerts.alerts_for(actor, "pending", limit=CURRENT_LIMIT),
                      key=lambda alert: (alert.state != "firing", not alert.critical, -alert.id))
-    past = alerts.alerts_for(actor, "resolved", limit=PAST_PAGE_SIZE + 1, before_id=before)
+    page_size = current_app.config["ALERTS_PAGE_SIZE"]
+    past = alerts.alerts_for(actor, "resolved", limit=page_size + 1, before_id=before)
     context = dict(
         current=current,
-        past=past[:PAST_PAGE_SIZE],
-        older=past[PAST_PAGE_SIZE - 1].id if len(past) > PAST_PAGE_SIZE else None,
+        past=past[:page_size],
+        older=past[page_size - 1].id if len(past) > page_size else None,
         before=before,
         now=clock.now(),
         refresh_seconds=current_app.config["ALERTS_REFRESH_SECONDS"],
