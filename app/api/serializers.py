@@ -5,8 +5,8 @@ from datetime import datetime
 from flask_login import current_user
 
 from app.clock import iso_local, local_zone
-from app.models import CapacityChange, CapacityUnit, Facility, Hold, Referral, User
-from app.services import intake_hours
+from app.models import Alert, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
+from app.services import alerts, intake_hours
 from app.services.access import can_see_address
 from app.services.capacity import RegionTotals, UnitFigures
 
@@ -97,7 +97,9 @@ def change_json(change: CapacityChange) -> dict:
 def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
-              Referral: _current_referral_json}
+              Referral: _current_referral_json,
+              Alert: alerts.alert_data,
+              OutboxMessage: notification_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 
 
@@ -209,3 +211,24 @@ def turn_away_json(turn_away, user: User) -> dict:
     if not user.has_role("operator", "manager", "admin"):
         del data["call_id"], data["note"]
     return data
+
+
+# --- alerts and the outbox -----------------------------------------------------
+
+
+def notification_json(message: OutboxMessage) -> dict:
+    """An outbox row: the recipient masked, never a full number (nor the text)."""
+    return {
+        "id": message.id,
+        "channel": message.channel,
+        "purpose": message.purpose,
+        "status": message.status,
+        "recipient": message.recipient_masked,
+        "user": message.user.email if message.user else None,
+        "alert_id": message.alert_id,
+        "attempts": message.attempts,
+        "created_at": iso_local(message.created_at),
+        "next_attempt_at": iso_local(message.next_attempt_at) if message.status == "pending" else None,
+        "sent_at": iso_local(message.sent_at),
+        "last_error": message.last_error,
+    }

@@ -1,0 +1,123 @@
+"""Alerts in API v1 (API.md "Alerts"): the rules, their alerts, the outbox.
+
+Rules: managers (of their own regions) and admins. Alerts: managers of the
+alert's region and admins, and whoever the rule names for the one alert.
+The outbox: operators, managers and admins, as its page. Recipients are
+masked: never a full number.
+"""
+
+from flask import jsonify, request
+
+from app import clock
+from app.api import bp
+from app.api.paging import next_link, page_args
+from app.api.serializers import notification_json
+from app.auth import current_actor, login_required, roles_required
+from app.clock import iso_local
+from app.extensions import db
+from app.models import Alert, AlertEvent
+from app.services import alert_rules, alerts, outbox
+from app.services.errors import Forbidden
+
+# --- rules ---------------------------------------------------------------------
+
+
+@bp.route("/alert-rules")
+@login_required
+def alert_rule_list():
+    return jsonify([alert_rules.rule_data(rule) for rule in alert_rules.rules_for(current_actor())])
+
+
+@bp.route("/alert-rules", methods=["POST"])
+@login_required
+def create_alert_rule():
+    rule = alert_rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
+    db.session.commit()
+    return jsonify(alert_rules.rule_data(rule)), 201
+
+
+@bp.route("/alert-rules/<int:rule_id>", methods=["PATCH"])
+@login_required
+def update_alert_rule(rule_id: int):
+    rule = alert_rules.get_rule(rule_id)
+    alert_rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
+    db.session.commit()
+    return jsonify(alert_rules.rule_data(rule))
+
+
+@bp.route("/alert-rules/<int:rule_id>", methods=["DELETE"])
+@login_required
+def delete_alert_rule(rule_id: int):
+    rule = alert_rules.get_rule(rule_id)
+    result = alert_rules.delete_rule(current_actor(), clock.now(), rule)
+    db.session.commit()
+    return jsonify({"id": rule_id, "result": result})
+
+
+# --- alerts --------------------------------------------------------------------
+
+
+def _event_json(event: AlertEvent) -> dict:
+    return {
+        "at": iso_local(event.at),
+        "event": event.event,
+        "free": event.free,
+        "actor": event.actor.email if event.actor else None,
+        "details": event.details or {},
+    }
+
+
+def _alert_detail_json(alert: Alert) -> dict:
+    return {
+        **alerts.alert_data(alert),
+        "events": [_event_json(event) for event in alert.events],
+        "notices": [notification_json(message) for message in alerts.notices(alert)],
+    }
+
+
+def _alert_for_me(alert_id: int) -> Alert:
+    alert = alerts.get_alert(alert_id)
+    if not alerts.may_acknowledge(current_actor().user, alert):
+        raise Forbidden("this alert is for the managers of its region")
+    return alert
+
+
+@bp.route("/alerts")
+@login_required
+def alert_list():
+    limit, cursor = page_args()
+    rows = alerts.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
+    return jsonify([alerts.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
+
+
+@bp.route("/alerts/<int:alert_id>")
+@login_required
+def alert_detail(alert_id: int):
+    return jsonify(_alert_detail_json(_alert_for_me(alert_id)))
+
+
+@bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
+@login_required
+def acknowledge_alert(alert_id: int):
+    alert = alerts.acknowledge(current_actor(), alerts.get_alert(alert_id), clock.now())
+    db.session.commit()
+    return jsonify(_alert_detail_json(alert))
+
+
+# --- the outbox ------------------------------------------------------------------
+
+
+@bp.route("/notifications")
+@roles_required(*outbox.RETRIERS)
+def notification_list():
+    limit, cursor = page_args()
+    rows = outbox.listed(status=request.args.get("status") or None, before_id=cursor, limit=limit)
+    return jsonify([notification_json(message) for message in rows]), 200, next_link(rows, limit, lambda m: m.id)
+
+
+@bp.route("/notifications/<int:message_id>/retry", methods=["POST"])
+@roles_required(*outbox.RETRIERS)
+def retry_notification(message_id: int):
+    message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
+    db.session.commit()
+    return jsonify(notification_json(message))
