@@ -165,6 +165,17 @@ def test_a_bad_new_rule_is_refused_naming_the_field_and_nothing_is_saved(client,
     assert counts() == before
 
 
+@pytest.mark.parametrize("field", ["recipients", "escalate_to"])
+@pytest.mark.parametrize("who", ["partner", "staff"])
+def test_notices_go_only_to_operators_managers_and_admins(client, w, field, who):
+    before = counts()
+    outsider = getattr(w.people, who).email
+    response = call(client, "POST", "/api/v1/alert-rules", w.tokens.manager, json={**RULE, field: [outsider]})
+    body = assert_documented(response, "/api/v1/alert-rules", "post")
+    assert response.status_code == 400 and body["error"]["field"] == field
+    assert outsider in body["error"]["message"] and counts() == before
+
+
 @pytest.mark.parametrize("change, field", BAD_RULES)
 def test_a_bad_change_is_refused_naming_the_field_and_the_rule_stays(client, w, change, field):
     rule = make_rule(w)

@@ -36,7 +36,7 @@ so threshold is at least 1 (free places are never below 0, and a threshold of
 0 could never fire); critical_at is from 0 to threshold - 1. repeat_minutes
 and escalate_after_minutes null mean never. escalate_to empty means the
 active admins. recipients empty means the region's managers. Both lists hold
-e-mail addresses of existing, active users.
+e-mail addresses of existing, active operators, managers or admins.
 """
 
 import re
@@ -68,6 +68,8 @@ DEFAULTS = {
 REQUIRED = ("name", "kinds", "threshold")
 FIELDS = (*REQUIRED, *DEFAULTS)
 MAX_COUNT = 100_000
+# Who may be named as a recipient or escalation contact.
+RECIPIENT_ROLES = ("operator", "manager", "admin")
 WEEK_MINUTES = 7 * 24 * 60
 DAY_MINUTES = 24 * 60
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -183,6 +185,11 @@ def _users(value, field: str) -> list[str]:
     inactive = [email for email in emails if not found[email].active]
     if inactive:
         raise InvalidInput(f"{field}: {', '.join(inactive)} is deactivated", field=field)
+    # A notice names the region's shortage and its timeline names the staff
+    # who were told: it is for the people who run the hotline and the region.
+    outsiders = [email for email in emails if not found[email].has_role(*RECIPIENT_ROLES)]
+    if outsiders:
+        raise InvalidInput(f"{field}: {', '.join(outsiders)} is not an operator, manager or admin", field=field)
     return emails
 
 
