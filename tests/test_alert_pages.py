@@ -133,6 +133,23 @@ def test_others_get_403_everywhere_and_write_nothing(app, firing, role):
     assert alert_of(firing.rule).acknowledged_at is None
 
 
+def test_an_operator_the_rule_names_opens_and_acknowledges_its_alert_only(app, world, clock):
+    operator = make.user("operator", email="night@example.org", name="Nina Night", phone="+32470555566")
+    alert_rules.save_rule(world.by_admin, clock.now(), {"recipients": ["night@example.org"]}, rule=world.rule)
+    db.session.commit()
+    evaluate(clock)
+    evaluate(clock, minutes=10)
+    alert, other = alert_of(world.rule), alert_of(world.rule_gent)
+    client = signed_in(app, operator)
+    assert "Nina Night" in text(client.get(f"/alerts/{alert.id}"))
+    assert client.get(f"/alerts/{other.id}").status_code == 403
+    assert client.get("/alerts/").status_code == 403 and client.get("/alerts/rules").status_code == 403
+    assert client.post(f"/alerts/{other.id}/ack").status_code == 403
+    assert client.post(f"/alerts/{alert.id}/ack").status_code == 303
+    assert alert_of(world.rule).acknowledged_by_id == operator.id
+    assert alert_of(world.rule_gent).acknowledged_at is None
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(app, firing):
     client = app.test_client()
     for path in page_urls(firing):

@@ -1,10 +1,10 @@
 """Thin routes over app/services/alerts.py and alert_rules.py.
 
-Who: managers and admins; everyone else gets 403 on every page here. The
-alert list is scoped as alerts.alerts_for scopes it (admins every region,
-managers their own); an alert's timeline is for whoever it asks to act
-(alerts.may_acknowledge: admins, the region's managers, the users its rule
-names). The rules editor lists the rules alert_rules.rules_for gives, and
+Who: the alert list and the rules are for managers and admins. The alert
+list is scoped as alerts.alerts_for scopes it (admins every region, managers
+their own); an alert's timeline and its acknowledgement are for whoever it
+asks to act (alerts.may_acknowledge: admins, the region's managers, the
+operators its rule names). Everyone else gets 403. The rules editor lists the rules alert_rules.rules_for gives, and
 alert_rules.save_rule decides what may be saved: an invalid rule comes back
 with the message next to its field, status 400, and nothing saved.
 """
@@ -57,7 +57,7 @@ def index():
 
 
 @bp.route("/<int:alert_id>")
-@roles_required(*READERS)
+@roles_required(*alert_rules.RECIPIENT_ROLES)
 def show(alert_id: int):
     """The alert's timeline: what happened, who was told by what, who acknowledged."""
     alert = alerts.get_alert(alert_id)
@@ -68,7 +68,7 @@ def show(alert_id: int):
 
 
 @bp.route("/<int:alert_id>/ack", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*alert_rules.RECIPIENT_ROLES)
 def acknowledge(alert_id: int):
     alert = alerts.get_alert(alert_id)
     try:
