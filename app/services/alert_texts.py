@@ -55,8 +55,8 @@ SMS = {
                     "Répondez OK {code}",
         "repeated": "Opvang rappel {code} : encore {what}, région {region} (seuil {threshold}) ; {facts}. "
                     "Répondez OK {code}",
-        "escalated": "Opvang escalade {code} : {minutes} min sans réponse. {what}, région {region} "
-                     "(seuil {threshold}) ; {facts}. Répondez OK {code}",
+        "escalated": "Opvang escalade {code} : {minutes} min sans réponse. {what}, {region} (seuil {threshold}) ; "
+                     "{facts}. Répondez OK {code}",
         "resolved": "Opvang alerte {code} résolue : {what}, région {region} (seuil {threshold}).",
     },
     "en": {

@@ -56,11 +56,20 @@ One episode (Alert) at a time per rule and region: Alert.open_key
 Notices go to the rule's recipients, or the region's active managers; once
 escalated, repeats and a later critical notice also go to the escalation
 list. Channels: the rule's channels that the user chose (User.alert_channels),
-SMS only to a user with a phone. Each notice is an outbox row (outbox.enqueue,
-purpose "alert", alert_id set) written in the same transaction as the event
-that causes it, with the unique dedup key
+SMS only to a user with a phone. Each notice is an outbox row (purpose
+"alert", alert_id set) written in the same transaction as the event that
+causes it, with the unique dedup key
 "alert:<alert id>:<event>:<n>:<user id>:<channel>" (n: the repeat number, else
-0), so a repeated or concurrent evaluation never writes one twice.
+0): the event happens once, as the episode's state changes with it, and the
+key makes sure of it. Two evaluations at once take turns (the first locks
+the rules' rows until it commits; on SQLite writers take turns anyway), so
+the second sees what the first wrote: a repeated or concurrent evaluation
+never writes anything twice.
+
+A run reads what it needs in a few queries (the rules, the open episodes,
+region_totals, the facility counts, the managers, the reminders so far) and
+writes in a few batches at the end: the changed episodes, their events and
+their notices (outbox.enqueue_many). bench/alerts.py times it.
 
 Quiet hours (the rule's, local time of TIMEZONE) hold back every notice but
 "critical": a "fired" or "resolved" notice is written at once with the
@@ -75,11 +84,12 @@ told by what in details["told"] ([[user id, channel], …]).
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, Integer, case, cast, func, insert, inspect, literal, select, update
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.clock import local_zone
 from app.extensions import db
@@ -104,8 +114,12 @@ from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 log = logging.getLogger(__name__)
 
 PURPOSE = "alert"
+# What an evaluation writes in an episode's row.
+EVALUATED = ("open_key", "state", "critical", "free", "threshold", "full_facilities", "stale_facilities", "fired_at",
+             "recovering_since", "last_notified_at", "escalated_at", "resolved_at")
 OPEN_STATES = ("pending", "firing")
-# Bits of a kind in the facility masks below: at most this many kinds in rules.
+# Bits of a kind in the facility masks below: at most this many kinds in rules
+# (and a kind's id is its bit while no id is higher).
 MAX_KINDS = 62
 
 
@@ -199,26 +213,24 @@ def _pairs(rule: AlertRule, users) -> list[tuple[User, str]]:
 # --- one run ------------------------------------------------------------------
 
 
-@dataclass
-class _Figures:
-    free: int
-    full: int
-    stale: int
-
-
 class _Run:
-    """What one evaluation reads at most once: the facility counts, the kinds,
-    the managers and named users, the zone."""
+    """What one evaluation reads at most once (the facility counts, the kinds,
+    the managers and named users, the notices and reminders so far, the zone)
+    and what it writes in bulk at the end (events and notices: `write`)."""
 
-    def __init__(self, now: datetime, kind_codes: set[str]):
+    def __init__(self, now: datetime, kind_codes=(), open_ids=()):
         self.now = now
         self.summary = Counter()
-        self._kind_codes = kind_codes
+        self.events: list[dict] = []
+        self.notices: list[dict] = []
+        self._kind_codes = set(kind_codes)
+        self._open_ids = list(open_ids)
+        self._repeats: Counter | None = None
         self._combos: dict[int, list[tuple[int, int, int, int]]] | None = None
         self._bits: dict[str, int] = {}
         self._counts: dict[tuple[int, int], tuple[int, int]] = {}
         self._kinds: dict[str, CapacityKind] | None = None
-        self._managers: dict[int, list[User]] = {}
+        self._managers: dict[int, list[User]] | None = None
         self._by_email: dict[str, User | None] = {}
         self._admins: list[User] | None = None
         self._zone: ZoneInfo | None = None
@@ -228,12 +240,19 @@ class _Run:
     def _load_combos(self) -> None:
         kinds = dict(db.session.execute(
             select(CapacityKind.code, CapacityKind.id).where(CapacityKind.code.in_(self._kind_codes))).all())
-        codes = sorted(kinds)[:MAX_KINDS]
-        self._bits = {code: 1 << i for i, code in enumerate(codes)}
         self._combos = {}
-        if not codes:
+        if not kinds:
             return
-        bit = case({kinds[code]: self._bits[code] for code in codes}, value=CapacityUnit.kind_id, else_=0)
+        if max(kinds.values()) <= MAX_KINDS:
+            # A kind's id is its bit: no CASE to evaluate per unit (and sums
+            # of 32-bit integers while the ids allow).
+            self._bits = {code: 1 << kind_id for code, kind_id in kinds.items()}
+            one = cast(literal(1), Integer if max(kinds.values()) < 31 else BigInteger)
+            bit = one.op("<<")(CapacityUnit.kind_id)
+        else:
+            codes = sorted(kinds)[:MAX_KINDS]
+            self._bits = {code: 1 << i for i, code in enumerate(codes)}
+            bit = case({kinds[code]: self._bits[code] for code in codes}, value=CapacityUnit.kind_id, else_=0)
         held = (
             select(Hold.unit_id, func.sum(Hold.places).label("held"))
             .where(Hold.status == "active", Hold.expires_at > self.now)
@@ -246,21 +265,24 @@ class _Run:
         # has stale (each kind a bit; a facility has one unit per kind, so the
         # sum is the union). Then how many facilities share each combination.
         per_facility = (
-            select(CapacityUnit.region_id, func.sum(bit).label("has"), func.sum(free_bit).label("free"),
-                   func.sum(stale_bit).label("stale"))
+            select(func.min(CapacityUnit.region_id).label("region_id"), func.sum(bit).label("has"),
+                   func.sum(free_bit).label("free"), func.sum(stale_bit).label("stale"))
             .select_from(CapacityUnit)
             .outerjoin(held, held.c.unit_id == CapacityUnit.id)
-            .where(CapacityUnit.facility_open, CapacityUnit.kind_id.in_([kinds[code] for code in codes]))
-            .group_by(CapacityUnit.region_id, CapacityUnit.facility_id)
+            .where(CapacityUnit.facility_open, CapacityUnit.kind_id.in_([kinds[code] for code in self._bits]))
+            .group_by(CapacityUnit.facility_id)
             .subquery()
         )
         combos = select(per_facility.c.region_id, per_facility.c.has, per_facility.c.free, per_facility.c.stale,
                         func.count()).group_by(per_facility.c.region_id, per_facility.c.has, per_facility.c.free,
                                                per_facility.c.stale)
-        for region_id, has, free, stale, count in db.session.execute(combos):
-            self._combos.setdefault(region_id, []).append((int(has), int(free), int(stale), int(count)))
+        for region_id, has, free, stale, count in db.session.connection().execute(combos).all():
+            self._combos.setdefault(region_id, []).append((int(has), int(free), int(stale), count))
 
     def full_and_stale(self, region_id: int, codes) -> tuple[int, int]:
+        """How many facilities (open for intake, with units of these kinds)
+        are full (none of these kinds free), and how many have stale counts
+        of them."""
         if self._combos is None:
             self._load_combos()
         mask = 0
@@ -268,14 +290,39 @@ class _Run:
             mask |= self._bits.get(code, 0)
         key = (region_id, mask)
         if key not in self._counts:
-            full = stale = 0
-            for has, free, stale_mask, count in self._combos.get(region_id, ()):
-                if has & mask and not free & mask:
-                    full += count
-                if stale_mask & mask:
-                    stale += count
-            self._counts[key] = (full, stale)
+            combos = self._combos.get(region_id, ())
+            self._counts[key] = (sum(n for has, free, _, n in combos if has & mask and not free & mask),
+                                 sum(n for _, _, stale, n in combos if stale & mask))
         return self._counts[key]
+
+    def repeat_number(self, alert: Alert) -> int:
+        """The number of an open episode's next reminder: 1, 2, …"""
+        if self._repeats is None:
+            self._repeats = Counter(dict(db.session.execute(
+                select(AlertEvent.alert_id, func.count())
+                .where(AlertEvent.alert_id.in_(self._open_ids), AlertEvent.event == "repeated")
+                .group_by(AlertEvent.alert_id)).all())) if self._open_ids else Counter()
+        return self._repeats[alert.id] + 1
+
+    def event(self, alert: Alert, event: str, free: int | None, **details) -> None:
+        self.events.append({"alert_id": alert.id, "at": self.now, "event": event, "free": free, "actor_id": None,
+                            "details": {key: value for key, value in details.items() if value is not None}})
+
+    def write(self) -> None:
+        """The episodes the run changed, its events and its notices, each in
+        one batch. The episodes' rows all get the same columns (what an
+        evaluation changes, never the acknowledgement), so that they go in
+        one statement."""
+        for alert in [row for row in db.session.dirty if isinstance(row, Alert)]:
+            unloaded = inspect(alert).unloaded
+            for column in EVALUATED:
+                if column not in unloaded:
+                    flag_modified(alert, column)
+        db.session.flush()
+        if self.events:
+            db.session.execute(insert(AlertEvent).execution_options(render_nulls=True), self.events)
+        outbox.enqueue_many(self.now, self.notices)
+        self.events, self.notices = [], []
 
     # What notices need.
 
@@ -290,28 +337,40 @@ class _Run:
             self._zone = local_zone()
         return self._zone
 
+    @staticmethod
+    def _read(query) -> list:
+        """Rows of a query for users, without flushing what the run wrote so
+        far (it changes no user) and without the users' roles, regions and
+        facilities (the notices need none of them)."""
+        with db.session.no_autoflush:
+            return list(db.session.execute(query.options(
+                lazyload(User.role_rows), lazyload(User.regions), lazyload(User.facilities))))
+
     def managers(self, region_id: int) -> list[User]:
-        if region_id not in self._managers:
-            self._managers[region_id] = list(db.session.scalars(
-                select(User)
-                .join(user_regions, user_regions.c.user_id == User.id)
-                .join(UserRole, UserRole.user_id == User.id)
-                .where(user_regions.c.region_id == region_id, UserRole.role == "manager", User.active)
-                .order_by(User.id)))
-        return self._managers[region_id]
+        """The region's active managers; every region's, read at once."""
+        if self._managers is None:
+            self._managers = {}
+            for found_in, user in self._read(
+                    select(user_regions.c.region_id, User)
+                    .join(user_regions, user_regions.c.user_id == User.id)
+                    .join(UserRole, UserRole.user_id == User.id)
+                    .where(UserRole.role == "manager", User.active)
+                    .order_by(User.id)):
+                self._managers.setdefault(found_in, []).append(user)
+        return self._managers.get(region_id, [])
 
     def users(self, emails) -> list[User]:
         missing = [email for email in emails if email not in self._by_email]
         if missing:
-            found = {user.email: user for user in db.session.scalars(select(User).where(User.email.in_(missing)))}
+            found = {user.email: user for user, in self._read(select(User).where(User.email.in_(missing)))}
             self._by_email.update({email: found.get(email) for email in missing})
         return [user for email in emails if (user := self._by_email[email]) is not None and user.active]
 
     def admins(self) -> list[User]:
         if self._admins is None:
-            self._admins = list(db.session.scalars(
+            self._admins = [user for user, in self._read(
                 select(User).join(UserRole, UserRole.user_id == User.id)
-                .where(UserRole.role == "admin", User.active).order_by(User.id)))
+                .where(UserRole.role == "admin", User.active).order_by(User.id))]
         return self._admins
 
     def recipients(self, rule: AlertRule, region_id: int) -> list[User]:
@@ -351,12 +410,17 @@ def quiet_until(rule: AlertRule, now: datetime, zone: ZoneInfo) -> datetime | No
 def evaluate(now: datetime) -> dict:
     """Evaluate every active rule at `now`; write the state changes, their
     events and notices. Does not commit."""
-    rules = list(db.session.scalars(select(AlertRule).where(AlertRule.active).order_by(AlertRule.id)))
+    # Two evaluations at once take turns: the second waits for the first's
+    # commit on the rules' row locks (every rule: an open episode always has
+    # one), then reads the episodes and notices the first wrote. SQLite has
+    # one writer at a time anyway.
+    rules = [rule for rule in db.session.scalars(select(AlertRule).order_by(AlertRule.id).with_for_update())
+             if rule.active]
     open_alerts = {alert.open_key: alert
                    for alert in db.session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)))}
-    run = _Run(now, {code for rule in rules for code in rule.kinds})
+    run = _Run(now, {code for rule in rules for code in rule.kinds}, [alert.id for alert in open_alerts.values()])
     totals = {t.region.id: t for t in capacity.region_totals(now)} if rules else {}
-    watched = set()
+    watched, steps = set(), []
     for rule in rules:
         region_ids = [rule.region_id] if rule.region_id is not None else list(totals)
         for region_id in region_ids:
@@ -371,10 +435,26 @@ def evaluate(now: datetime) -> dict:
                 continue
             watched.add(key)
             run.summary["scopes"] += 1
-            _step(run, rule, figures.region, alert, sum(f.free for f in kinds))
-    for key, alert in open_alerts.items():
-        if key not in watched:
-            _close(run, alert, "cancelled", alert.free, {"reason": "out_of_scope"})
+            free = sum(f.free for f in kinds)
+            new = alert is None
+            if new:
+                if free >= rule.threshold:
+                    continue
+                alert = _start(run, rule, figures.region, free)
+            steps.append((rule, figures.region, alert, free, new))
+    # The new episodes' ids (their codes), in one batch.
+    db.session.flush()
+    # What the steps read is not what they change: their changes are
+    # written together at the end (run.write).
+    with db.session.no_autoflush:
+        for rule, region, alert, free, new in steps:
+            if new:
+                run.event(alert, "pending", free)
+            _step(run, rule, region, alert, free)
+        for key, alert in open_alerts.items():
+            if key not in watched:
+                _close(run, alert, "cancelled", alert.free, {"reason": "out_of_scope"})
+    run.write()
     run.summary["rules"] = len(rules)
     run.summary["open"] = db.session.scalar(
         select(func.count()).select_from(Alert).where(Alert.state.in_(OPEN_STATES)))
@@ -383,26 +463,27 @@ def evaluate(now: datetime) -> dict:
         "cancelled", "notices")}
 
 
-def _step(run: _Run, rule: AlertRule, region: Region, alert: Alert | None, free: int) -> None:
+def _start(run: _Run, rule: AlertRule, region: Region, free: int) -> Alert:
+    """A new episode, pending (flushed by the caller with the others). Every
+    column is given, so that its row changes like the others (run.write)."""
+    full, stale = run.full_and_stale(region.id, rule.kinds)
+    alert = Alert(rule_id=rule.id, region_id=region.id, open_key=open_key(rule.id, region.id), state="pending",
+                  critical=False, free=free, threshold=rule.threshold, full_facilities=full,
+                  stale_facilities=stale, started_at=run.now, fired_at=None, recovering_since=None,
+                  last_notified_at=None, escalated_at=None, resolved_at=None)
+    db.session.add(alert)
+    run.summary["pending"] += 1
+    return alert
+
+
+def _step(run: _Run, rule: AlertRule, region: Region, alert: Alert, free: int) -> None:
     now = run.now
     below = free < rule.threshold
-    if alert is None:
-        if not below:
-            return
-        full, stale = run.full_and_stale(region.id, rule.kinds)
-        alert = Alert(rule_id=rule.id, region_id=region.id, open_key=open_key(rule.id, region.id), state="pending",
-                      critical=False, free=free, threshold=rule.threshold, full_facilities=full,
-                      stale_facilities=stale, started_at=now)
-        db.session.add(alert)
-        db.session.flush()
-        _event(alert, now, "pending", free)
-        run.summary["pending"] += 1
-    else:
-        full, stale = run.full_and_stale(region.id, rule.kinds)
-        for name, value in (("free", free), ("full_facilities", full), ("stale_facilities", stale),
-                            ("threshold", rule.threshold)):
-            if getattr(alert, name) != value:
-                setattr(alert, name, value)
+    full, stale = run.full_and_stale(region.id, rule.kinds)
+    for name, value in (("free", free), ("full_facilities", full), ("stale_facilities", stale),
+                        ("threshold", rule.threshold)):
+        if getattr(alert, name) != value:
+            setattr(alert, name, value)
 
     if alert.state == "pending":
         if not below:
@@ -425,7 +506,7 @@ def _step(run: _Run, rule: AlertRule, region: Region, alert: Alert | None, free:
     if free <= rule.critical_at and not alert.critical:
         alert.critical = True
         told = _notify(run, rule, region, alert, "critical", _pairs(rule, run.audience(rule, alert)))
-        _event(alert, now, "critical", free, told=told)
+        run.event(alert, "critical", free, told=told)
         alert.last_notified_at = now
         run.summary["critical"] += 1
         return
@@ -438,17 +519,16 @@ def _step(run: _Run, rule: AlertRule, region: Region, alert: Alert | None, free:
         alert.escalated_at = now
         told = _notify(run, rule, region, alert, "escalated", _pairs(rule, run.escalation(rule)),
                        minutes=rule.escalate_after_minutes)
-        _event(alert, now, "escalated", free, told=told)
+        run.event(alert, "escalated", free, told=told)
         # The others' reminder clock starts again with this notice.
         alert.last_notified_at = now
         run.summary["escalated"] += 1
         return
     if rule.repeat_minutes is not None and not quiet and (
             alert.last_notified_at is None or now - alert.last_notified_at >= timedelta(minutes=rule.repeat_minutes)):
-        n = 1 + db.session.scalar(select(func.count()).select_from(AlertEvent).where(
-            AlertEvent.alert_id == alert.id, AlertEvent.event == "repeated"))
+        n = run.repeat_number(alert)
         told = _notify(run, rule, region, alert, "repeated", _pairs(rule, run.audience(rule, alert)), n=n)
-        _event(alert, now, "repeated", free, told=told, n=n)
+        run.event(alert, "repeated", free, told=told, n=n)
         alert.last_notified_at = now
         run.summary["repeated"] += 1
 
@@ -460,11 +540,10 @@ def _fire(run: _Run, rule: AlertRule, region: Region, alert: Alert) -> None:
     hold = None if critical else run.quiet_until(rule)
     notice = "critical" if critical else "fired"
     told = _notify(run, rule, region, alert, notice, _pairs(rule, run.recipients(rule, region.id)), hold=hold)
-    _event(alert, now, "fired", alert.free, told=told, critical=critical,
-           held_until=hold.isoformat() if hold else None)
+    run.event(alert, "fired", alert.free, told=told, critical=critical, held_until=hold.isoformat() if hold else None)
     if critical:
         alert.critical = True
-        _event(alert, now, "critical", alert.free)
+        run.event(alert, "critical", alert.free)
         run.summary["critical"] += 1
     alert.last_notified_at = hold or now
     run.summary["fired"] += 1
@@ -487,50 +566,36 @@ def _resolve(run: _Run, rule: AlertRule, region: Region, alert: Alert) -> None:
 
 def _close(run: _Run, alert: Alert, event: str, free: int, details: dict) -> None:
     alert.state, alert.resolved_at, alert.open_key = "resolved", run.now, None
-    db.session.add(AlertEvent(alert_id=alert.id, at=run.now, event=event, free=free, details=details))
+    run.event(alert, event, free, **details)
     run.summary[event] += 1
-
-
-def _event(alert: Alert, now: datetime, event: str, free: int | None, actor_id: int | None = None,
-           **details) -> AlertEvent:
-    row = AlertEvent(alert_id=alert.id, at=now, event=event, free=free, actor_id=actor_id,
-                     details={key: value for key, value in details.items() if value is not None})
-    db.session.add(row)
-    return row
 
 
 def _notify(run: _Run, rule: AlertRule, region: Region, alert: Alert, event: str,
             pairs: list[tuple[User, str]], *, n: int = 0, minutes: int = 0,
             hold: datetime | None = None) -> list[list]:
-    """Write one outbox row per (user, channel) not written before; returns
-    [[user id, channel], …] of those told (now or when the quiet hours end)."""
+    """One outbox row per (user, channel), written with the run's others;
+    returns [[user id, channel], …] of those told (now or when the quiet
+    hours end). Each episode's event happens once (its state changes with
+    it, in the same transaction), so its notices are written once; their
+    unique dedup key makes sure of it."""
     if not pairs:
         log.warning("alert %d (%s) has nobody to tell: no recipients with a channel", alert.id, event)
         return []
-    keys = {(user.id, channel): dedup_key(alert.id, event, n, user.id, channel) for user, channel in pairs}
-    written = set(db.session.scalars(select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys.values()))))
     since = (alert.fired_at or alert.started_at).astimezone(run.zone)
     facts = alert_texts.NoticeFacts(
         code=alert.id, rule_name=rule.name, region=region.name, kinds=run.kinds(rule.kinds), free=alert.free,
         threshold=rule.threshold, critical_at=rule.critical_at, full=alert.full_facilities,
         stale=alert.stale_facilities, since=since, minutes=minutes)
-    told = []
     for user, channel in pairs:
-        key = keys[(user.id, channel)]
-        told.append([user.id, channel])
-        if key in written:
-            continue
         if channel == "sms":
             subject, body = None, alert_texts.sms(event, user.language, facts)
         else:
             subject, body = alert_texts.email(event, user.language, facts)
-        message = outbox.enqueue(run.now, channel=channel, purpose=PURPOSE, body=body, subject=subject, user=user,
-                                 dedup_key=key, alert_id=alert.id)
-        if hold is not None:
-            message.next_attempt_at = hold
-        written.add(key)
+        run.notices.append({"channel": channel, "purpose": PURPOSE, "body": body, "subject": subject, "user": user,
+                            "dedup_key": dedup_key(alert.id, event, n, user.id, channel), "alert_id": alert.id,
+                            "next_attempt_at": hold or run.now})
         run.summary["notices"] += 1
-    return told
+    return [[user.id, channel] for user, channel in pairs]
 
 
 def close_out_of_scope(rule: AlertRule, now: datetime, reason: str) -> int:
@@ -541,11 +606,12 @@ def close_out_of_scope(rule: AlertRule, now: datetime, reason: str) -> int:
         query = query.where(Alert.region_id != rule.region_id)
     elif rule.active:
         return 0
-    run = _Run(now, set())
+    run = _Run(now)
     closed = 0
     for alert in db.session.scalars(query):
         _close(run, alert, "cancelled", alert.free, {"reason": reason})
         closed += 1
+    run.write()
     return closed
 
 
@@ -570,7 +636,8 @@ def acknowledge(actor: Actor, alert: Alert, now: datetime) -> Alert:
     if not changed:
         _refuse_if_closed(alert)
         raise Conflict("this alert cannot be acknowledged now", current={"alert": alert})
-    _event(alert, now, "acknowledged", alert.free, actor_id=actor.user_id, source=actor.source)
+    db.session.add(AlertEvent(alert_id=alert.id, at=now, event="acknowledged", free=alert.free,
+                              actor_id=actor.user_id, details={"source": actor.source}))
     audit.record(actor, "alert.acknowledge", now, alert)
     return alert
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -60,11 +60,7 @@ def enqueue(
     if call is not None:
         recipient, masked = None, call.caller_masked
     else:
-        if recipient is None and user is not None:
-            recipient = user.phone if channel == "sms" else user.email
-        if not recipient:
-            raise ValueError(f"no {channel} address for this message")
-        masked = phones.mask(recipient) if channel == "sms" else recipient
+        recipient, masked = _recipient(channel, user, recipient)
     message = OutboxMessage(
         created_at=now,
         channel=channel,
@@ -84,6 +80,32 @@ def enqueue(
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def enqueue_many(now: datetime, messages: list[dict]) -> None:
+    """Write many messages to users in one statement (an alert run's
+    notices); each a dict of `enqueue`'s keywords with `user`, and
+    `next_attempt_at` when it is to wait. Their ids are not read back."""
+    rows = []
+    for fields in messages:
+        fields = dict(fields)
+        user = fields.pop("user")
+        recipient, masked = _recipient(fields["channel"], user, None)
+        rows.append({"created_at": now, "recipient": recipient, "recipient_masked": masked, "user_id": user.id,
+                     "status": "pending", "next_attempt_at": now, "updated_at": now, **fields})
+    if rows:
+        # Nulls written as such: rows alike in their columns go in one batch.
+        db.session.execute(insert(OutboxMessage).execution_options(render_nulls=True), rows)
+
+
+def _recipient(channel: str, user: User | None, recipient: str | None) -> tuple[str, str]:
+    """The number or address to send to (the user's, by channel, unless
+    given), and how pages show it."""
+    if recipient is None and user is not None:
+        recipient = user.phone if channel == "sms" else user.email
+    if not recipient:
+        raise ValueError(f"no {channel} address for this message")
+    return recipient, phones.mask(recipient) if channel == "sms" else recipient
 
 
 def _address(message: OutboxMessage) -> str | None:
