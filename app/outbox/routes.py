@@ -1,11 +1,9 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app import clock
 from app.auth import current_actor, roles_required
 from app.extensions import db
-from app.models import OutboxMessage
 from app.models.hotline import OUTBOX_STATUSES
 from app.outbox import bp
 from app.services import outbox
@@ -18,12 +16,8 @@ READERS = outbox.RETRIERS
 @roles_required(*READERS)
 def index():
     status = request.args.get("status") or None
-    if status is not None and status not in OUTBOX_STATUSES:
-        abort(400, f"status must be one of {', '.join(OUTBOX_STATUSES)}")
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    if status:
-        query = query.where(OutboxMessage.status == status)
-    messages = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    messages = db.paginate(outbox.listing(status), page=request.args.get("page", 1, type=int), per_page=50,
+                           error_out=False)
     return render_template("outbox/index.html", messages=messages, status=status, statuses=OUTBOX_STATUSES,
                            retryable=outbox.RETRYABLE, now=clock.now())
 

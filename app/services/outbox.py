@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -427,13 +427,17 @@ def get(message_id: int) -> OutboxMessage:
     return message
 
 
-def listed(*, status: str | None = None, before_id: int | None = None, limit: int = 100) -> list[OutboxMessage]:
-    """Messages newest first (the API's list), of `status`; `before_id` pages on."""
+def listing(status: str | None = None) -> Select:
+    """Messages newest first, of `status` if given: the outbox page and the API."""
     if status is not None and status not in OUTBOX_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(OUTBOX_STATUSES)}", field="status")
     query = select(OutboxMessage).options(selectinload(OutboxMessage.user)).order_by(OutboxMessage.id.desc())
-    if status is not None:
-        query = query.where(OutboxMessage.status == status)
+    return query if status is None else query.where(OutboxMessage.status == status)
+
+
+def listed(*, status: str | None = None, before_id: int | None = None, limit: int = 100) -> list[OutboxMessage]:
+    """The API's list: `listing`, paged on by `before_id`."""
+    query = listing(status)
     if before_id is not None:
         query = query.where(OutboxMessage.id < before_id)
     return list(db.session.scalars(query.limit(limit)))
