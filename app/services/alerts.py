@@ -320,7 +320,7 @@ class _Run:
                     flag_modified(alert, column)
         db.session.flush()
         if self.events:
-            db.session.execute(insert(AlertEvent).execution_options(render_nulls=True), self.events)
+            db.session.connection().execute(insert(AlertEvent.__table__), self.events)
         outbox.enqueue_many(self.now, self.notices)
         self.events, self.notices = [], []
 
