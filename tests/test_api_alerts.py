@@ -12,7 +12,7 @@ from app import clock as app_clock
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage
-from app.services import alert_rules, alerts, capacity, outbox
+from app.services import accounts, alert_rules, alerts, capacity, outbox
 from app.services.access import Actor
 from tests import factories as make
 from tests.api import assert_documented, call
@@ -174,6 +174,20 @@ def test_notices_go_only_to_operators_managers_and_admins(client, w, field, who)
     body = assert_documented(response, "/api/v1/alert-rules", "post")
     assert response.status_code == 400 and body["error"]["field"] == field
     assert outsider in body["error"]["message"] and counts() == before
+
+
+def test_someone_deactivated_since_does_not_block_other_changes_but_is_not_named_anew(client, w):
+    rule = make_rule(w, recipients=["operator@example.org"])
+    accounts.set_active(make.SETUP, w.people.operator, False, app_clock.now())
+    db.session.commit()
+    response = call(client, "PATCH", f"/api/v1/alert-rules/{rule.id}", w.tokens.manager, json={"threshold": 5})
+    body = assert_documented(response, "/api/v1/alert-rules/{rule_id}", "patch")
+    assert response.status_code == 200 and body["threshold"] == 5 and body["recipients"] == ["operator@example.org"]
+    before = counts()
+    response = call(client, "POST", "/api/v1/alert-rules", w.tokens.manager,
+                    json={**RULE, "escalate_to": ["operator@example.org"]})
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "escalate_to"
+    assert counts() == before
 
 
 @pytest.mark.parametrize("change, field", BAD_RULES)

@@ -1,6 +1,6 @@
 """Alert rules: checking, saving and deleting them (API.md "Alerts").
 
-    validate_rule(data) -> dict
+    validate_rule(data, named_before=()) -> dict
         Checks a rule in the API's shape and returns the model's values
         (region_id, quiet_from/quiet_to, …). Raises InvalidInput naming the
         field. Absent keys take their defaults; unknown keys are refused.
@@ -170,8 +170,10 @@ def _list(value, field: str) -> list:
     raise InvalidInput(f"{field} must be a list", field=field)
 
 
-def _users(value, field: str) -> list[str]:
-    """E-mail addresses of existing, active users, lower case, each once."""
+def _users(value, field: str, named_before=frozenset()) -> list[str]:
+    """E-mail addresses of existing, active users, lower case, each once.
+    Those the rule named before pass as they are: someone deactivated since
+    (and skipped by the notices) does not block every other change."""
     emails = list(dict.fromkeys(email.lower() for email in _list(value, field)))
     for email in emails:
         if not EMAIL.match(email) or len(email) > 254:
@@ -182,12 +184,13 @@ def _users(value, field: str) -> list[str]:
     unknown = [email for email in emails if email not in found]
     if unknown:
         raise InvalidInput(f"{field}: no user with the e-mail {', '.join(unknown)}", field=field)
-    inactive = [email for email in emails if not found[email].active]
+    emails_to_check = [email for email in emails if email not in named_before]
+    inactive = [email for email in emails_to_check if not found[email].active]
     if inactive:
         raise InvalidInput(f"{field}: {', '.join(inactive)} is deactivated", field=field)
     # A notice names the region's shortage and its timeline names the staff
     # who were told: it is for the people who run the hotline and the region.
-    outsiders = [email for email in emails if not found[email].has_role(*RECIPIENT_ROLES)]
+    outsiders = [email for email in emails_to_check if not found[email].has_role(*RECIPIENT_ROLES)]
     if outsiders:
         raise InvalidInput(f"{field}: {', '.join(outsiders)} is not an operator, manager or admin", field=field)
     return emails
@@ -207,9 +210,10 @@ def _quiet_hours(value) -> tuple[str | None, str | None]:
     return start, end
 
 
-def validate_rule(data) -> dict:
+def validate_rule(data, named_before=frozenset()) -> dict:
     """A rule in the API's shape, checked; returns the model's values. Raises
-    InvalidInput naming the field that is wrong; reads, never writes."""
+    InvalidInput naming the field that is wrong; reads, never writes.
+    `named_before`: the e-mails the rule being changed names already."""
     if not isinstance(data, dict):
         raise InvalidInput("send the rule as a JSON object", field="body")
     unknown = sorted(set(data) - set(FIELDS) - {"id"})
@@ -269,11 +273,11 @@ def validate_rule(data) -> dict:
         "keep_firing_minutes": _count(data, "keep_firing_minutes", 0, DAY_MINUTES),
         "repeat_minutes": _count(data, "repeat_minutes", 1, WEEK_MINUTES, nullable=True),
         "escalate_after_minutes": _count(data, "escalate_after_minutes", 1, WEEK_MINUTES, nullable=True),
-        "escalate_to": _users(data["escalate_to"], "escalate_to"),
+        "escalate_to": _users(data["escalate_to"], "escalate_to", named_before),
         "quiet_from": quiet_from,
         "quiet_to": quiet_to,
         "channels": [channel for channel in ALERT_CHANNELS if channel in channels],
-        "recipients": _users(data["recipients"], "recipients"),
+        "recipients": _users(data["recipients"], "recipients", named_before),
         "active": active,
     }
 
@@ -302,7 +306,10 @@ def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) 
         current = rule_data(rule)
         current.pop("id")
         data = {**current, **data}
-    values = validate_rule(data)
+        named_before = {*current["recipients"], *current["escalate_to"]}
+    else:
+        named_before = set()
+    values = validate_rule(data, named_before)
     _check_editor(actor, values["region_id"])
     creating = rule is None
     if creating:
