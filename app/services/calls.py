@@ -24,7 +24,7 @@ from app.models.hotline import CALL_STATUSES, CHANNELS, OUTCOMES
 from app.services import audit, phones, places
 from app.services.access import Actor
 from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.services.validation import blank, items, whole_number
+from app.services.validation import blank, child_ages, codes, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -315,17 +315,6 @@ def _choice(value, allowed, field: str) -> str | None:
     return value
 
 
-def _codes(value, allowed, field: str) -> list[str]:
-    given = items(value, field)
-    if any(not isinstance(item, str) for item in given):
-        raise InvalidInput(f"{field} must be a list of codes", field=field)
-    codes = list(dict.fromkeys(item.strip().lower() for item in given))
-    unknown = [code for code in codes if code not in allowed]
-    if unknown:
-        raise InvalidInput(f"{field}: unknown {', '.join(unknown)} (use {', '.join(allowed)})", field=field)
-    return codes
-
-
 def clean_needs(data: Mapping) -> dict:
     """The household and its needs as the placement search takes them, each
     optional (an operator notes what they learn as the call goes); raises
@@ -334,21 +323,14 @@ def clean_needs(data: Mapping) -> dict:
     adults = None if blank(data.get("adults")) else whole_number(data.get("adults"), "adults", 1, MAX_PERSONS)
     if client_type == "couple" and adults is not None and adults < 2:
         raise InvalidInput("a couple is at least 2 adults", field="adults")
-    children = []
-    for age in items(data.get("children"), "children"):
-        if isinstance(age, bool) or not isinstance(age, int | str) or not str(age).strip().isdigit():
-            raise InvalidInput("children: give each child's age as a whole number", field="children")
-        age = int(str(age).strip())
-        if age > MAX_CHILD_AGE:
-            raise InvalidInput(f"children: a child is 0 to {MAX_CHILD_AGE} years old, not {age}", field="children")
-        children.append(age)
+    children = child_ages(data.get("children"), "children", MAX_CHILD_AGE)
     persons = (adults or (2 if client_type == "couple" else 1)) + len(children)
     if persons > MAX_PERSONS:
         raise InvalidInput(f"a household is at most {MAX_PERSONS} persons, not {persons}",
                            field="children" if children else "adults")
     gender = _choice(data.get("gender"), GENDERS, "gender")
-    needs = _codes(data.get("needs"), HOUSEHOLD_NEEDS, "needs")
-    languages = _codes(data.get("languages"), LANGUAGES, "languages")
+    needs = codes(data.get("needs"), "needs", HOUSEHOLD_NEEDS)
+    languages = codes(data.get("languages"), "languages", LANGUAGES)
     postcode = data.get("postcode")
     if blank(postcode):
         postcode = None

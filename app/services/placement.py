@@ -104,10 +104,11 @@ from app.models.capacity import CLIENT_TYPES
 from app.models.facility import GENDERS, LANGUAGES
 from app.models.placement import TURN_AWAY_REASONS
 from app.models.types import UTCDateTime
-from app.services import intake_hours, places, turn_aways
+from app.services import intake_hours, places, turn_aways, validation
 from app.services.access import Actor
 from app.services.capacity import held_places
 from app.services.errors import Forbidden, InvalidInput
+from app.services.validation import whole_number
 
 NEEDS = ("wheelchair", "pets", "high_security")
 SEARCHERS = ("operator", "manager", "partner", "admin")
@@ -182,37 +183,6 @@ class Criteria:
         }
 
 
-def _items(value, field: str) -> list:
-    """A list, or text separated by commas, semicolons or spaces (as forms send it)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part for part in re.split(r"[,;\s]+", value) if part]
-    if isinstance(value, list | tuple):
-        return list(value)
-    raise InvalidInput(f"{field} must be a list", field=field)
-
-
-def _whole(value, field: str, lowest: int, highest: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise InvalidInput(f"{field} must be a whole number", field=field)
-    number = int(str(value).strip())
-    if not lowest <= number <= highest:
-        raise InvalidInput(f"{field} must be between {lowest} and {highest}", field=field)
-    return number
-
-
-def _codes(value, field: str, allowed) -> tuple[str, ...]:
-    items = _items(value, field)
-    if any(not isinstance(item, str) for item in items):
-        raise InvalidInput(f"{field} must be a list of codes", field=field)
-    codes = [item.strip().lower() for item in items if item.strip()]
-    unknown = sorted(set(codes) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"{field}: unknown {', '.join(unknown)} (use {', '.join(allowed)})", field=field)
-    return tuple(dict.fromkeys(codes))
-
-
 def _beyond(value) -> bool | None:
     if value is None or value == "":
         return None
@@ -233,7 +203,7 @@ def _kinds(value, client_type: str) -> tuple[KindRef, ...]:
     if value is None or value == "" or value == []:
         beds = [kind for kind in serving if kind.counts in ("persons", "rooms")]
         return tuple(beds or serving)
-    codes = _codes(value, "kinds", [code for _, code, _, _ in known])
+    codes = tuple(validation.codes(value, "kinds", [code for _, code, _, _ in known]))
     by_code = {kind.code: kind for kind in serving}
     refused = [code for code in codes if code not in by_code]
     if refused:
@@ -259,18 +229,11 @@ def parse_criteria(data: dict) -> Criteria:
 
     couple = client_type == "couple"
     adults = data.get("adults")
-    adults = (2 if couple else 1) if adults in (None, "") else _whole(adults, "adults", 1, MAX_PERSONS)
+    adults = (2 if couple else 1) if adults in (None, "") else whole_number(adults, "adults", 1, MAX_PERSONS)
     if couple and adults < 2:
         raise InvalidInput("a couple is at least 2 adults", field="adults")
 
-    children = []
-    for age in _items(data.get("children"), "children"):
-        if isinstance(age, bool) or not isinstance(age, int | str) or not str(age).strip().isdigit():
-            raise InvalidInput("children: give each child's age as a whole number", field="children")
-        age = int(str(age).strip())
-        if age > MAX_CHILD_AGE:
-            raise InvalidInput(f"children: a child is 0 to {MAX_CHILD_AGE} years old, not {age}", field="children")
-        children.append(age)
+    children = validation.child_ages(data.get("children"), "children", MAX_CHILD_AGE)
     if adults + len(children) > MAX_PERSONS:
         raise InvalidInput(f"a household is at most {MAX_PERSONS} persons, not {adults + len(children)}",
                            field="children" if children else "adults")
@@ -281,26 +244,26 @@ def parse_criteria(data: dict) -> Criteria:
     elif gender not in GENDERS:
         raise InvalidInput(f"gender must be one of {', '.join(GENDERS)}", field="gender")
 
-    needs = frozenset(_codes(data.get("needs"), "needs", NEEDS))
-    languages = _codes(data.get("languages"), "languages", LANGUAGES)
+    needs = frozenset(validation.codes(data.get("needs"), "needs", NEEDS))
+    languages = tuple(validation.codes(data.get("languages"), "languages", LANGUAGES))
     place = places.lookup(data.get("postcode"), field="postcode")
 
     avoid = []
-    for facility_id in _items(data.get("avoid_facilities"), "avoid_facilities"):
-        avoid.append(_whole(facility_id, "avoid_facilities", 1, 2**31 - 1))
+    for facility_id in validation.items(data.get("avoid_facilities"), "avoid_facilities"):
+        avoid.append(whole_number(facility_id, "avoid_facilities", 1, 2**31 - 1))
     if len(avoid) > MAX_AVOID:
         raise InvalidInput(f"avoid_facilities: at most {MAX_AVOID}", field="avoid_facilities")
 
     beyond = _beyond(data.get("beyond_region"))
     call_id = data.get("call_id")
-    call_id = None if call_id in (None, "") else _whole(call_id, "call_id", 1, 2**31 - 1)
+    call_id = None if call_id in (None, "") else whole_number(call_id, "call_id", 1, 2**31 - 1)
     session = data.get("session")
     if session in (None, ""):
         session = None
     elif not isinstance(session, str) or not SESSION.match(session):
         raise InvalidInput("session must be 1 to 64 visible characters without spaces", field="session")
     limit = data.get("limit")
-    limit = DEFAULT_LIMIT if limit in (None, "") else _whole(limit, "limit", 1, MAX_LIMIT)
+    limit = DEFAULT_LIMIT if limit in (None, "") else whole_number(limit, "limit", 1, MAX_LIMIT)
 
     return Criteria(
         client_type=client_type,
@@ -1016,7 +979,7 @@ def record_turn_away(actor: Actor, now: datetime, *, reason, call_id=None, sessi
         raise Forbidden("recording a turn-away needs the role operator or manager")
     if reason not in TURN_AWAY_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(TURN_AWAY_REASONS)}", field="reason")
-    call_id = None if call_id in (None, "") else _whole(call_id, "call_id", 1, 2**31 - 1)
+    call_id = None if call_id in (None, "") else whole_number(call_id, "call_id", 1, 2**31 - 1)
     if session in (None, ""):
         session = None
     elif not isinstance(session, str) or not SESSION.match(session):

@@ -51,6 +51,32 @@ def items(value, field: str) -> list:
     raise InvalidInput(f"{field} must be a list", field=field)
 
 
+def codes(value, field: str, allowed) -> list[str]:
+    """Codes out of `allowed` (a list, or text as `items` reads it), lower
+    case, each once, in the order given."""
+    given = items(value, field)
+    if any(not isinstance(item, str) for item in given):
+        raise InvalidInput(f"{field} must be a list of codes", field=field)
+    chosen = list(dict.fromkeys(item.strip().lower() for item in given))
+    unknown = [code for code in chosen if code not in allowed]
+    if unknown:
+        raise InvalidInput(f"{field}: unknown {', '.join(unknown)} (use {', '.join(allowed)})", field=field)
+    return chosen
+
+
+def child_ages(value, field: str, oldest: int) -> list[int]:
+    """Children's ages, each a whole number from 0 to `oldest`."""
+    ages = []
+    for age in items(value, field):
+        if isinstance(age, bool) or not isinstance(age, int | str) or not str(age).strip().isdigit():
+            raise InvalidInput(f"{field}: give each child's age as a whole number", field=field)
+        age = int(str(age).strip())
+        if age > oldest:
+            raise InvalidInput(f"{field}: a child is 0 to {oldest} years old, not {age}", field=field)
+        ages.append(age)
+    return ages
+
+
 def aware_time(value, field: str) -> datetime | None:
     """A time with its zone (ISO 8601), or None when not given."""
     if blank(value):
