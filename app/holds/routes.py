@@ -9,9 +9,9 @@ from app import clock
 from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.holds import bp
-from app.holds.presenters import done_text, refusal_text
+from app.holds.actions import carry_out
 from app.services import hold_lists, holds
-from app.services.errors import Conflict, Forbidden
+from app.services.errors import Forbidden
 
 HOLDERS = ("operator", "manager", "partner")
 # What one press on Extend adds.
@@ -51,24 +51,17 @@ def act(hold_id: int, action: str):
         # Not even shown: someone else's hold stays out of sight.
         raise Forbidden("this hold is not yours")
     now = clock.now()
-    message = error = None
-    try:
+    actor = current_actor()
+
+    def change():
         if action == "extend":
-            holds.extend(current_actor(), hold, EXTEND_MINUTES, now)
-        else:
-            holds.release(current_actor(), hold, now)
-        db.session.commit()
-    except Conflict as exc:
-        db.session.rollback()
-        error, status = refusal_text(action, holds.get(hold_id), now), exc.status
-    except Forbidden as exc:
-        db.session.rollback()
-        error, status = _("You may extend or release only the holds you made."), exc.status
-    else:
-        status = 200
+            return holds.extend(actor, hold, EXTEND_MINUTES, now)
+        return holds.release(actor, hold, now)
+
+    message, error, status = carry_out(action, hold_id, now, change,
+                                       _("You may extend or release only the holds you made."),
+                                       minutes=EXTEND_MINUTES)
     hold = holds.get(hold_id)
-    if status == 200:
-        message = done_text(action, hold, now, minutes=EXTEND_MINUTES)
     if not htmx:
         flash(error or message, "error" if error else "success")
         return redirect(url_for("holds.index", show=request.form.get("show") or None))

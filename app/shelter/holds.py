@@ -8,11 +8,11 @@ from flask_login import current_user
 
 from app import clock
 from app.auth import current_actor, roles_required
-from app.extensions import db, htmx
-from app.holds.presenters import done_text, refusal_text
+from app.extensions import htmx
+from app.holds.actions import carry_out
 from app.services import capacity, facilities, hold_lists, holds
 from app.services.access import can_update_facility
-from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.errors import Forbidden, NotFound
 from app.shelter import bp
 
 
@@ -59,18 +59,9 @@ def hold_action(facility_id: int, hold_id: int, action: str):
     if hold.unit.facility_id != facility.id:
         raise NotFound(f"no hold {hold_id} for this facility")
     now = clock.now()
-    message = error = None
-    try:
-        (holds.confirm if action == "confirm" else holds.release)(current_actor(), hold, now)
-        db.session.commit()
-    except Conflict as exc:
-        db.session.rollback()
-        error, status = refusal_text(action, holds.get(hold_id), now), exc.status
-    except Forbidden as exc:
-        db.session.rollback()
-        error, status = _("You may not confirm or release this hold."), exc.status
-    else:
-        message, status = done_text(action, holds.get(hold_id), now), 200
+    change = holds.confirm if action == "confirm" else holds.release
+    message, error, status = carry_out(action, hold_id, now, lambda: change(current_actor(), hold, now),
+                                       _("You may not confirm or release this hold."))
     if not htmx:
         flash(error or message, "error" if error else "success")
         return _holds_page(facility)

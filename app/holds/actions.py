@@ -1,0 +1,27 @@
+"""One press on a hold's button (confirm, release, extend), for both pages
+that have them: the shelter page and 'My holds'."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from app.extensions import db
+from app.holds.presenters import done_text, refusal_text
+from app.services import holds
+from app.services.errors import Conflict, Forbidden
+
+
+def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], object], forbidden: str,
+              **done) -> tuple[str | None, str | None, int]:
+    """Make the change and commit it, or roll it back; what to tell the
+    user: (message, error, status). `forbidden` is the error for a 403;
+    `done` goes to done_text."""
+    try:
+        change()
+        db.session.commit()
+    except Conflict as exc:
+        db.session.rollback()
+        return None, refusal_text(action, holds.get(hold_id), now), exc.status
+    except Forbidden as exc:
+        db.session.rollback()
+        return None, forbidden, exc.status
+    return done_text(action, holds.get(hold_id), now, **done), None, 200
