@@ -118,7 +118,7 @@ class Defaults:
     DIGEST_SECONDS = 3600
 
     # Retention (PRODUCT.md section 5, rule 6), in days, enforced by the
-    # scheduler's retention job (app/services/retention.py `purge`). A record
+    # scheduler's retention job (app/services/scheduling/retention.py `purge`). A record
     # is purged once it is older than its window; one just inside is kept.
     #
     #   what                                     key                              default  how

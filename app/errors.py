@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from app import clock
 from app.api.serializers import current_state_json
 from app.extensions import db
-from app.services.errors import ServiceError, Unauthenticated
+from app.services.core.errors import ServiceError, Unauthenticated
 
 log = logging.getLogger(__name__)
 

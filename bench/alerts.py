@@ -70,8 +70,11 @@ from app import create_app  # noqa: E402
 from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db, writing  # noqa: E402
 from app.models import Alert, CapacityKind, OutboxMessage, Region, User  # noqa: E402
-from app.services import accounts, alert_rules, alerts, capacity  # noqa: E402
-from app.services.access import Actor  # noqa: E402
+from app.services.accounts import users
+from app.services.alerts import evaluation as alerts
+from app.services.alerts import rules as alert_rules
+from app.services.core.access import Actor  # noqa: E402
+from app.services.registry import capacity
 
 NOW = registry.NOW  # Saturday 28 November 2026, 21:00 in Brussels
 AIM_P95_MS = 100.0
@@ -118,10 +121,10 @@ def add_people_and_rules(app: Flask, rules: int, rng: random.Random) -> dict:
         languages = ("nl", "fr", "en")
         for n, region in enumerate(regions):
             for i in range(2):
-                accounts.save_user(SETUP, NOW, email=f"manager{n}-{i}@bench.example", name=f"Manager {n}-{i}",
+                users.save_user(SETUP, NOW, email=f"manager{n}-{i}@bench.example", name=f"Manager {n}-{i}",
                                    roles=["manager"], region_slugs=[region.slug], phone=f"+324700{n:02d}{i:03d}",
                                    language=languages[(n + i) % 3])
-        admins = [accounts.save_user(SETUP, NOW, email=f"admin{i}@bench.example", name=f"Admin {i}",
+        admins = [users.save_user(SETUP, NOW, email=f"admin{i}@bench.example", name=f"Admin {i}",
                                      roles=["admin"], phone=f"+324799{i:05d}", language=languages[i])
                   for i in range(2)]
         db.session.flush()

@@ -41,8 +41,9 @@ from app import create_app  # noqa: E402
 from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Call  # noqa: E402
-from app.services import accounts, calls  # noqa: E402
-from app.services.access import Actor  # noqa: E402
+from app.services.accounts import users
+from app.services.core.access import Actor  # noqa: E402
+from app.services.hotline import calls
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 PUBLIC_URL = "https://hotline.bench.example"
@@ -66,7 +67,7 @@ def build(app: Flask, operators: int) -> None:
         upgrade()
         setup = Actor(user=None, source="import")
         for n in range(operators):
-            user = accounts.save_user(setup, NOW, email=f"operator{n}@bench.example", name=f"Operator {n}",
+            user = users.save_user(setup, NOW, email=f"operator{n}@bench.example", name=f"Operator {n}",
                                       roles=["operator"], phone=f"+3247000{n:04d}")
             calls.set_on_duty(Actor(user=user, source="web"), user, True, NOW)
         db.session.commit()
@@ -201,8 +202,9 @@ STEPS = {
     "      form parsing": ("werkzeug/wrappers/request.py", "form"),
     "      RequestValidator.validate": ("twilio/request_validator.py", "validate"),
     "  the view": ("app/hotline/voice.py", "voice"),
-    "    calls.start": ("app/services/calls.py", "start"),
-    "      phones.normalise + mask + caller_hash": ("app/services/phones.py", ("normalise", "mask", "caller_hash")),
+    "    calls.start": ("app/services/hotline/calls.py", "start"),
+    "      phones.normalise + mask + caller_hash": ("app/services/hotline/phones.py",
+                                                ("normalise", "mask", "caller_hash")),
     "      session.execute (INSERT … ON CONFLICT)": ("sqlalchemy/orm/scoping.py", "execute"),
     "        connection checkout (pool, pre-ping, BEGIN)": ("sqlalchemy/orm/session.py", "_connection_for_bind"),
     "        sqlite3 execute": ("~", "<method 'execute' of 'sqlite3.Cursor' objects>"),

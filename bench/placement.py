@@ -8,7 +8,7 @@ capacity units; its 3,000,000 history rows are left out unless --changes asks fo
 them: a search never reads the history), then gives it what a search works with:
 each facility a municipality of its own region from the postcode table, coordinates
 within a few km of its centre (one in thirty none) and the public point they give
-(app.services.facilities.public_point), intake hours (one in four office hours on
+(app.services.registry.facilities.public_point), intake hours (one in four office hours on
 weekdays, closed at the benchmark's Saturday 21:00), limits on children;
 and 3,000 holds (2,000 active, a third of those past their expiry, which count as
 free). Then times 1,000 varied searches (postcodes all over the country, the three
@@ -61,8 +61,9 @@ from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import CapacityKind, User  # noqa: E402
 from app.models.facility import LANGUAGES  # noqa: E402
-from app.services import facilities, intake_hours, placement, places  # noqa: E402
-from app.services.access import Actor  # noqa: E402
+from app.services.core.access import Actor  # noqa: E402
+from app.services.placement import search as placement
+from app.services.registry import facilities, intake_hours, places
 
 NOW = registry.NOW  # Saturday 28 November 2026, 21:00 in Brussels
 ZONE = ZoneInfo("Europe/Brussels")

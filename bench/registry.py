@@ -44,9 +44,10 @@ from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import CapacityKind, CapacityUnit, Facility, Region  # noqa: E402
 from app.models.capacity import SOURCES  # noqa: E402
-from app.services import accounts, capacity, facilities, places  # noqa: E402
-from app.services.access import Actor  # noqa: E402
-from app.services.intake_hours import ALWAYS  # noqa: E402
+from app.services.accounts import users
+from app.services.core.access import Actor  # noqa: E402
+from app.services.registry import capacity, facilities, places
+from app.services.registry.intake_hours import ALWAYS  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 FACILITIES = 10_000
@@ -146,7 +147,7 @@ def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) ->
         db.session.execute(insert(Facility), facility_rows)
         db.session.execute(insert(CapacityUnit.__table__), unit_rows)
 
-        operator = accounts.save_user(Actor(user=None, source="import"), NOW, email="operator@bench.example",
+        operator = users.save_user(Actor(user=None, source="import"), NOW, email="operator@bench.example",
                                       name="Bench Operator", roles=["operator"], password=PASSWORD)
         db.session.commit()
         operator_id = operator.id

@@ -1,7 +1,7 @@
 """Run the scheduler: its own process, never inside a web worker.
 
 It builds the app with `create_app()` (one configuration, one database engine)
-and runs the jobs of app/services/jobs.py, each in the app context, every
+and runs the jobs of app/services/scheduling/jobs.py, each in the app context, every
 interval its configuration key says. Several may run, on several hosts: the
 one holding the lease (a row in the database, renewed every
 SCHEDULER_RENEW_SECONDS for SCHEDULER_LEASE_SECONDS) acts; the others renew
@@ -28,14 +28,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app import create_app
-from app.services import jobs
+from app.services.scheduling import jobs
 from scheduler.runner import Runner
 
 log = logging.getLogger("scheduler")
 
 
 def build(app: Flask, runner: Runner, scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
-    """The scheduler with the lease job and every job of app/services/jobs.py."""
+    """The scheduler with the lease job and every job of app/services/scheduling/jobs.py."""
     config = app.config
     scheduler = scheduler_class(
         timezone=config["TIMEZONE"],

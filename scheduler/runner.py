@@ -18,7 +18,7 @@ from flask import Flask
 from app import clock
 from app.extensions import db, writing
 from app.models.scheduling import JobRun
-from app.services import lease
+from app.services.scheduling import lease
 
 log = logging.getLogger("scheduler")
 

@@ -5,9 +5,10 @@ import itertools
 from app import clock
 from app.extensions import db
 from app.models import Region
-from app.services import accounts, facilities
-from app.services.access import Actor
-from app.services.capacity import all_kinds
+from app.services.accounts import users
+from app.services.core.access import Actor
+from app.services.registry import facilities
+from app.services.registry.capacity import all_kinds
 
 SETUP = Actor(user=None, source="import")
 PASSWORD = "correct horse battery"
@@ -55,7 +56,7 @@ def facility(slug=None, *, region_slug="antwerpen", units=None, **fields):
 
 def user(*roles, email=None, facilities_=(), regions=(), phone=None, language="en", name=None):
     n = next(_numbers)
-    return accounts.save_user(
+    return users.save_user(
         SETUP,
         clock.now(),
         email=email or f"{'-'.join(roles) or 'user'}{n}@example.org",
@@ -70,7 +71,7 @@ def user(*roles, email=None, facilities_=(), regions=(), phone=None, language="e
 
 
 def token_for(user_) -> str:
-    return accounts.create_token(SETUP, user_, clock.now())
+    return users.create_token(SETUP, user_, clock.now())
 
 
 def login(client, user_, password=PASSWORD):
@@ -82,7 +83,7 @@ def login(client, user_, password=PASSWORD):
 def hold(unit, by, *, persons=1, minutes=None, **fields):
     """A hold made through the real service by `by` (an operator, manager or
     partner), `minutes` long (the default length when None). Flushed, not committed."""
-    from app.services import holds
+    from app.services.placement import holds
 
     return holds.create(Actor(user=by, source="web"), clock.now(), unit_id=unit.id, persons=persons,
                         minutes=minutes, default_minutes=120, **fields)

@@ -19,8 +19,9 @@ from app.models import (
     Region,
     User,
 )
-from app.services import accounts, capacity
-from app.services.access import Actor
+from app.services.accounts import users
+from app.services.core.access import Actor
+from app.services.registry import capacity
 from tests import factories as make
 
 NON_ADMIN_ROLES = ("operator", "shelter_staff", "manager", "partner")
@@ -161,7 +162,7 @@ def user_form(**overrides) -> dict:
 def test_an_admin_creates_a_user_with_several_roles_and_scopes(app, admin_client, world):
     response = admin_client.post("/admin/users/new", data=user_form())
     assert response.status_code == 303
-    user = accounts.get_user_by_email("new.person@example.org")
+    user = users.get_user_by_email("new.person@example.org")
     assert response.headers["Location"] == f"/admin/users/{user.id}"
     assert user.roles == {"operator", "manager"}
     assert [r.slug for r in user.regions] == ["antwerpen", "oost-vlaanderen"]
@@ -183,7 +184,7 @@ def test_an_admin_edits_a_user_and_an_empty_password_keeps_the_old_one(app, admi
         email="staff@example.org", name="Renamed", roles=["shelter_staff"], regions=[],
         facilities=["crisis-antwerpen", "crisis-gent"], phone="", language="nl", password=""))
     assert response.status_code == 303
-    staff = accounts.get_user(world.staff.id)
+    staff = users.get_user(world.staff.id)
     assert staff.name == "Renamed" and staff.language == "nl" and staff.phone is None
     assert [f.slug for f in staff.facilities] == ["crisis-antwerpen", "crisis-gent"]
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update")).object_id == staff.id
@@ -227,7 +228,7 @@ def test_an_invalid_edit_changes_nothing(admin_client, world):
     assert response.status_code == 400
     assert "E.164" in error_next_to(text(response), "phone")
     assert counts() == before
-    assert accounts.get_user(world.staff.id).name != "Renamed"
+    assert users.get_user(world.staff.id).name != "Renamed"
 
 
 def test_an_admin_cannot_remove_their_own_admin_role(admin_client, world):
@@ -237,7 +238,7 @@ def test_an_admin_cannot_remove_their_own_admin_role(admin_client, world):
     assert response.status_code == 400
     assert "your own admin role" in error_next_to(text(response), "roles")
     assert counts() == before
-    assert accounts.get_user(world.admin.id).roles == {"admin"}
+    assert users.get_user(world.admin.id).roles == {"admin"}
 
 
 def test_deactivation_signs_the_user_out_and_revokes_their_tokens(app, admin_client, world):
@@ -246,16 +247,16 @@ def test_deactivation_signs_the_user_out_and_revokes_their_tokens(app, admin_cli
     assert staff_client.get("/shelter/").status_code in (200, 302)
     token = make.token_for(world.staff)
     db.session.commit()
-    assert accounts.user_for_token(token) is not None
+    assert users.user_for_token(token) is not None
 
     response = admin_client.post(f"/admin/users/{world.staff.id}/active", data={"active": "0"})
     assert response.status_code == 303
 
     response = staff_client.get("/shelter/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
-    assert accounts.user_for_token(token) is None
+    assert users.user_for_token(token) is None
     assert db.session.scalar(select(ApiToken.revoked_at)) is not None
-    assert not accounts.get_user(world.staff.id).active
+    assert not users.get_user(world.staff.id).active
     refused = staff_client.post("/login", data={"email": "staff@example.org", "password": make.PASSWORD})
     assert refused.status_code == 401
     actions = set(db.session.scalars(select(AuditEvent.action)))
@@ -263,10 +264,10 @@ def test_deactivation_signs_the_user_out_and_revokes_their_tokens(app, admin_cli
     assert "deactivated" in text(admin_client.get("/admin/users"))
 
     assert admin_client.post(f"/admin/users/{world.staff.id}/active", data={"active": "1"}).status_code == 303
-    assert accounts.get_user(world.staff.id).active
+    assert users.get_user(world.staff.id).active
     make.login(staff_client, world.staff)
     # A revoked token stays revoked.
-    assert accounts.user_for_token(token) is None
+    assert users.user_for_token(token) is None
 
 
 def test_an_admin_cannot_deactivate_themselves(admin_client, world):
@@ -274,14 +275,14 @@ def test_an_admin_cannot_deactivate_themselves(admin_client, world):
     response = admin_client.post(f"/admin/users/{world.admin.id}/active", data={"active": "0"})
     assert response.status_code == 409
     assert counts() == before
-    assert accounts.get_user(world.admin.id).active
+    assert users.get_user(world.admin.id).active
 
 
 def test_a_bad_active_value_is_refused(admin_client, world):
     before = counts()
     assert admin_client.post(f"/admin/users/{world.staff.id}/active", data={"active": "maybe"}).status_code == 400
     assert counts() == before
-    assert accounts.get_user(world.staff.id).active
+    assert users.get_user(world.staff.id).active
 
 
 def test_revoking_ends_sessions_and_tokens_but_keeps_the_account(app, admin_client, world):
@@ -294,8 +295,8 @@ def test_revoking_ends_sessions_and_tokens_but_keeps_the_account(app, admin_clie
     assert response.status_code == 303
     assert "2 API tokens revoked" in text(admin_client.get(response.headers["Location"]))
     assert staff_client.get("/shelter/").headers["Location"].startswith("/login")
-    assert all(accounts.user_for_token(token) is None for token in tokens)
-    assert accounts.get_user(world.staff.id).active
+    assert all(users.user_for_token(token) is None for token in tokens)
+    assert users.get_user(world.staff.id).active
     make.login(staff_client, world.staff)
 
 
@@ -304,7 +305,7 @@ def test_a_new_api_token_is_shown_once(admin_client, world):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     token = re.search(r'id="token" type="text" readonly value="(opv_[^"]+)"', text(response)).group(1)
-    assert accounts.user_for_token(token).id == world.staff.id
+    assert users.user_for_token(token).id == world.staff.id
     stored = db.session.scalar(select(ApiToken))
     assert stored.token_hash != token and token.startswith(stored.prefix)
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "token.create")).object_id == world.staff.id

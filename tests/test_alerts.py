@@ -12,11 +12,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db, writing
-from app.hotline import sms_texts
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, CapacityKind, CapacityUnit, OutboxMessage
-from app.services import accounts, alert_rules, alert_texts, alerts, capacity, outbox
-from app.services.access import Actor
-from app.services.errors import Conflict, Forbidden, InvalidInput
+from app.services.accounts import users as accounts
+from app.services.alerts import evaluation, rules
+from app.services.core.access import Actor
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
+from app.services.delivery import outbox
+from app.services.registry import capacity
+from app.texts import alerts as alert_texts
+from app.texts import sms as sms_texts
 from tests import factories
 from tests.test_hotline_sms import HOTLINE, SEEKER, sms
 from tests.test_jobs import GSM
@@ -109,7 +113,7 @@ RULE = {"name": "Antwerpen crisis beds", "region": "antwerpen", "kinds": ["crisi
 
 
 def make_rule(world: World, clock, **fields) -> AlertRule:
-    rule = alert_rules.save_rule(world.admin, clock.now(), {**RULE, **fields})
+    rule = rules.save_rule(world.admin, clock.now(), {**RULE, **fields})
     db.session.commit()
     return rule
 
@@ -119,7 +123,7 @@ def evaluate(clock, minutes: int = 0) -> dict:
     if minutes:
         clock.advance(minutes=minutes)
     with writing():
-        summary = alerts.evaluate(clock.now())
+        summary = evaluation.evaluate(clock.now())
         db.session.commit()
     return {name: n for name, n in summary.items() if n}
 
@@ -293,7 +297,7 @@ def test_escalation_once_to_the_named_users_then_repeats_to_them_too(world, cloc
     assert escalation.body.startswith(f"Opvang escalation {alert.id}: 45 min unacknowledged. 2 crisis beds free")
 
     # The admin acknowledges: no more repeats; the resolution reaches everyone told.
-    alerts.acknowledge(world.admin, alert, clock.now())
+    evaluation.acknowledge(world.admin, alert, clock.now())
     db.session.commit()
     for _ in range(60):
         evaluate(clock, 1)
@@ -329,7 +333,7 @@ def test_acknowledging_stops_repeats_and_escalation_and_the_resolution_reaches_e
     alert = the_alert()
     acknowledged = clock.advance(minutes=2)
     nl = Actor(user=world.users["nl"], source="web")
-    assert alerts.acknowledge(nl, alert, acknowledged) is alert
+    assert evaluation.acknowledge(nl, alert, acknowledged) is alert
     db.session.commit()
     assert (alert.acknowledged_at, alert.acknowledged_by_id) == (acknowledged, world.users["nl"].id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge"))
@@ -359,20 +363,20 @@ def test_acknowledging_what_cannot_be_acknowledged(world, clock):
     alert = the_alert()
     nl, fr = (Actor(user=world.users[name], source="api") for name in ("nl", "fr"))
     with pytest.raises(Conflict, match="has not fired"):
-        alerts.acknowledge(nl, alert, clock.now())
+        evaluation.acknowledge(nl, alert, clock.now())
     evaluate(clock, 5)
     for outsider in ("gent", "operator", "staff"):
         with pytest.raises(Forbidden):
-            alerts.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
-    alerts.acknowledge(nl, alert, clock.now())
+            evaluation.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
+    evaluation.acknowledge(nl, alert, clock.now())
     db.session.commit()
     with pytest.raises(Conflict, match="acknowledged already by Els Peeters"):
-        alerts.acknowledge(fr, alert, clock.now())
+        evaluation.acknowledge(fr, alert, clock.now())
     world.set_free(6, clock)
     evaluate(clock, 1)
     evaluate(clock, 10)
     with pytest.raises(Conflict, match="is resolved already"):
-        alerts.acknowledge(fr, alert, clock.now())
+        evaluation.acknowledge(fr, alert, clock.now())
     db.session.rollback()
     assert count(AlertEvent, AlertEvent.event == "acknowledged") == 1
     assert count(AuditEvent, AuditEvent.action == "alert.acknowledge") == 1
@@ -383,9 +387,9 @@ def test_a_rule_naming_its_recipients_may_be_acknowledged_by_them(world, clock):
     world.set_free(2, clock)
     evaluate(clock)
     assert sent(world) == {("operator", "email")}
-    assert alerts.may_acknowledge(world.users["operator"], the_alert())
-    assert alerts.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
-    assert not alerts.may_acknowledge(world.users["gent"], the_alert())
+    assert evaluation.may_acknowledge(world.users["operator"], the_alert())
+    assert evaluation.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
+    assert not evaluation.may_acknowledge(world.users["gent"], the_alert())
 
 
 # --- critical level and quiet hours ---------------------------------------------
@@ -556,7 +560,7 @@ def test_full_and_stale_are_counted_whatever_the_kinds_ids(world, clock, kind_id
     assert (both.free, both.full_facilities, both.stale_facilities) == (7, 3, 2)
     assert (overflow.free, overflow.full_facilities, overflow.stale_facilities) == (2, 1, 1)
     [en] = [row for row in notice_rows() if row.recipient == PHONES["en"] and row.alert_id == overflow.id]
-    # A kind an admin added reads as its label (app/hotline/sms_texts.py).
+    # A kind an admin added reads as its label (app/texts/sms.py).
     assert en.body == (f"Opvang alert {overflow.id}: 2 overflow bed free in Antwerpen (threshold 3); 1 full, "
                        f"1 stale. Reply OK {overflow.id}")
 
@@ -573,10 +577,10 @@ def test_deactivating_or_deleting_a_rule_cancels_its_open_episode(world, clock):
                                                             "Moved": "firing"}
 
     clock.advance(minutes=1)
-    alert_rules.save_rule(world.admin, clock.now(), {"active": False}, firing)
-    assert alert_rules.delete_rule(world.admin, clock.now(), pending) == "deactivated"
-    alert_rules.save_rule(world.admin, clock.now(), {"region": "oost-vlaanderen"}, moved)
-    assert alert_rules.delete_rule(world.admin, clock.now(), never) == "deleted"
+    rules.save_rule(world.admin, clock.now(), {"active": False}, firing)
+    assert rules.delete_rule(world.admin, clock.now(), pending) == "deactivated"
+    rules.save_rule(world.admin, clock.now(), {"region": "oost-vlaanderen"}, moved)
+    assert rules.delete_rule(world.admin, clock.now(), never) == "deleted"
     db.session.commit()
     assert db.session.get(AlertRule, never.id) is None
     closed = {a.rule.name: (a.state, a.resolved_at, a.events[-1].event, a.events[-1].details["reason"])
@@ -609,16 +613,16 @@ def test_rules_are_checked_and_nothing_is_saved_when_one_is_wrong(world, clock):
                           ({"quiet_hours": {"from": "25:00", "to": "07:00"}}, "quiet_hours"),
                           ({"channels": ["pigeon"]}, "channels"), ({"colour": "red"}, "colour")]:
         with pytest.raises(InvalidInput) as error:
-            alert_rules.save_rule(world.admin, clock.now(), {**RULE, **change})
+            rules.save_rule(world.admin, clock.now(), {**RULE, **change})
         assert error.value.field == field
     for actor, data in [(Actor(user=world.users["gent"], source="web"), RULE),
                         (manager, {**RULE, "region": None}),
                         (Actor(user=world.users["operator"], source="web"), RULE)]:
         with pytest.raises(Forbidden):
-            alert_rules.save_rule(actor, clock.now(), data)
+            rules.save_rule(actor, clock.now(), data)
     db.session.rollback()
     assert count(AlertRule) == 0 and count(AuditEvent, AuditEvent.action.like("alert_rule.%")) == 0
-    assert alert_rules.save_rule(manager, clock.now(), RULE).region.slug == "antwerpen"
+    assert rules.save_rule(manager, clock.now(), RULE).region.slug == "antwerpen"
 
 
 # --- never twice --------------------------------------------------------------------
@@ -671,7 +675,7 @@ def test_two_evaluations_at_the_same_moment_make_one_episode_and_one_set_of_noti
             try:
                 with app.app_context(), writing():
                     start.wait(10)
-                    summaries.append(alerts.evaluate(now))
+                    summaries.append(evaluation.evaluate(now))
                     db.session.commit()
             except Exception as error:  # noqa: BLE001 - reported below
                 failures.append(repr(error))

@@ -12,8 +12,11 @@ from app import clock as app_clock
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage
-from app.services import accounts, alert_rules, alerts, capacity, outbox
-from app.services.access import Actor
+from app.services.accounts import users
+from app.services.alerts import evaluation, rules
+from app.services.core.access import Actor
+from app.services.delivery import outbox
+from app.services.registry import capacity
 from tests import factories as make
 from tests.api import assert_documented, call
 
@@ -48,7 +51,7 @@ def w(app, twilio, smtp):
 
 
 def make_rule(w, **fields) -> AlertRule:
-    rule = alert_rules.save_rule(Actor(w.people.admin, "web"), app_clock.now(), {**RULE, **fields})
+    rule = rules.save_rule(Actor(w.people.admin, "web"), app_clock.now(), {**RULE, **fields})
     db.session.commit()
     return rule
 
@@ -59,7 +62,7 @@ def set_available(w, available: int) -> None:
 
 
 def evaluate(clock) -> dict:
-    summary = alerts.evaluate(clock.now())
+    summary = evaluation.evaluate(clock.now())
     db.session.commit()
     return summary
 
@@ -83,7 +86,7 @@ def counts() -> dict:
 
 def rule_row(rule_id: int) -> dict:
     db.session.commit()
-    return alert_rules.rule_data(alert_rules.get_rule(rule_id))
+    return rules.rule_data(rules.get_rule(rule_id))
 
 
 # --- rules ------------------------------------------------------------------------
@@ -103,7 +106,7 @@ def test_managers_list_the_rules_of_their_regions_admins_all(client, w):
                                  "/api/v1/alert-rules")
         assert [rule["id"] for rule in body] == ids, who
     [rule] = call(client, "GET", "/api/v1/alert-rules", w.tokens.manager).get_json()
-    assert rule == {**alert_rules.rule_data(antwerpen), "name": "B Antwerpen", "region": "antwerpen",
+    assert rule == {**rules.rule_data(antwerpen), "name": "B Antwerpen", "region": "antwerpen",
                     "threshold": 3, "critical_at": 0, "for_minutes": 10, "margin": 1, "keep_firing_minutes": 10,
                     "repeat_minutes": 60, "escalate_after_minutes": None, "escalate_to": [], "quiet_hours": None,
                     "channels": ["sms", "email"], "recipients": [], "active": True}
@@ -178,7 +181,7 @@ def test_notices_go_only_to_operators_managers_and_admins(client, w, field, who)
 
 def test_someone_deactivated_since_does_not_block_other_changes_but_is_not_named_anew(client, w):
     rule = make_rule(w, recipients=["operator@example.org"])
-    accounts.set_active(make.SETUP, w.people.operator, False, app_clock.now())
+    users.set_active(make.SETUP, w.people.operator, False, app_clock.now())
     db.session.commit()
     response = call(client, "PATCH", f"/api/v1/alert-rules/{rule.id}", w.tokens.manager, json={"threshold": 5})
     body = assert_documented(response, "/api/v1/alert-rules/{rule_id}", "patch")

@@ -234,9 +234,9 @@ def test_no_or_bad_token_is_401_in_json(client, reg, path, method, token):
 
 
 def test_a_revoked_token_is_401(client, reg, clock):
-    from app.services import accounts
+    from app.services.accounts import users
     from tests.factories import SETUP
 
-    accounts.revoke_sessions_and_tokens(SETUP, reg.people.operator, clock.now())
+    users.revoke_sessions_and_tokens(SETUP, reg.people.operator, clock.now())
     db.session.commit()
     assert call(client, "GET", "/api/v1/regions", reg.tokens.operator).status_code == 401

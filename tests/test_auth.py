@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, User
-from app.services import accounts
+from app.services.accounts import users
 from tests import factories as make
 from tests.conftest import make_app
 
@@ -89,7 +89,7 @@ def test_session_cookie_is_httponly_and_samesite(client, operator):
 
 def test_deactivated_users_lose_their_session(client, operator, clock):
     make.login(client, operator)
-    accounts.set_active(make.SETUP, db.session.get(User, operator.id), False, clock.now())
+    users.set_active(make.SETUP, db.session.get(User, operator.id), False, clock.now())
     db.session.commit()
     assert client.get("/dashboard/").status_code == 302
     assert client.post("/login", data={"email": operator.email, "password": make.PASSWORD}).status_code == 401
@@ -97,7 +97,7 @@ def test_deactivated_users_lose_their_session(client, operator, clock):
 
 def test_revoking_ends_sessions_everywhere(client, operator, clock):
     make.login(client, operator)
-    accounts.revoke_sessions_and_tokens(make.SETUP, db.session.get(User, operator.id), clock.now())
+    users.revoke_sessions_and_tokens(make.SETUP, db.session.get(User, operator.id), clock.now())
     db.session.commit()
     assert client.get("/dashboard/").status_code == 302
 

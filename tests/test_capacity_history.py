@@ -6,8 +6,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import CapacityChange
-from app.services import capacity
-from app.services.access import Actor
+from app.services.core.access import Actor
+from app.services.registry import capacity
 from tests import factories as make
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, Call, Hold, OutboxMessage, SmsMessage, TurnAway, User
-from app.services import calls
+from app.services.hotline import calls
 from tests import factories as make
 from tests.api import assert_documented
 from tests.fake_twilio import FakeTwilio
@@ -623,8 +623,8 @@ def test_no_place_found_records_a_turn_away_for_the_call_once(client, people):
 
 
 def test_referrals_made_for_the_call_are_listed_on_its_page(client, people):
-    from app.services import referrals
-    from app.services.access import Actor
+    from app.services.core.access import Actor
+    from app.services.placement import referrals
 
     relief = make.facility("relief", name="Meldpunt Antwerpen", type="relief_point", units={"intake_slot": (4, 2)})
     call = voice_call(client)

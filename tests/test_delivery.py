@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db, writing
 from app.models import AuditEvent, JobRun, OutboxMessage
-from app.services import outbox
+from app.services.delivery import outbox
 from tests import factories as make
 from tests.scheduler_process import real_now, wait_until
 

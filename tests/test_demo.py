@@ -20,7 +20,8 @@ from app.models import (
     User,
 )
 from app.models.user import ROLES
-from app.services import accounts, demo
+from app.services import demo
+from app.services.accounts import users as accounts
 from tests import factories
 
 
@@ -206,20 +207,21 @@ def test_the_demo_alert_rule_warns_the_antwerpen_managers_when_crisis_beds_run_s
     """The README's walk-through: Crisiscentrum Antwerpen to 0 crisis beds takes
     the region below its rule; five minutes later the managers get an SMS."""
     from app.models import OutboxMessage
-    from app.services import alerts, capacity
-    from app.services.access import Actor
+    from app.services.alerts import evaluation
+    from app.services.core.access import Actor
+    from app.services.registry import capacity
 
     rule = db.session.scalar(select(AlertRule))
     assert (rule.region.slug, rule.kinds, rule.threshold) == ("antwerpen", ["crisis_bed"], 2)
-    assert alerts.evaluate(clock.now())["pending"] == 0  # 3 free at the start
+    assert evaluation.evaluate(clock.now())["pending"] == 0  # 3 free at the start
 
     beds = db.session.scalar(select(CapacityUnit).join(Facility).where(
         Facility.slug == "crisiscentrum-antwerpen", CapacityUnit.kind.has(code="crisis_bed")))
     staff = accounts.get_user_by_email("shelter@demo.opvang.be")
     capacity.set_available(Actor(user=staff, source="web"), beds, 0, beds.version, clock.now())
-    assert alerts.evaluate(clock.now())["pending"] == 1
+    assert evaluation.evaluate(clock.now())["pending"] == 1
     clock.advance(minutes=rule.for_minutes)
-    assert alerts.evaluate(clock.now())["fired"] == 1
+    assert evaluation.evaluate(clock.now())["fired"] == 1
     sms_to = {message.user.email for message in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.purpose == "alert", OutboxMessage.channel == "sms"))}
     assert sms_to == {"manager@demo.opvang.be", "night@demo.opvang.be"}

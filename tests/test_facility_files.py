@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import AuditEvent, CapacityChange, CapacityUnit, Facility, Organisation
-from app.services import demo, facility_files
-from app.services.access import Actor
-from app.services.capacity import all_kinds
+from app.services import demo
+from app.services.core.access import Actor
+from app.services.registry import facility_files
+from app.services.registry.capacity import all_kinds
 from tests import factories
 
 IMPORTER = Actor(user=None, source="import")

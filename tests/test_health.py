@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from app.extensions import db
-from app.services import lease
+from app.services.scheduling import lease
 
 
 def test_healthz_is_degraded_while_no_scheduler_ever_ran(client):

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, CapacityChange, CapacityUnit, Hold
-from app.services import holds
-from app.services.access import Actor
+from app.services.core.access import Actor
+from app.services.placement import holds
 from tests import factories as make
 
 HTMX = {"HX-Request": "true"}

@@ -11,11 +11,14 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from app.extensions import db, writing
-from app.hotline import sms_texts
 from app.models import AuditEvent, Call, CapacityChange, CapacityUnit, OutboxMessage, SmsMessage
-from app.services import accounts, capacity, conversations, outbox, phones, sms_commands
-from app.services.access import Actor
-from app.services.errors import Conflict, Forbidden, InvalidInput
+from app.services.accounts import users as accounts
+from app.services.core.access import Actor
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
+from app.services.delivery import outbox
+from app.services.hotline import conversations, phones, sms_commands
+from app.services.registry import capacity
+from app.texts import sms as sms_texts
 from tests import factories
 from tests.fake_twilio import FakeTwilio
 from tests.twilio_signing import signature

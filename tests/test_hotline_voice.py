@@ -13,11 +13,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.hotline import texts
 from app.models import AuditEvent, Call, User
-from app.services import calls, phones
-from app.services.access import Actor
-from app.services.errors import Forbidden, InvalidInput
+from app.services.core.access import Actor
+from app.services.core.errors import Forbidden, InvalidInput
+from app.services.hotline import calls, phones
+from app.texts import voice as texts
 from tests import factories as make
 from tests.conftest import START
 from tests.twilio_signing import PUBLIC_URL, TOKEN, signature, signed_post

@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services import intake_hours
-from app.services.errors import InvalidInput
+from app.services.core.errors import InvalidInput
+from app.services.registry import intake_hours
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 OFFICE = intake_hours.parse_text("mon 08:00-12:00,13:00-17:00; tue 08:00-17:00; sat 20:00-08:00")

@@ -27,19 +27,14 @@ from app.models import (
     TurnAway,
 )
 from app.models.scheduling import StaleReminder
-from app.services import (
-    accounts,
-    capacity,
-    digest,
-    hold_jobs,
-    holds,
-    job_texts,
-    outbox,
-    retention,
-    stale_reminders,
-    turn_aways,
-)
-from app.services.access import Actor
+from app.services.accounts import users
+from app.services.alerts import digest
+from app.services.core.access import Actor
+from app.services.delivery import outbox
+from app.services.placement import hold_expiry, holds, turn_aways
+from app.services.registry import capacity, stale_reminders
+from app.services.scheduling import retention
+from app.texts import jobs
 from tests import factories
 from tests.conftest import START
 
@@ -68,14 +63,14 @@ GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'
 
 
 def test_every_text_exists_in_every_language_and_sms_texts_are_gsm():
-    keys = set(job_texts.TEXTS["en"])
-    for lang in job_texts.LANGUAGES:
-        assert set(job_texts.TEXTS[lang]) == keys, lang
-        assert set(job_texts.TEXTS[lang]["reasons"]) == {"full", "ineligible", "closed"}
+    keys = set(jobs.TEXTS["en"])
+    for lang in jobs.LANGUAGES:
+        assert set(jobs.TEXTS[lang]) == keys, lang
+        assert set(jobs.TEXTS[lang]["reasons"]) == {"full", "ineligible", "closed"}
         values = dict(hold=17, count=2, kind="x", facility="Crisis Antwerpen", time="22:30", ago="14 h", code="",
                       page="https://opvang.example/shelter/3", region="Antwerpen", reminded="6 h")
         for key in ("hold_expired", "stale_sms", "stale_escalation"):
-            sms = job_texts.text(lang, key, **values)
+            sms = jobs.text(lang, key, **values)
             assert set(sms) <= GSM, (lang, key, set(sms) - GSM)
             assert len(sms) <= 2 * 153, (lang, key)
 
@@ -105,11 +100,11 @@ def test_overdue_holds_are_marked_expired_and_their_makers_told_once(app, clock,
     holds.release(web(partner), released, clock.now())
 
     clock.advance(minutes=29)
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
     assert messages() == []
 
     clock.advance(minutes=17)  # 46 minutes: both overdue
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 2, "notified": 2}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 2, "notified": 2}
     db.session.expire_all()
     assert [h.status for h in (by_operator, by_partner, still_active, confirmed, released)] == [
         "expired", "expired", "active", "confirmed", "released"]
@@ -132,22 +127,22 @@ def test_overdue_holds_are_marked_expired_and_their_makers_told_once(app, clock,
         by_operator.id, by_partner.id]
 
     # Running again (or later) marks and sends nothing more.
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
     clock.advance(hours=3)  # the active one expires now: only it
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 1, "notified": 1}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 1, "notified": 1}
     assert [m.dedup_key for m in messages("hold_expired")] == [
         f"hold-expired:{by_operator.id}:sms", f"hold-expired:{by_partner.id}:email",
         f"hold-expired:{still_active.id}:sms"]
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 0, "notified": 0}
     assert len(messages()) == 3
 
 
 def test_an_expired_hold_of_a_deactivated_maker_is_marked_without_a_notice(app, clock, hold_world):
     facility, beds, rooms, operator, partner = hold_world
     hold = factories.hold(beds, partner, minutes=10)
-    accounts.set_active(factories.SETUP, partner, False, clock.now())
+    users.set_active(factories.SETUP, partner, False, clock.now())
     clock.advance(minutes=11)
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 1, "notified": 0}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 1, "notified": 0}
     assert db.session.get(Hold, hold.id).status == "expired"
     assert messages() == []
 
@@ -158,10 +153,10 @@ def test_a_notice_already_in_the_outbox_is_not_written_again(app, clock, hold_wo
     facility, beds, rooms, operator, partner = hold_world
     hold = factories.hold(beds, operator, minutes=10)
     clock.advance(minutes=11)
-    hold_jobs.expire_and_notify(clock.now())
+    hold_expiry.expire_and_notify(clock.now())
     db.session.get(Hold, hold.id).status = "active"
     db.session.flush()
-    assert hold_jobs.expire_and_notify(clock.now()) == {"expired": 1, "notified": 0}
+    assert hold_expiry.expire_and_notify(clock.now()) == {"expired": 1, "notified": 0}
     assert len(messages()) == 1
 
 
@@ -188,7 +183,7 @@ def stale_world(app):
         "manager_gent": factories.user("manager", regions=[gent.region], phone="+32470000006"),
         "operator": factories.user("operator", phone="+32470000007"),
     }
-    accounts.set_active(factories.SETUP, people["staff_gone"], False, factories.clock.now())
+    users.set_active(factories.SETUP, people["staff_gone"], False, factories.clock.now())
     return antwerpen, gent, people
 
 
@@ -504,7 +499,7 @@ def digest_world(app, clock):
         "manager_nowhere": factories.user("manager"),
         "operator": factories.user("operator"),
     }
-    accounts.set_active(factories.SETUP, people["manager_gone"], False, clock.now())
+    users.set_active(factories.SETUP, people["manager_gone"], False, clock.now())
 
     rule = AlertRule(name="Crisisbedden Antwerpen", region_id=ant.id, kinds=["crisis_bed"], threshold=3,
                      channels=["email"], created_at=local(1, 9), updated_at=local(1, 9))

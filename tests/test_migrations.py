@@ -15,7 +15,7 @@ def test_models_and_migrations_agree(app):
 
 
 def test_the_migrations_seed_the_six_default_kinds(app):
-    from app.services.capacity import all_kinds
+    from app.services.registry.capacity import all_kinds
 
     kinds = {kind.code: (kind.counts, kind.serves) for kind in all_kinds()}
     assert kinds == {

@@ -4,7 +4,7 @@ import pytest
 
 from app import clock
 from app.extensions import db
-from app.services import outbox
+from app.services.delivery import outbox
 from tests import factories as make
 
 

@@ -3,7 +3,7 @@ a fake on loopback) through TWILIO_API_BASE."""
 
 import pytest
 
-from app.services import phones, twilio_gateway
+from app.services.hotline import phones, twilio_gateway
 
 KEY = "test-caller-hash-key"
 

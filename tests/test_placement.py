@@ -10,9 +10,11 @@ from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import CapacityKind, CapacityUnit, Hold, PlacementSearch, TurnAway
-from app.services import holds, placement, places
-from app.services.access import Actor
-from app.services.errors import Forbidden, InvalidInput
+from app.services.core.access import Actor
+from app.services.core.errors import Forbidden, InvalidInput
+from app.services.placement import holds
+from app.services.placement import search as placement
+from app.services.registry import places
 from tests import factories as make
 from tests.api import assert_documented, call
 

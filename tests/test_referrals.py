@@ -11,7 +11,7 @@ from app import clock as app_clock
 from app.api.serializers import referral_json
 from app.extensions import db
 from app.models import AuditEvent, Referral
-from app.services import organisations
+from app.services.registry import organisations
 from tests import factories as make
 from tests.api import assert_documented, call
 

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Call, Hold, JobRun, OutboxMessage
-from app.services import jobs, lease, outbox, phones
+from app.services.delivery import outbox
+from app.services.hotline import phones
+from app.services.scheduling import jobs, lease
 from scheduler.__main__ import build
 from scheduler.runner import Runner
 from tests import factories as make

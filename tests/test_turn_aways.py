@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditEvent, PlacementSearch, TurnAway
-from app.services import holds, placement
-from app.services.access import Actor
+from app.services.core.access import Actor
+from app.services.placement import holds
+from app.services.placement import search as placement
 from tests import factories as make
 from tests.api import assert_documented, call
 from tests.test_placement import in_gent

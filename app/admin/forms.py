@@ -29,8 +29,8 @@ from app.models.capacity import CLIENT_TYPES, COUNTS
 from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
 from app.models.geography import ORGANISATION_KINDS
 from app.models.user import ROLES
-from app.services.accounts import USER_LANGUAGES
-from app.services.intake_hours import DAYS
+from app.services.accounts.users import USER_LANGUAGES
+from app.services.registry.intake_hours import DAYS
 
 
 def _choices(pairs) -> list[SelectChoice]:

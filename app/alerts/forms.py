@@ -1,5 +1,5 @@
 """The alert rule form. Like the admin forms it only reads and shows the
-fields: app/services/alert_rules.py validates them (the form is never
+fields: app/services/alerts/rules.py validates them (the form is never
 `validate()`d, so the service's message, next to its field, is the only one).
 Its fields carry the names of the API's fields, so that the field an
 InvalidInput names is the one that shows the message."""
@@ -12,7 +12,7 @@ from app.admin.forms import MultiCheckboxField
 from app.labels import ALERT_CHANNEL_LABELS
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import kind_label
-from app.services import alert_rules
+from app.services.alerts import rules
 
 COUNTS = ("threshold", "critical_at", "for_minutes", "margin", "keep_firing_minutes", "repeat_minutes",
           "escalate_after_minutes")
@@ -63,7 +63,7 @@ def form_data(rule: dict) -> dict:
 
 
 def new_rule_data() -> dict:
-    return form_data(alert_rules.DEFAULTS)
+    return form_data(rules.DEFAULTS)
 
 
 def rule_from_form(form: RuleForm) -> dict:

@@ -16,8 +16,9 @@ from app.auth import current_actor, login_required, roles_required
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
-from app.services import alert_rules, alerts, outbox
-from app.services.errors import Forbidden
+from app.services.alerts import evaluation, rules
+from app.services.core.errors import Forbidden
+from app.services.delivery import outbox
 
 # --- rules ---------------------------------------------------------------------
 
@@ -25,31 +26,31 @@ from app.services.errors import Forbidden
 @bp.route("/alert-rules")
 @login_required
 def alert_rule_list():
-    return jsonify([alert_rules.rule_data(rule) for rule in alert_rules.rules_for(current_actor())])
+    return jsonify([rules.rule_data(rule) for rule in rules.rules_for(current_actor())])
 
 
 @bp.route("/alert-rules", methods=["POST"])
 @login_required
 def create_alert_rule():
-    rule = alert_rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
+    rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
     db.session.commit()
-    return jsonify(alert_rules.rule_data(rule)), 201
+    return jsonify(rules.rule_data(rule)), 201
 
 
 @bp.route("/alert-rules/<int:rule_id>", methods=["PATCH"])
 @login_required
 def update_alert_rule(rule_id: int):
-    rule = alert_rules.get_rule(rule_id)
-    alert_rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
+    rule = rules.get_rule(rule_id)
+    rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
     db.session.commit()
-    return jsonify(alert_rules.rule_data(rule))
+    return jsonify(rules.rule_data(rule))
 
 
 @bp.route("/alert-rules/<int:rule_id>", methods=["DELETE"])
 @login_required
 def delete_alert_rule(rule_id: int):
-    rule = alert_rules.get_rule(rule_id)
-    result = alert_rules.delete_rule(current_actor(), clock.now(), rule)
+    rule = rules.get_rule(rule_id)
+    result = rules.delete_rule(current_actor(), clock.now(), rule)
     db.session.commit()
     return jsonify({"id": rule_id, "result": result})
 
@@ -69,15 +70,15 @@ def _event_json(event: AlertEvent) -> dict:
 
 def _alert_detail_json(alert: Alert) -> dict:
     return {
-        **alerts.alert_data(alert),
+        **evaluation.alert_data(alert),
         "events": [_event_json(event) for event in alert.events],
-        "notices": [notification_json(message) for message in alerts.notices(alert)],
+        "notices": [notification_json(message) for message in evaluation.notices(alert)],
     }
 
 
 def _alert_for_me(alert_id: int) -> Alert:
-    alert = alerts.get_alert(alert_id)
-    if not alerts.may_acknowledge(current_actor().user, alert):
+    alert = evaluation.get_alert(alert_id)
+    if not evaluation.may_acknowledge(current_actor().user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return alert
 
@@ -86,8 +87,8 @@ def _alert_for_me(alert_id: int) -> Alert:
 @login_required
 def alert_list():
     limit, cursor = page_args()
-    rows = alerts.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
-    return jsonify([alerts.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
+    rows = evaluation.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
+    return jsonify([evaluation.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
 
 
 @bp.route("/alerts/<int:alert_id>")
@@ -99,7 +100,7 @@ def alert_detail(alert_id: int):
 @bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = alerts.acknowledge(current_actor(), alerts.get_alert(alert_id), clock.now())
+    alert = evaluation.acknowledge(current_actor(), evaluation.get_alert(alert_id), clock.now())
     db.session.commit()
     return jsonify(_alert_detail_json(alert))
 

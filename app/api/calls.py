@@ -12,7 +12,7 @@ from app.api.paging import next_link, page_args
 from app.auth import roles_required
 from app.clock import iso_local
 from app.models import Call
-from app.services import calls
+from app.services.hotline import calls
 
 
 def call_json(call: Call) -> dict:

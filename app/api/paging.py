@@ -3,7 +3,7 @@ where the next page is in a `Link: <…>; rel="next"` header."""
 
 from flask import request, url_for
 
-from app.services.errors import InvalidInput
+from app.services.core.errors import InvalidInput
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -22,10 +22,12 @@ from app.auth import current_actor, login_required, roles_required
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
 from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
-from app.services import capacity, facilities, holds, placement, referrals
-from app.services.access import may_see_region, visible_region_ids
-from app.services.errors import Forbidden, InvalidInput
-from app.services.placement import SEARCHERS
+from app.services.core.access import may_see_region, visible_region_ids
+from app.services.core.errors import Forbidden, InvalidInput
+from app.services.placement import holds, referrals
+from app.services.placement import search as placement
+from app.services.placement.search import SEARCHERS
+from app.services.registry import capacity, facilities
 
 
 def _json_body() -> dict:

@@ -6,9 +6,10 @@ from flask_login import current_user
 
 from app.clock import iso_local, local_zone
 from app.models import Alert, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
-from app.services import alerts, intake_hours
-from app.services.access import can_see_address
-from app.services.capacity import RegionTotals, UnitFigures
+from app.services.alerts import evaluation
+from app.services.core.access import can_see_address
+from app.services.registry import intake_hours
+from app.services.registry.capacity import RegionTotals, UnitFigures
 
 
 def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
@@ -98,7 +99,7 @@ def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
               Referral: _current_referral_json,
-              Alert: alerts.alert_data,
+              Alert: evaluation.alert_data,
               OutboxMessage: notification_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 
@@ -161,7 +162,7 @@ def _current_referral_json(referral: Referral) -> dict:
 
 
 def placement_result_json(result) -> dict:
-    """One result of app.services.placement.search: never an address or
+    """One result of app.services.placement.search.search: never an address or
     coordinates; `distance_km` to a confidential facility is whole km."""
     return {
         "facility": {

@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from app.extensions import csrf, db, login_manager
 from app.models import User
-from app.services import accounts
-from app.services.access import Actor
-from app.services.errors import Forbidden, Unauthenticated
+from app.services.accounts import users
+from app.services.core.access import Actor
+from app.services.core.errors import Forbidden, Unauthenticated
 
 bp = Blueprint("auth", __name__)
 
@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
     @login_manager.request_loader
     def load_user_from_token(req) -> User | None:
         token = bearer_token()
-        return accounts.user_for_token(token) if token else None
+        return users.user_for_token(token) if token else None
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -10,7 +10,8 @@ from app import clock
 from app.auth import bp, current_actor, login_required
 from app.auth.forms import LoginForm
 from app.extensions import db
-from app.services import accounts, audit
+from app.services.accounts import users
+from app.services.core import audit
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,7 +28,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(
+            user = users.authenticate(
                 form.email.data,
                 form.password.data,
                 clock.now(),
@@ -35,7 +36,7 @@ def login():
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
             )
-        except accounts.LoginRefused as refused:
+        except users.LoginRefused as refused:
             # Failed attempts count even though the login is refused.
             db.session.commit()
             if refused.locked_until:

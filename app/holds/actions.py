@@ -6,8 +6,8 @@ from datetime import datetime
 
 from app.extensions import db
 from app.holds.presenters import done_text, refusal_text
-from app.services import holds
-from app.services.errors import Conflict, Forbidden
+from app.services.core.errors import Conflict, Forbidden
+from app.services.placement import holds
 
 
 def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], object], forbidden: str,

@@ -12,7 +12,7 @@ from app.clock import local_zone
 from app.holds import bp
 from app.models import Hold
 from app.presenters import kind_label
-from app.services import holds
+from app.services.placement import holds
 
 
 def duration_text(minutes: int) -> str:

@@ -10,8 +10,8 @@ from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.holds import bp
 from app.holds.actions import carry_out
-from app.services import hold_lists, holds
-from app.services.errors import Forbidden
+from app.services.core.errors import Forbidden
+from app.services.placement import hold_lists, holds
 
 HOLDERS = ("operator", "manager", "partner")
 # What one press on Extend adds.

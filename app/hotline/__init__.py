@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from app import clock
 from app.extensions import csrf, db
-from app.services import rate_limits
+from app.services.core import rate_limits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hotline", __name__, url_prefix="/hotline")

@@ -34,8 +34,8 @@ from twilio.request_validator import RequestValidator
 
 from app.extensions import db
 from app.models import OutboxMessage
-from app.services import phones, sms_commands
-from app.services.errors import InvalidInput
+from app.services.core.errors import InvalidInput
+from app.services.hotline import phones, sms_commands
 
 # The hotline's own number in simulated webhooks (`To`) when TWILIO_FROM_NUMBER
 # is not set: the app shows it to operators as the caller ID.

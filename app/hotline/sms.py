@@ -1,8 +1,8 @@
 """Twilio's SMS webhooks: `POST /hotline/sms` and `/hotline/sms/status`.
 
-A text from a registered phone is a command (app.services.sms_commands); from
+A text from a registered phone is a command (app.services.hotline.sms_commands); from
 any other number it is a help-seeker writing to the hotline
-(app.services.conversations). Replies go through the outbox, written in the
+(app.services.hotline.conversations). Replies go through the outbox, written in the
 webhook's transaction and delivered right after its commit; the webhook itself
 answers an empty TwiML `<Response/>`. A failed send stays in the outbox row
 and never fails the webhook. The signature is checked in app.hotline.
@@ -17,7 +17,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app import clock
 from app.extensions import db
 from app.hotline import bp
-from app.services import conversations, outbox, phones, sms_commands
+from app.services.delivery import outbox
+from app.services.hotline import conversations, phones, sms_commands
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,10 @@ from werkzeug.exceptions import HTTPException
 
 from app import clock
 from app.extensions import db
-from app.hotline import action_url, bp, texts
-from app.services import calls, phones
-from app.services.access import Actor
+from app.hotline import action_url, bp
+from app.services.core.access import Actor
+from app.services.hotline import calls, phones
+from app.texts import voice as texts
 
 log = logging.getLogger(__name__)
 

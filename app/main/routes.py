@@ -5,7 +5,7 @@ from sqlalchemy import text
 from app import clock
 from app.extensions import db
 from app.main import bp
-from app.services import lease
+from app.services.scheduling import lease
 
 
 @bp.route("/")

@@ -6,8 +6,8 @@ from app.auth import current_actor, roles_required
 from app.extensions import db
 from app.models.hotline import OUTBOX_STATUSES
 from app.outbox import bp
-from app.services import outbox
-from app.services.errors import Conflict
+from app.services.core.errors import Conflict
+from app.services.delivery import outbox
 
 READERS = outbox.RETRIERS
 

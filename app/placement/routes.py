@@ -1,4 +1,4 @@
-"""Thin routes over app/services/placement.py and app/services/holds.py.
+"""Thin routes over app/services/placement/search.py and app/services/placement/holds.py.
 
 From a ringing phone to a held place: the call's "Search placement" link opens
 this page pre-filled and already searched (`run=1`); each result has a Hold
@@ -18,8 +18,10 @@ from app.extensions import db, htmx
 from app.models.facility import LANGUAGES
 from app.placement import bp
 from app.presenters import kind_label
-from app.services import capacity, holds, placement, regions
-from app.services.errors import Conflict, InvalidInput
+from app.services.core.errors import Conflict, InvalidInput
+from app.services.placement import holds
+from app.services.placement import search as placement
+from app.services.registry import capacity, regions
 
 # The form's fields that are lists (checkboxes) rather than one value.
 LIST_FIELDS = ("needs", "languages", "kinds")

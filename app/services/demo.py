@@ -3,7 +3,7 @@
 `load` may run on an empty database or again on one it loaded before: every
 record is found by its slug or e-mail and set back to its demo state. The
 facilities come from app/demo/facilities.csv through the facility file import
-(app.services.facility_files), so the demo file is a facility file like any
+(app.services.registry.facility_files), so the demo file is a facility file like any
 other. Nothing here commits.
 """
 
@@ -16,9 +16,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AlertRule, Organisation, Region, User
-from app.services import accounts, alert_rules, facility_files
-from app.services.access import Actor
-from app.services.capacity import all_kinds
+from app.services.accounts import users as accounts
+from app.services.alerts import rules
+from app.services.core.access import Actor
+from app.services.registry import facility_files
+from app.services.registry.capacity import all_kinds
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "demo" / "facilities.csv"
 ACTOR = Actor(user=None, source="import")
@@ -151,7 +153,7 @@ def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
     admin = next(user for user in result.users if user.has_role("admin"))
     for data in ALERT_RULES:
         rule = db.session.scalar(select(AlertRule).where(AlertRule.name == data["name"]))
-        alert_rules.save_rule(Actor(user=admin, source="import"), now, data, rule=rule)
+        rules.save_rule(Actor(user=admin, source="import"), now, data, rule=rule)
         result.alert_rules += 1
     return result
 

@@ -1,6 +1,6 @@
 """Incoming holds on the facility page (template shelter/_holds.html): polled,
 confirmed when the household arrives, or released. The rules live in
-app/services/holds.py, the lists in app/services/hold_lists.py."""
+app/services/placement/holds.py, the lists in app/services/placement/hold_lists.py."""
 
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -10,9 +10,10 @@ from app import clock
 from app.auth import current_actor, roles_required
 from app.extensions import htmx
 from app.holds.actions import carry_out
-from app.services import capacity, facilities, hold_lists, holds
-from app.services.access import can_update_facility
-from app.services.errors import Forbidden, NotFound
+from app.services.core.access import can_update_facility
+from app.services.core.errors import Forbidden, NotFound
+from app.services.placement import hold_lists, holds
+from app.services.registry import capacity, facilities
 from app.shelter import bp
 
 

@@ -1,5 +1,5 @@
 """Incoming referrals on the facility page (templates shelter/_referrals.html,
-shelter/_referral.html); the rules live in app/services/referrals.py."""
+shelter/_referral.html); the rules live in app/services/placement/referrals.py."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,8 +9,8 @@ from app import clock, labels
 from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.presenters import kind_label
-from app.services import referrals
-from app.services.errors import Conflict, Forbidden, InvalidInput
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
+from app.services.placement import referrals
 from app.shelter import bp
 
 REFERRAL_ACTIONS = {"accepted": _l("Accept"), "declined": _l("Decline"), "arrived": _l("Arrived")}

@@ -8,9 +8,9 @@ from app import clock
 from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models import Facility
-from app.services import capacity, facilities
-from app.services.access import can_update_facility
-from app.services.errors import Conflict, Forbidden, InvalidInput
+from app.services.core.access import can_update_facility
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
+from app.services.registry import capacity, facilities
 from app.shelter import bp
 
 

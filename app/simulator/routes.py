@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 from app.auth import roles_required
 from app.extensions import db, htmx
 from app.hotline import simulator
-from app.services import twilio_gateway
-from app.services.errors import InvalidInput
+from app.services.core.errors import InvalidInput
+from app.services.hotline import twilio_gateway
 from app.simulator import bp
 
 DEFAULTS = {"from": simulator.DEFAULT_CALLER, "digits": "", "hold_open": "1", "sms_from": "+32470000004",

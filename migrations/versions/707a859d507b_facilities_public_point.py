@@ -28,13 +28,13 @@ INDEXES = (
 
 
 def _values(bind) -> list[dict]:
-    """Each facility's public point, as app.services.facilities.public_point
+    """Each facility's public point, as app.services.registry.facilities.public_point
     has it: its own coordinates, or its municipality's centre (from the
     committed postcode table) when it is confidential or has none; and its
     language bits. Refuses, before anything changes, when a facility's
     municipality is unknown."""
-    from app.services import places  # static data: app/geo/postcodes.csv
-    from app.services.errors import InvalidInput
+    from app.services.registry import places
+    from app.services.core.errors import InvalidInput
 
     values, unknown = [], []
     rows = bind.execute(sa.text(

@@ -1,0 +1,1 @@
+"""Accounts: users, roles and scopes, passwords, API tokens."""

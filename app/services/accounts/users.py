@@ -1,0 +1,223 @@
+"""Users, passwords, login throttling and API tokens."""
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import ApiToken, Facility, Region, User, UserRole
+from app.models.alerts import ALERT_CHANNELS
+from app.models.user import ROLES
+from app.services.core import audit
+from app.services.core.access import Actor
+from app.services.core.errors import Conflict, InvalidInput, NotFound
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+USER_LANGUAGES = ("nl", "en", "fr")
+MIN_PASSWORD_LENGTH = 10
+
+
+class LoginRefused(Exception):
+    def __init__(self, message: str, locked_until: datetime | None = None):
+        super().__init__(message)
+        self.locked_until = locked_until
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def save_user(
+    actor: Actor,
+    now: datetime,
+    *,
+    user: User | None = None,
+    email: str,
+    name: str,
+    roles: list[str],
+    region_slugs: list[str] = (),
+    facility_slugs: list[str] = (),
+    phone: str | None = None,
+    language: str = "nl",
+    password: str | None = None,
+    alert_channels: list[str] | None = None,
+) -> User:
+    """Create a user (`user` None) or update one, validating every field.
+    `alert_channels` (among sms, email; empty: no alert notices) None keeps
+    them as they are (both for a new user)."""
+    email = normalise_email(email)
+    if not EMAIL.match(email):
+        raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
+    if not name or not name.strip():
+        raise InvalidInput("a name is required", field="name")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise InvalidInput(
+            f"roles must be among {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            field="roles",
+        )
+    phone = (phone or "").replace(" ", "") or None
+    if phone and not E164.match(phone):
+        raise InvalidInput("phone must be in E.164 form, like +32470123456", field="phone")
+    if language not in USER_LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(USER_LANGUAGES)}", field="language")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if alert_channels is not None:
+        unknown = sorted(set(alert_channels) - set(ALERT_CHANNELS))
+        if unknown:
+            raise InvalidInput(f"alert channels must be among {', '.join(ALERT_CHANNELS)}; unknown: "
+                               f"{', '.join(unknown)}", field="alert_channels")
+    regions = _by_slug(Region, region_slugs, "regions")
+    facilities = _by_slug(Facility, facility_slugs, "facilities")
+
+    clash = db.session.scalar(select(User).where(User.email == email))
+    if clash is not None and clash is not user:
+        raise Conflict(f"a user with e-mail {email} exists", field="email")
+    if phone:
+        clash = db.session.scalar(select(User).where(User.phone == phone))
+        if clash is not None and clash is not user:
+            raise Conflict("another user has this phone number", field="phone")
+
+    creating = user is None
+    if creating:
+        user = User(created_at=now)
+        db.session.add(user)
+    user.email = email
+    user.name = name.strip()
+    user.phone = phone
+    user.language = language
+    user.role_rows = [UserRole(role=role) for role in sorted(set(roles))]
+    user.regions = regions
+    user.facilities = facilities
+    if alert_channels is not None:
+        user.alert_channels = [channel for channel in ALERT_CHANNELS if channel in alert_channels]
+    if password is not None:
+        user.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    db.session.flush()
+    audit.record(
+        actor,
+        "user.create" if creating else "user.update",
+        now,
+        user,
+        roles=sorted(set(roles)),
+        regions=[r.slug for r in regions],
+        facilities=[f.slug for f in facilities],
+        alert_channels=list(user.alert_channels or []),
+    )
+    return user
+
+
+def _by_slug(model, slugs, field: str) -> list:
+    slugs = [s for s in dict.fromkeys(slugs) if s]
+    if not slugs:
+        return []
+    found = db.session.scalars(select(model).where(model.slug.in_(slugs))).all()
+    missing = sorted(set(slugs) - {row.slug for row in found})
+    if missing:
+        raise InvalidInput(f"unknown {field}: {', '.join(missing)}", field=field)
+    return sorted(found, key=lambda row: slugs.index(row.slug))
+
+
+def set_active(actor: Actor, user: User, active: bool, now: datetime) -> None:
+    user.active = active
+    if not active:
+        # Deactivation ends every session and token at once.
+        revoke_sessions_and_tokens(actor, user, now)
+    audit.record(actor, "user.activate" if active else "user.deactivate", now, user)
+
+
+def revoke_sessions_and_tokens(actor: Actor, user: User, now: datetime) -> int:
+    user.session_epoch += 1
+    revoked = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    audit.record(actor, "user.revoke_tokens", now, user, tokens=revoked)
+    return revoked
+
+
+def authenticate(email: str, password: str, now: datetime, *, ip: str | None,
+                 max_failures: int, lockout: timedelta) -> User:
+    """The user with these credentials, or LoginRefused.
+
+    Failures are counted on the user's row with an atomic UPDATE, so every web
+    worker sees the same count; after `max_failures` in a row the account is
+    locked for `lockout`, even for the right password.
+    """
+    user = get_user_by_email(email)
+    refused = LoginRefused("wrong e-mail address or password")
+    if user is None or not user.active or not user.password_hash:
+        # Hash anyway, so that an unknown address takes as long as a known one.
+        check_password_hash(_DUMMY_HASH, password or "")
+        audit.record(Actor(None, "web", ip), "login.failed", now, email=normalise_email(email))
+        raise refused
+    if user.locked_until is not None and user.locked_until > now:
+        audit.record(Actor(user, "web", ip), "login.locked", now, user)
+        raise LoginRefused("too many failed attempts", locked_until=user.locked_until)
+    if not check_password_hash(user.password_hash, password or ""):
+        db.session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        )
+        db.session.refresh(user)
+        if user.failed_logins >= max_failures:
+            user.locked_until = now + lockout
+            user.failed_logins = 0
+        audit.record(Actor(user, "web", ip), "login.failed", now, user)
+        if user.locked_until is not None and user.locked_until > now:
+            raise LoginRefused("too many failed attempts", locked_until=user.locked_until)
+        raise refused
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(Actor(user, "web", ip), "login", now, user)
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a plain SHA-256 is enough to store them.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(actor: Actor, user: User, now: datetime) -> str:
+    """Make an API token for `user` and return it; only its hash is kept."""
+    if not user.active:
+        raise Conflict(f"{user.email} is deactivated")
+    token = "opv_" + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(user=user, token_hash=_token_hash(token), prefix=token[:10], created_at=now)
+    )
+    audit.record(actor, "token.create", now, user)
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user

@@ -1,0 +1,1 @@
+"""Alerts: rules, evaluation and acknowledgement, the daily digest."""

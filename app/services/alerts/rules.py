@@ -1,0 +1,345 @@
+"""Alert rules: checking, saving and deleting them (API.md "Alerts").
+
+    validate_rule(data, named_before=()) -> dict
+        Checks a rule in the API's shape and returns the model's values
+        (region_id, quiet_from/quiet_to, …). Raises InvalidInput naming the
+        field. Absent keys take their defaults; unknown keys are refused.
+    save_rule(actor, now, data, rule=None) -> AlertRule
+        Creates a rule, or updates `rule`: then the keys absent from `data`
+        keep their current values (so PATCH passes only what changes).
+        Audited (alert_rule.create / alert_rule.update). Nothing is written
+        when it raises.
+    delete_rule(actor, now, rule) -> "deleted" | "deactivated"
+        A rule that never had an episode is deleted; one that had is only
+        deactivated (active False), so that its alerts keep their timeline.
+        An open episode is closed at once (event "cancelled", no notices).
+        Audited (alert_rule.delete / alert_rule.deactivate).
+    rule_data(rule) -> dict           the rule in the API's shape
+    get_rule(rule_id) -> AlertRule    NotFound when there is none
+    rules_for(actor) -> [AlertRule]   the rules this actor may read and edit
+    may_edit(user, region_id) -> bool
+
+Who: admins every rule; managers only rules of their own regions (a rule
+for every region, `region` null, is for admins only). Anyone else: Forbidden.
+
+The API shape:
+
+    {"name": "Antwerpen crisis beds", "region": "antwerpen" | null,
+     "kinds": ["crisis_bed"], "threshold": 3, "critical_at": 0, "for_minutes": 10,
+     "margin": 1, "keep_firing_minutes": 10, "repeat_minutes": 60 | null,
+     "escalate_after_minutes": 30 | null, "escalate_to": ["admin@example.org"],
+     "quiet_hours": {"from": "22:00", "to": "07:00"} | null,
+     "channels": ["sms", "email"], "recipients": [], "active": true}
+
+name, kinds and threshold are required. The condition is free < threshold,
+so threshold is at least 1 (free places are never below 0, and a threshold of
+0 could never fire); critical_at is from 0 to threshold - 1. repeat_minutes
+and escalate_after_minutes null mean never. escalate_to empty means the
+active admins. recipients empty means the region's managers. Both lists hold
+e-mail addresses of existing, active operators, managers or admins.
+"""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Alert, AlertRule, CapacityKind, Region, User
+from app.models.alerts import ALERT_CHANNELS
+from app.services.alerts import evaluation
+from app.services.core import audit
+from app.services.core.access import Actor
+from app.services.core.errors import Forbidden, InvalidInput, NotFound
+
+DEFAULTS = {
+    "critical_at": 0,
+    "for_minutes": 10,
+    "margin": 1,
+    "keep_firing_minutes": 10,
+    "repeat_minutes": 60,
+    "escalate_after_minutes": None,
+    "escalate_to": [],
+    "quiet_hours": None,
+    "channels": list(ALERT_CHANNELS),
+    "recipients": [],
+    "region": None,
+    "active": True,
+}
+REQUIRED = ("name", "kinds", "threshold")
+FIELDS = (*REQUIRED, *DEFAULTS)
+MAX_COUNT = 100_000
+# Who may be named as a recipient or escalation contact.
+RECIPIENT_ROLES = ("operator", "manager", "admin")
+WEEK_MINUTES = 7 * 24 * 60
+DAY_MINUTES = 24 * 60
+CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def get_rule(rule_id) -> AlertRule:
+    rule = db.session.get(AlertRule, rule_id) if isinstance(rule_id, int) else None
+    if rule is None:
+        raise NotFound(f"no alert rule {rule_id}")
+    return rule
+
+
+def managed_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose rules `user` may edit: None for all (admins), a set
+    for managers (theirs), empty for anyone else."""
+    if user is None or not user.active:
+        return set()
+    if user.has_role("admin"):
+        return None
+    if user.has_role("manager"):
+        return {region.id for region in user.regions}
+    return set()
+
+
+def may_edit(user: User | None, region_id: int | None) -> bool:
+    ids = managed_region_ids(user)
+    if ids is None:
+        return True
+    return region_id is not None and region_id in ids
+
+
+def rules_for(actor: Actor) -> list[AlertRule]:
+    """Active and inactive rules this actor may edit, by name."""
+    ids = managed_region_ids(actor.user)
+    if ids is not None and not actor.has_role("manager"):
+        raise Forbidden("alert rules are for managers and admins")
+    query = select(AlertRule).order_by(AlertRule.name, AlertRule.id)
+    if ids is not None:
+        query = query.where(AlertRule.region_id.in_(ids))
+    return list(db.session.scalars(query))
+
+
+def rule_data(rule: AlertRule) -> dict:
+    """The rule as the API answers it (and as validate_rule takes it)."""
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "region": rule.region.slug if rule.region is not None else None,
+        "kinds": list(rule.kinds),
+        "threshold": rule.threshold,
+        "critical_at": rule.critical_at,
+        "for_minutes": rule.for_minutes,
+        "margin": rule.margin,
+        "keep_firing_minutes": rule.keep_firing_minutes,
+        "repeat_minutes": rule.repeat_minutes,
+        "escalate_after_minutes": rule.escalate_after_minutes,
+        "escalate_to": list(rule.escalate_to or []),
+        "quiet_hours": {"from": rule.quiet_from, "to": rule.quiet_to} if rule.quiet_from else None,
+        "channels": list(rule.channels),
+        "recipients": list(rule.recipients or []),
+        "active": rule.active,
+    }
+
+
+# --- checking ---------------------------------------------------------------
+
+
+def _count(data: dict, field: str, lowest: int, highest: int, *, nullable: bool = False) -> int | None:
+    value = data.get(field)
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "" and nullable:
+            return None
+        if re.fullmatch(r"[-+]?\d{1,9}", value):
+            value = int(value)
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be a whole number" + (" or null" if nullable else ""), field=field)
+    if not lowest <= value <= highest:
+        raise InvalidInput(f"{field} must be from {lowest} to {highest}", field=field)
+    return value
+
+
+def _list(value, field: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part for part in re.split(r"[,;\s]+", value) if part]
+    if isinstance(value, list | tuple):
+        if not all(isinstance(item, str) for item in value):
+            raise InvalidInput(f"{field} must be a list of text", field=field)
+        return [item.strip() for item in value if item.strip()]
+    raise InvalidInput(f"{field} must be a list", field=field)
+
+
+def _users(value, field: str, named_before=frozenset()) -> list[str]:
+    """E-mail addresses of existing, active users, lower case, each once.
+    Those the rule named before pass as they are: someone deactivated since
+    (and skipped by the notices) does not block every other change."""
+    emails = list(dict.fromkeys(email.lower() for email in _list(value, field)))
+    for email in emails:
+        if not EMAIL.match(email) or len(email) > 254:
+            raise InvalidInput(f"{field}: {email!r} is not an e-mail address", field=field)
+    if not emails:
+        return []
+    found = {user.email: user for user in db.session.scalars(select(User).where(User.email.in_(emails)))}
+    unknown = [email for email in emails if email not in found]
+    if unknown:
+        raise InvalidInput(f"{field}: no user with the e-mail {', '.join(unknown)}", field=field)
+    emails_to_check = [email for email in emails if email not in named_before]
+    inactive = [email for email in emails_to_check if not found[email].active]
+    if inactive:
+        raise InvalidInput(f"{field}: {', '.join(inactive)} is deactivated", field=field)
+    # A notice names the region's shortage and its timeline names the staff
+    # who were told: it is for the people who run the hotline and the region.
+    outsiders = [email for email in emails_to_check if not found[email].has_role(*RECIPIENT_ROLES)]
+    if outsiders:
+        raise InvalidInput(f"{field}: {', '.join(outsiders)} is not an operator, manager or admin", field=field)
+    return emails
+
+
+def _quiet_hours(value) -> tuple[str | None, str | None]:
+    if value is None or value == {} or value == "":
+        return None, None
+    if not isinstance(value, dict) or set(value) != {"from", "to"}:
+        raise InvalidInput('quiet_hours must be {"from": "22:00", "to": "07:00"} or null', field="quiet_hours")
+    start, end = (str(value[key] or "").strip() for key in ("from", "to"))
+    for text in (start, end):
+        if not CLOCK_TIME.match(text):
+            raise InvalidInput(f"quiet_hours: {text!r} is not a time like 22:00", field="quiet_hours")
+    if start == end:
+        raise InvalidInput("quiet_hours: from and to must differ", field="quiet_hours")
+    return start, end
+
+
+def validate_rule(data, named_before=frozenset()) -> dict:
+    """A rule in the API's shape, checked; returns the model's values. Raises
+    InvalidInput naming the field that is wrong; reads, never writes.
+    `named_before`: the e-mails the rule being changed names already."""
+    if not isinstance(data, dict):
+        raise InvalidInput("send the rule as a JSON object", field="body")
+    unknown = sorted(set(data) - set(FIELDS) - {"id"})
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]}", field=unknown[0])
+    for field in REQUIRED:
+        if data.get(field) is None or data.get(field) == "" or data.get(field) == []:
+            raise InvalidInput(f"{field} is required", field=field)
+    data = {**DEFAULTS, **data}
+
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name is required", field="name")
+    if len(name.strip()) > 200:
+        raise InvalidInput("name is too long (at most 200 characters)", field="name")
+
+    region_id = None
+    if data["region"] not in (None, ""):
+        if not isinstance(data["region"], str):
+            raise InvalidInput("region must be a region's slug, or null for every region", field="region")
+        region_id = db.session.scalar(select(Region.id).where(Region.slug == data["region"].strip()))
+        if region_id is None:
+            raise InvalidInput(f"unknown region {data['region']}", field="region")
+
+    codes = list(dict.fromkeys(_list(data["kinds"], "kinds")))
+    known = {code: position for code, position in db.session.execute(select(CapacityKind.code, CapacityKind.position))}
+    unknown_kinds = [code for code in codes if code not in known]
+    if unknown_kinds:
+        raise InvalidInput(f"unknown kind {', '.join(unknown_kinds)}", field="kinds")
+    if not codes:
+        raise InvalidInput("kinds is required", field="kinds")
+
+    threshold = data["threshold"]
+    if isinstance(threshold, int | str) and not isinstance(threshold, bool) and str(threshold).strip() in ("0", "-0"):
+        raise InvalidInput("threshold must be at least 1: free places are never below 0, so 0 never fires",
+                           field="threshold")
+    threshold = _count(data, "threshold", 1, MAX_COUNT)
+    critical_at = _count(data, "critical_at", 0, MAX_COUNT)
+    if critical_at >= threshold:
+        raise InvalidInput(f"critical_at must be below the threshold ({threshold})", field="critical_at")
+    channels = list(dict.fromkeys(_list(data["channels"], "channels")))
+    if not channels or set(channels) - set(ALERT_CHANNELS):
+        raise InvalidInput(f"channels must be among {', '.join(ALERT_CHANNELS)}, at least one", field="channels")
+    quiet_from, quiet_to = _quiet_hours(data["quiet_hours"])
+    active = data["active"]
+    if not isinstance(active, bool):
+        raise InvalidInput("active must be true or false", field="active")
+
+    return {
+        "name": name.strip(),
+        "region_id": region_id,
+        "kinds": sorted(codes, key=lambda code: (known[code], code)),
+        "threshold": threshold,
+        "critical_at": critical_at,
+        "for_minutes": _count(data, "for_minutes", 0, DAY_MINUTES),
+        "margin": _count(data, "margin", 0, MAX_COUNT),
+        "keep_firing_minutes": _count(data, "keep_firing_minutes", 0, DAY_MINUTES),
+        "repeat_minutes": _count(data, "repeat_minutes", 1, WEEK_MINUTES, nullable=True),
+        "escalate_after_minutes": _count(data, "escalate_after_minutes", 1, WEEK_MINUTES, nullable=True),
+        "escalate_to": _users(data["escalate_to"], "escalate_to", named_before),
+        "quiet_from": quiet_from,
+        "quiet_to": quiet_to,
+        "channels": [channel for channel in ALERT_CHANNELS if channel in channels],
+        "recipients": _users(data["recipients"], "recipients", named_before),
+        "active": active,
+    }
+
+
+# --- writing ----------------------------------------------------------------
+
+
+def _check_editor(actor: Actor, region_id: int | None) -> None:
+    if not actor.has_role("manager", "admin") or not actor.user.active:
+        raise Forbidden("alert rules are for managers and admins")
+    if not may_edit(actor.user, region_id):
+        if region_id is None:
+            raise Forbidden("a rule for every region is for admins; managers name one of their regions")
+        raise Forbidden("managers make rules for their own regions only")
+
+
+def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) -> AlertRule:
+    """Create a rule, or update `rule` with the keys in `data` (the others
+    keep their values). Raises InvalidInput or Forbidden, writing nothing."""
+    if not actor.has_role("manager", "admin"):
+        raise Forbidden("alert rules are for managers and admins")
+    if rule is not None:
+        _check_editor(actor, rule.region_id)
+        if not isinstance(data, dict):
+            raise InvalidInput("send the rule as a JSON object", field="body")
+        current = rule_data(rule)
+        current.pop("id")
+        data = {**current, **data}
+        named_before = {*current["recipients"], *current["escalate_to"]}
+    else:
+        named_before = set()
+    values = validate_rule(data, named_before)
+    _check_editor(actor, values["region_id"])
+    creating = rule is None
+    if creating:
+        rule = AlertRule(created_at=now, created_by_id=actor.user_id)
+        db.session.add(rule)
+    for name, value in values.items():
+        setattr(rule, name, value)
+    rule.updated_at = now
+    db.session.flush()
+    if not creating:
+        # Episodes of regions the rule no longer watches, or of a rule made
+        # inactive, end now.
+        evaluation.close_out_of_scope(rule, now, reason="rule_changed")
+    audit.record(actor, "alert_rule.create" if creating else "alert_rule.update", now, rule, **rule_data(rule))
+    return rule
+
+
+def delete_rule(actor: Actor, now: datetime, rule: AlertRule) -> str:
+    """Delete a rule that never had an episode ("deleted"); deactivate one that
+    had ("deactivated"), closing its open episode without notices."""
+    _check_editor(actor, rule.region_id)
+    had_alerts = db.session.scalar(select(Alert.id).where(Alert.rule_id == rule.id).limit(1)) is not None
+    if not had_alerts:
+        audit.record(actor, "alert_rule.delete", now, rule, **rule_data(rule))
+        db.session.delete(rule)
+        db.session.flush()
+        return "deleted"
+    rule.active = False
+    rule.updated_at = now
+    evaluation.close_out_of_scope(rule, now, reason="rule_deactivated")
+    audit.record(actor, "alert_rule.deactivate", now, rule)
+    return "deactivated"

@@ -1,0 +1,1 @@
+"""Delivery: the outbox and notices to users by their channel."""

@@ -1,0 +1,1 @@
+"""The hotline: calls, SMS conversations and commands, phone numbers, the Twilio gateway."""

@@ -1,0 +1,148 @@
+"""SMS contacts with help-seekers: a text from a number nobody registered.
+
+A help-seeker's texts form one contact (a Call with channel "sms") while the
+conversation's last message, either way, is less than SMS_CONVERSATION_HOURS
+old; a later text starts a new contact. Because the help-seeker started a
+conversation that is answered by SMS, their full number is kept, sealed, on
+the contact (PRODUCT.md section 5, rule 2) until CALLBACK_NUMBER_RETENTION_DAYS
+after their last text; it is never displayed, and each use of it (a reply) is
+audited. The first text of a conversation gets an automatic reply with the
+hotline's hours and the emergency numbers.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Call, OutboxMessage, SmsMessage
+from app.services.core import audit
+from app.services.core.access import Actor
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
+from app.services.delivery import outbox
+from app.services.hotline import phones
+from app.texts import sms as sms_texts
+
+log = logging.getLogger(__name__)
+
+# An SMS contact waiting for (or in) an answer is live in the console like a
+# call in progress; an earlier one is completed when a new one starts.
+OPEN = "in-progress"
+CLOSED = "completed"
+KEPT_FOR = "sms_conversation"
+# Twilio's limit for one outbound message body.
+MAX_BODY = 1600
+AUTO_REPLY_ACTOR = Actor(user=None, source="sms")
+
+
+def _window() -> timedelta:
+    return timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
+
+
+def _erase_at(now: datetime) -> datetime:
+    return now + timedelta(days=current_app.config["CALLBACK_NUMBER_RETENTION_DAYS"])
+
+
+def last_message_at(call: Call) -> datetime:
+    at = db.session.scalar(select(func.max(SmsMessage.at)).where(SmsMessage.call_id == call.id))
+    return at or call.started_at
+
+
+def open_conversation(caller_hash: str | None, now: datetime) -> Call | None:
+    """The caller's SMS contact whose last message is within the window."""
+    if caller_hash is None:
+        return None
+    call = db.session.scalar(
+        select(Call).where(Call.channel == "sms", Call.caller_hash == caller_hash).order_by(Call.id.desc()).limit(1)
+    )
+    if call is None or now - last_message_at(call) >= _window():
+        return None
+    return call
+
+
+def receive(number: str | None, body: str, message_sid: str, now: datetime) -> OutboxMessage | None:
+    """Record a help-seeker's text (`number` normalised, None when withheld).
+    The automatic reply to write to the outbox, if this text starts a
+    conversation; None otherwise, and for a replay of a text already recorded."""
+    if db.session.scalar(select(SmsMessage.id).where(SmsMessage.sid == message_sid)) is not None:
+        log.info("SMS %s is a replay: ignored", message_sid)
+        return None
+    key = current_app.config["CALLER_HASH_KEY"]
+    hashed = phones.caller_hash(number, key) if number else None
+    call = open_conversation(hashed, now)
+    starts = call is None
+    if starts:
+        _close_earlier(hashed, now)
+        call = Call(
+            sid=message_sid, channel="sms", caller_hash=hashed, caller_masked=phones.mask(number),
+            status=OPEN, started_at=now, updated_at=now, menu_choices=[], needs={}, callback_requested=False,
+        )
+        db.session.add(call)
+    elif call.status != OPEN:
+        # Closed by an operator, but the help-seeker wrote again: live again.
+        call.status, call.ended_at = OPEN, None
+    if number:
+        # Kept to answer this conversation, until the retention after the last text.
+        if call.number_sealed is None:
+            call.number_sealed = phones.seal(number, key)
+        call.number_kept_for, call.number_erase_at = KEPT_FOR, _erase_at(now)
+    call.updated_at = now
+    db.session.add(SmsMessage(call=call, direction="in", body=body or "", sid=message_sid, at=now))
+    db.session.flush()
+    log.info("SMS from %s %s contact %d", call.caller_masked, "started" if starts else "joined", call.id)
+    if not starts or not number:
+        return None
+    body = sms_texts.AUTO_REPLY.format(hours=current_app.config["HOTLINE_HOURS"])
+    sms = _send(AUTO_REPLY_ACTOR, call, body, now, purpose="sms_auto_reply", dedup_key=f"sms_auto_reply:{call.sid}")
+    return sms.outbox
+
+
+def _close_earlier(caller_hash: str | None, now: datetime) -> None:
+    if caller_hash is None:
+        return
+    earlier = db.session.scalars(
+        select(Call).where(Call.channel == "sms", Call.caller_hash == caller_hash, Call.status == OPEN)
+    )
+    for call in earlier:
+        call.status, call.ended_at, call.updated_at = CLOSED, last_message_at(call), now
+
+
+def number_kept(call: Call, now: datetime) -> bool:
+    """Whether this contact's full number may still be used to answer it."""
+    return (
+        call.channel == "sms"
+        and call.number_kept_for == KEPT_FOR
+        and call.number_sealed is not None
+        and call.number_erase_at is not None
+        and call.number_erase_at > now
+    )
+
+
+def reply(actor: Actor, call: Call, body: str, now: datetime) -> SmsMessage:
+    """An operator's (or manager's) SMS to the help-seeker of `call`: written
+    to the outbox (deliver `.outbox` after the commit) and to the
+    conversation. A use of the full number, so audited. Conflict when the
+    number is no longer kept."""
+    if not actor.has_role("operator", "manager"):
+        raise Forbidden("only operators and managers answer help-seekers")
+    text = (body or "").strip() if isinstance(body, str) else None
+    if not text:
+        raise InvalidInput("write a message", field="body")
+    if len(text) > MAX_BODY:
+        raise InvalidInput(f"the message is too long (at most {MAX_BODY} characters)", field="body")
+    if not number_kept(call, now):
+        raise Conflict("this contact's number is no longer kept: it cannot be answered by SMS")
+    return _send(actor, call, text, now, purpose="sms_reply")
+
+
+def _send(actor: Actor, call: Call, body: str, now: datetime, *, purpose: str,
+          dedup_key: str | None = None) -> SmsMessage:
+    message = outbox.enqueue(now, channel="sms", call=call, purpose=purpose, body=body, dedup_key=dedup_key)
+    sms = SmsMessage(call=call, direction="out", body=body, outbox=message, at=now, sent_by_id=actor.user_id)
+    db.session.add(sms)
+    call.updated_at = now
+    db.session.flush()
+    audit.record(actor, "call.number_used", now, call, purpose=purpose, outbox_id=message.id)
+    return sms

@@ -1,0 +1,1 @@
+"""Placement: search criteria and ranking, holds, referrals, turn-aways."""

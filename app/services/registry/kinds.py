@@ -1,0 +1,90 @@
+"""Capacity kinds: the admin's list, create and edit."""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import CapacityKind, CapacityUnit
+from app.models.capacity import CLIENT_TYPES, COUNTS
+from app.services.core import audit
+from app.services.core.access import Actor
+from app.services.core.errors import Conflict, InvalidInput, NotFound
+from app.services.registry.regions import clean_text
+
+# Codes name columns of the facility file (`<code>_total`), so they stay plain.
+CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+LABEL_LANGUAGES = ("nl", "en", "fr")
+
+
+def get_kind(kind_id: int) -> CapacityKind:
+    kind = db.session.get(CapacityKind, kind_id)
+    if kind is None:
+        raise NotFound(f"no capacity kind {kind_id}")
+    return kind
+
+
+def unit_counts() -> dict[int, int]:
+    """How many capacity units each kind has, by kind id."""
+    rows = db.session.execute(select(CapacityUnit.kind_id, func.count()).group_by(CapacityUnit.kind_id))
+    return {kind_id: n for kind_id, n in rows}
+
+
+def save(
+    actor: Actor,
+    now: datetime,
+    *,
+    kind: CapacityKind | None = None,
+    code: str,
+    labels: dict,
+    counts: str,
+    serves: list[str],
+    position,
+) -> CapacityKind:
+    """Create a kind (`kind` None) or update one. What a kind counts cannot
+    change while units of it exist: their counts would mean something else."""
+    code = (code or "").strip()
+    if not code:
+        raise InvalidInput("code is required", field="code")
+    if len(code) > 32:
+        raise InvalidInput("code is too long (at most 32 characters)", field="code")
+    if not CODE.match(code):
+        raise InvalidInput("code: lowercase letters, digits and underscores, starting with a letter",
+                           field="code")
+    clean_labels = {
+        language: clean_text((labels or {}).get(language), f"label_{language}", max_length=100)
+        for language in LABEL_LANGUAGES
+    }
+    if counts not in COUNTS:
+        raise InvalidInput(f"counts must be one of {', '.join(COUNTS)}", field="counts")
+    serves = list(dict.fromkeys(s.strip() for s in serves or () if s and s.strip()))
+    unknown = sorted(set(serves) - set(CLIENT_TYPES))
+    if unknown or not serves:
+        raise InvalidInput(
+            f"serves must be among {', '.join(CLIENT_TYPES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            field="serves",
+        )
+    text = str(position if position is not None else "").strip()
+    if not re.fullmatch(r"\d{1,5}", text):
+        raise InvalidInput("position must be a whole number from 0 to 99999", field="position")
+    position = int(text)
+
+    clash = db.session.scalar(select(CapacityKind).where(CapacityKind.code == code))
+    if clash is not None and clash is not kind:
+        raise Conflict(f"a capacity kind with the code {code} exists", field="code")
+    creating = kind is None
+    if not creating and kind.counts != counts and unit_counts().get(kind.id):
+        raise Conflict(f"{kind.code} is in use by facilities: what it counts cannot change", field="counts")
+    if creating:
+        kind = CapacityKind()
+        db.session.add(kind)
+    kind.code = code
+    kind.labels = clean_labels
+    kind.counts = counts
+    kind.serves = [s for s in CLIENT_TYPES if s in serves]
+    kind.position = position
+    db.session.flush()
+    audit.record(actor, "capacity_kind.create" if creating else "capacity_kind.update", now, kind,
+                 code=code, counts=counts, serves=kind.serves, position=position)
+    return kind

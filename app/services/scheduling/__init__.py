@@ -1,0 +1,1 @@
+"""The scheduler's jobs, its lease, and the retention purge."""
