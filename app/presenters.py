@@ -1,12 +1,15 @@
-"""Small helpers the templates use to show times, freshness and kinds."""
+"""Small helpers the templates use to show times, freshness, kinds and facilities."""
 
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from app import clock, labels
+from app.models import Facility
+from app.services.registry.presenters import PresentedFacility, present
 
 
 def age_text(then: datetime, now: datetime) -> str:
@@ -56,5 +59,11 @@ def local_date(value, format: str = "medium") -> str:
     return format_date(value, format) if value else ""
 
 
+def presented(facility: Facility) -> PresentedFacility:
+    """A facility a template reaches through a hold or a referral, as the
+    signed-in user may see it: `{% set facility = hold.unit.facility|presented %}`."""
+    return present(facility, current_user)
+
+
 def template_filters() -> dict:
-    return {"local_time": local_time, "local_date": local_date}
+    return {"local_time": local_time, "local_date": local_date, "presented": presented}

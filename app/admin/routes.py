@@ -30,6 +30,7 @@ from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, U
 from app.services.accounts import users as accounts
 from app.services.core.errors import Conflict, InvalidInput, ServiceError
 from app.services.registry import capacity, facilities, kinds, organisations, regions
+from app.services.registry.presenters import present
 
 
 def _saved(message: str, endpoint: str, **values):
@@ -298,8 +299,9 @@ def facilities_list():
         raise InvalidInput(f"unknown region {slug!r}", field="region")
     query = capacity.facilities_query({region.id} if region else None).order_by(Facility.name, Facility.id)
     pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=100, error_out=False)
-    return render_template("admin/facilities.html", facilities=pagination.items, pagination=pagination,
-                           regions=all_regions, region=region, type_labels=FACILITY_TYPE_LABELS)
+    return render_template("admin/facilities.html",
+                           facilities=[present(facility, current_user) for facility in pagination.items],
+                           pagination=pagination, regions=all_regions, region=region, type_labels=FACILITY_TYPE_LABELS)
 
 
 def _facility_data(form: FacilityForm, hours: dict, units: dict) -> dict:
@@ -328,8 +330,9 @@ def _facility_page(facility: Facility | None):
         hours = hours_from_model({"always": True})
         units = {}
     form.set_choices(regions.all_regions(), organisations.all_organisations())
-    context = {"form": form, "facility": facility, "kinds": all_kinds, "hours": hours, "units": units,
-               "days": DAY_LABELS, "existing": {u.kind.code for u in facility.units} if facility else set()}
+    context = {"form": form, "facility": present(facility, current_user) if facility else None,
+               "kinds": all_kinds, "hours": hours, "units": units, "days": DAY_LABELS,
+               "existing": {u.kind.code for u in facility.units} if facility else set()}
     if request.method == "POST":
         try:
             clean = facilities.validate(_facility_data(form, hours, units), all_kinds)

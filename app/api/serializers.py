@@ -7,9 +7,9 @@ from flask_login import current_user
 from app.clock import iso_local, local_zone
 from app.models import Alert, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
 from app.services.alerts import evaluation
-from app.services.core.access import can_see_address
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
+from app.services.registry.presenters import present
 
 
 def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
@@ -30,42 +30,42 @@ def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
 
 
 def facility_json(facility: Facility, user: User, now: datetime, figures: UnitFigures) -> dict:
+    shown = present(facility, user)
     data = {
-        "id": facility.id,
-        "slug": facility.slug,
-        "name": facility.name,
-        "region": facility.region.slug,
-        "type": facility.type,
-        "municipality": facility.municipality,
-        "postcode": facility.postcode,
-        "intake_phone": facility.intake_phone,
-        "intake_hours": facility.intake_hours,
-        "open_now": intake_hours.is_open(facility.intake_hours, now, local_zone()),
-        "open_for_intake": facility.open_for_intake,
-        "closed_reason": facility.closed_reason,
-        "confidential": facility.confidential,
+        "id": shown.id,
+        "slug": shown.slug,
+        "name": shown.name,
+        "region": shown.region_slug,
+        "type": shown.type,
+        "municipality": shown.municipality,
+        "postcode": shown.postcode,
+        "intake_phone": shown.intake_phone,
+        "intake_hours": shown.intake_hours,
+        "open_now": intake_hours.is_open(shown.intake_hours, now, local_zone()),
+        "open_for_intake": shown.open_for_intake,
+        "closed_reason": shown.closed_reason,
+        "confidential": shown.confidential,
         "accepts": {
-            "genders": facility.genders,
-            "children": facility.children,
-            "max_children": facility.max_children,
-            "max_child_age": facility.max_child_age,
-            "wheelchair": facility.wheelchair,
-            "pets": facility.pets,
-            "high_security": facility.high_security,
+            "genders": list(shown.genders),
+            "children": shown.children,
+            "max_children": shown.max_children,
+            "max_child_age": shown.max_child_age,
+            "wheelchair": shown.wheelchair,
+            "pets": shown.pets,
+            "high_security": shown.high_security,
         },
-        "languages": facility.languages,
-        "stale_after_hours": facility.stale_after_hours,
-        "units": [unit_json(unit, now, figures) for unit in facility.units],
+        "languages": list(shown.languages),
+        "stale_after_hours": shown.stale_after_hours,
+        "units": [unit_json(unit, now, figures) for unit in shown.units],
     }
-    # PRODUCT.md section 5, rule 1: no address or coordinates unless allowed.
-    if can_see_address(user, facility):
+    if shown.shows_address:
         data["address"] = {
-            "street": facility.street,
-            "postcode": facility.postcode,
-            "municipality": facility.municipality,
+            "street": shown.street,
+            "postcode": shown.postcode,
+            "municipality": shown.municipality,
         }
-        data["lat"] = facility.lat
-        data["lon"] = facility.lon
+        data["lat"] = shown.lat
+        data["lon"] = shown.lon
     return data
 
 

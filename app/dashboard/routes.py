@@ -6,8 +6,9 @@ from app.auth import login_required
 from app.dashboard import bp
 from app.extensions import db, htmx
 from app.models import Facility
-from app.services.core.access import can_see_address, visible_region_ids
+from app.services.core.access import visible_region_ids
 from app.services.registry import capacity
+from app.services.registry.presenters import present
 
 
 @bp.route("/")
@@ -23,19 +24,21 @@ def index():
     if selected is None and totals:
         own = {f.region_id for f in current_user.facilities} | {r.id for r in current_user.regions}
         selected = next((t.region for t in totals if t.region.id in own), totals[0].region)
-    facilities = None
+    pagination = None
+    facilities = []
     if selected:
         query = capacity.facilities_query({selected.id}).order_by(Facility.name, Facility.id)
-        facilities = db.paginate(query, page=request.args.get("page", 1, type=int),
+        pagination = db.paginate(query, page=request.args.get("page", 1, type=int),
                                  per_page=current_app.config["DASHBOARD_PAGE_SIZE"], error_out=False)
-    shown_units = [unit for facility in (facilities.items if facilities else []) for unit in facility.units]
+        facilities = [present(facility, current_user) for facility in pagination.items]
+    shown_units = [unit for facility in facilities for unit in facility.units]
     context = dict(
         now=now,
         totals=totals,
         selected=selected,
+        pagination=pagination,
         facilities=facilities,
         figures=capacity.UnitFigures(shown_units, now),
-        can_see_address=lambda facility: can_see_address(current_user, facility),
         kinds=_kinds_present(totals),
         refresh_seconds=current_app.config["DASHBOARD_REFRESH_SECONDS"],
     )

@@ -14,6 +14,7 @@ from app.services.core.access import can_update_facility
 from app.services.core.errors import Forbidden, NotFound
 from app.services.placement import hold_lists, holds
 from app.services.registry import capacity, facilities
+from app.services.registry.presenters import present
 from app.shelter import bp
 
 
@@ -28,7 +29,8 @@ def _holds_refused(facility):
     if not htmx:
         raise Forbidden("you may not see or change the holds of this facility")
     message = _("You may not see or change the holds of this facility.")
-    return render_template("shelter/_holds.html", facility=facility, holds_refused=message), 403
+    return render_template("shelter/_holds.html", facility=present(facility, current_user),
+                           holds_refused=message), 403
 
 
 def _holds_page(facility):
@@ -44,7 +46,7 @@ def facility_holds(facility_id: int):
         return _holds_refused(facility)
     if not htmx:
         return _holds_page(facility)
-    return render_template("shelter/_holds.html", facility=facility, now=clock.now())
+    return render_template("shelter/_holds.html", facility=present(facility, current_user), now=clock.now())
 
 
 @bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release):action>", methods=["POST"])
@@ -67,5 +69,6 @@ def hold_action(facility_id: int, hold_id: int, action: str):
         flash(error or message, "error" if error else "success")
         return _holds_page(facility)
     changed = [capacity.get_unit(hold.unit_id)] if status == 200 else []
-    return render_template("shelter/_holds.html", facility=facility, now=now, hold_message=message,
-                           hold_error=error, oob_units=changed, figures=capacity.UnitFigures(changed, now)), status
+    return render_template("shelter/_holds.html", facility=present(facility, current_user), now=now,
+                           hold_message=message, hold_error=error, oob_units=changed,
+                           figures=capacity.UnitFigures(changed, now)), status

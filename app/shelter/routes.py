@@ -11,6 +11,7 @@ from app.models import Facility
 from app.services.core.access import can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, facilities
+from app.services.registry.presenters import present
 from app.shelter import bp
 
 
@@ -28,11 +29,13 @@ def index():
     if len(own) == 1:
         return redirect(url_for("shelter.facility", facility_id=own[0].id))
     if own:
-        return render_template("shelter/index.html", facilities=own, pagination=None)
+        return render_template("shelter/index.html", facilities=[present(f, current_user) for f in own],
+                               pagination=None)
     # An admin without facilities of their own may open any facility's page.
     query = capacity.facilities_query().order_by(Facility.name, Facility.id)
     pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
-    return render_template("shelter/index.html", facilities=pagination.items, pagination=pagination)
+    return render_template("shelter/index.html", facilities=[present(f, current_user) for f in pagination.items],
+                           pagination=pagination)
 
 
 @bp.route("/<int:facility_id>")
@@ -40,7 +43,7 @@ def index():
 def facility(facility_id: int):
     facility = _own_facility(facility_id)
     now = clock.now()
-    return render_template("shelter/facility.html", facility=facility, now=now,
+    return render_template("shelter/facility.html", facility=present(facility, current_user), now=now,
                            figures=capacity.UnitFigures(facility.units, now))
 
 
@@ -100,7 +103,7 @@ def confirm(facility_id: int):
     if not htmx:
         flash(_("Counts confirmed."), "success")
         return redirect(url_for("shelter.facility", facility_id=facility_id))
-    return render_template("shelter/_units.html", facility=facility, now=now,
+    return render_template("shelter/_units.html", facility=present(facility, current_user), now=now,
                            figures=capacity.UnitFigures(facility.units, now),
                            confirmed=True)
 
@@ -127,4 +130,4 @@ def intake(facility_id: int):
             flash(error, "error")
         return redirect(url_for("shelter.facility", facility_id=facility_id))
     db.session.refresh(facility)
-    return render_template("shelter/_intake.html", facility=facility, error=error), status
+    return render_template("shelter/_intake.html", facility=present(facility, current_user), error=error), status

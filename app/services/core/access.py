@@ -61,3 +61,10 @@ def visible_region_ids(user: User) -> set[int] | None:
 def may_see_region(user: User, region: Region) -> bool:
     ids = visible_region_ids(user)
     return ids is None or region.id in ids
+
+
+def export_shows_address(facility: Facility, *, include_confidential: bool) -> bool:
+    """The facility file export: open addresses always; a confidential one only
+    in the admin's explicit `--include-confidential` backup (PRODUCT.md
+    section 5, rule 1), which audits each reveal."""
+    return include_confidential or not facility.confidential

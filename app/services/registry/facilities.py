@@ -13,7 +13,7 @@ from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
 from app.services.core import audit
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.registry import intake_hours, places
+from app.services.registry import intake_hours, places, presenters
 from app.services.registry.capacity import all_kinds
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -31,7 +31,6 @@ COLUMNS = (
     "open_for_intake", "closed_reason", "stale_after_hours", "genders", "children",
     "max_children", "max_child_age", "wheelchair", "pets", "high_security", "languages",
 )
-ADDRESS_COLUMNS = ("street", "lat", "lon")
 
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "oui", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "nee", "non", ""}
@@ -339,25 +338,24 @@ def _reset_stale_at(facility: Facility) -> None:
 
 
 def as_row(facility: Facility, kinds: list[CapacityKind], *, include_address: bool) -> dict:
-    """A facility as one row of a facility file: what `validate` reads back."""
+    """A facility as one row of a facility file: what `validate` reads back.
+    A confidential address is left blank unless `include_address`."""
+    shown = presenters.present_for_export(facility, include_confidential=include_address)
     row = {}
     for field in COLUMNS:
-        value = getattr(facility, field, None)
+        value = getattr(shown, field, None)
         if field == "region":
-            value = facility.region.slug
+            value = shown.region_slug
         elif field == "organisation":
-            value = facility.organisation.slug if facility.organisation else ""
+            value = shown.organisation_slug
         elif field == "intake_hours":
-            value = intake_hours.to_text(facility.intake_hours)
+            value = intake_hours.to_text(shown.intake_hours)
         elif field in ("genders", "languages"):
             value = ",".join(value)
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         row[field] = "" if value is None else value
-    if facility.confidential and not include_address:
-        for field in ADDRESS_COLUMNS:
-            row[field] = ""
-    units = {unit.kind.code: unit for unit in facility.units}
+    units = {unit.kind.code: unit for unit in shown.units}
     for kind in kinds:
         unit = units.get(kind.code)
         row[f"{kind.code}_total"] = unit.total if unit else ""

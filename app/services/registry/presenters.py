@@ -1,0 +1,93 @@
+"""A facility as one viewer may see it: the only way a page, an API answer, an
+export or a message reaches a facility's street or coordinates.
+
+PRODUCT.md section 5, rule 1: a confidential address reaches only the
+facility's own staff and admins, and the admin's explicit
+`--include-confidential` backup. `access` decides who; the presented facility
+simply has no street, lat or lon for anyone else (they are None, and
+`shows_address` is False)."""
+
+from dataclasses import dataclass
+
+from app.models import CapacityUnit, Facility, User
+from app.services.core.access import can_see_address, export_shows_address
+
+
+@dataclass(frozen=True)
+class PresentedFacility:
+    id: int
+    slug: str
+    name: str
+    type: str
+    region_slug: str
+    region_name: str
+    organisation_slug: str | None
+    municipality: str
+    # Shown with the municipality to everyone, as the API and the export
+    # always have: the postcode table maps it to the municipality's centre.
+    postcode: str
+    confidential: bool
+    intake_phone: str | None
+    intake_hours: dict
+    open_for_intake: bool
+    closed_reason: str | None
+    stale_after_hours: int
+    genders: tuple[str, ...]
+    children: bool
+    max_children: int | None
+    max_child_age: int | None
+    wheelchair: bool
+    pets: bool
+    high_security: bool
+    languages: tuple[str, ...]
+    units: tuple[CapacityUnit, ...]
+    # Whether this viewer may see where the facility is; when not, the three
+    # below are None whatever the facility has.
+    shows_address: bool
+    street: str | None
+    lat: float | None
+    lon: float | None
+
+
+def present(facility: Facility, viewer: User | None) -> PresentedFacility:
+    """`facility` as `viewer` (a signed-in user, or None) may see it."""
+    return _presented(facility, shows_address=can_see_address(viewer, facility))
+
+
+def present_for_export(facility: Facility, *, include_confidential: bool) -> PresentedFacility:
+    """`facility` as the facility file export writes it: open addresses always,
+    a confidential one only in the explicit `--include-confidential` backup."""
+    return _presented(facility, shows_address=export_shows_address(facility, include_confidential=include_confidential))
+
+
+def _presented(facility: Facility, *, shows_address: bool) -> PresentedFacility:
+    return PresentedFacility(
+        id=facility.id,
+        slug=facility.slug,
+        name=facility.name,
+        type=facility.type,
+        region_slug=facility.region.slug,
+        region_name=facility.region.name,
+        organisation_slug=facility.organisation.slug if facility.organisation else None,
+        municipality=facility.municipality,
+        postcode=facility.postcode,
+        confidential=facility.confidential,
+        intake_phone=facility.intake_phone,
+        intake_hours=facility.intake_hours,
+        open_for_intake=facility.open_for_intake,
+        closed_reason=facility.closed_reason,
+        stale_after_hours=facility.stale_after_hours,
+        genders=tuple(facility.genders),
+        children=facility.children,
+        max_children=facility.max_children,
+        max_child_age=facility.max_child_age,
+        wheelchair=facility.wheelchair,
+        pets=facility.pets,
+        high_security=facility.high_security,
+        languages=tuple(facility.languages),
+        units=tuple(facility.units),
+        shows_address=shows_address,
+        street=facility.street if shows_address else None,
+        lat=facility.lat if shows_address else None,
+        lon=facility.lon if shows_address else None,
+    )
