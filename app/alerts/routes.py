@@ -17,13 +17,13 @@ from app import clock
 from app.alerts import bp
 from app.alerts.forms import RuleForm, form_data, new_rule_data, rule_from_form
 from app.alerts.presenters import ack_refusal, is_fallback, timeline
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models import AlertRule
 from app.services.alerts import evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
+from app.web.auth import current_actor, roles_required
 
 READERS = ("manager", "admin")
 # Open episodes: one per rule and region at most.

@@ -12,13 +12,13 @@ from app import clock
 from app.api import bp
 from app.api.paging import next_link, page_args
 from app.api.serializers import notification_json
-from app.auth import current_actor, login_required, roles_required
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
 from app.services.alerts import evaluation, rules
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
+from app.web.auth import current_actor, login_required, roles_required
 
 # --- rules ---------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.clock import iso_local
 from app.console import bp
 from app.console.presenters import call_duration, caller_text, waiting_text
@@ -35,6 +34,7 @@ from app.models.placement import TURN_AWAY_REASONS
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import calls, conversations
 from app.services.placement import search
+from app.web.auth import current_actor, roles_required
 
 log = logging.getLogger(__name__)
 
