@@ -8,11 +8,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
-from app.admin.forms import MultiCheckboxField
 from app.labels import ALERT_CHANNEL_LABELS
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import kind_label
 from app.services.alerts import rules
+from app.web.forms import MultiCheckboxField
 
 COUNTS = ("threshold", "critical_at", "for_minutes", "margin", "keep_firing_minutes", "repeat_minutes",
           "escalate_after_minutes")

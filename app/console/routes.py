@@ -26,7 +26,6 @@ from app.clock import iso_local
 from app.console import bp
 from app.console.presenters import call_duration, caller_text, waiting_text
 from app.extensions import db, htmx
-from app.hotline.sms import deliver_now
 from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
@@ -35,6 +34,7 @@ from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import calls, conversations
 from app.services.placement import search
 from app.web.auth import current_actor, roles_required
+from app.web.delivery import deliver_now
 
 log = logging.getLogger(__name__)
 
