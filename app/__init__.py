@@ -114,6 +114,8 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from app import presenters
+    from app.web import hold_presenters
 
     app.jinja_env.globals.update(presenters.template_globals())
+    app.jinja_env.globals.update(hold_presenters.template_globals())
     app.jinja_env.filters.update(presenters.template_filters())
