@@ -45,7 +45,7 @@ class RuleForm(FlaskForm):
 
 
 def form_data(rule: dict) -> dict:
-    """A rule in the API's shape (alert_rules.rule_data, or the defaults of
+    """A rule in the API's shape (alert_rules.rule_fields, or the defaults of
     a new one) as the form shows it."""
     quiet = rule.get("quiet_hours") or {}
     return {

@@ -101,7 +101,7 @@ def _rule_page(rule: AlertRule | None):
     if rule is not None and not alert_rules.may_edit(current_user, rule.region_id):
         raise Forbidden("managers edit the rules of their own regions only")
     if request.method == "GET":
-        form = RuleForm(data=form_data(alert_rules.rule_data(rule)) if rule is not None else new_rule_data())
+        form = RuleForm(data=form_data(alert_rules.rule_fields(rule)) if rule is not None else new_rule_data())
     else:
         form = RuleForm()
     own = alert_rules.managed_region_ids(current_user)
