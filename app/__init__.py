@@ -27,9 +27,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     _derive_settings(app)
 
-    from app import auth, cli, errors
+    from app import cli, errors
     from app.clock import SystemClock
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+    from app.web import auth
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -113,6 +114,8 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from app import presenters
+    from app.web import hold_presenters
 
     app.jinja_env.globals.update(presenters.template_globals())
+    app.jinja_env.globals.update(hold_presenters.template_globals())
     app.jinja_env.filters.update(presenters.template_filters())

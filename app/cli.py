@@ -11,13 +11,13 @@ from flask_babel import force_locale
 
 from app import clock
 from app.extensions import db, writing
-from app.hotline import simulator
 from app.services import demo
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
 from app.services.core.errors import ServiceError
 from app.services.registry import facility_files
 from app.services.scheduling import retention
+from app.web import simulator
 
 CLI_ACTOR = Actor(user=None, source="cli")
 IMPORT_ACTOR = Actor(user=None, source="import")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from app.api.serializers import rule_json
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage, User
 from app.services.alerts import evaluation
@@ -377,7 +378,7 @@ def test_create_edit_and_delete_a_rule_through_the_forms(app, world, who):
     response = client.post("/alerts/rules/new", data=rule_form())
     assert response.status_code == 303 and response.headers["Location"] == "/alerts/rules"
     rule = db.session.scalar(select(AlertRule).where(AlertRule.name == "Antwerpen refuges"))
-    assert alert_rules.rule_data(rule) == {
+    assert rule_json(rule) == {
         "id": rule.id, "name": "Antwerpen refuges", "region": "antwerpen", "kinds": ["crisis_bed", "refuge_place"],
         "threshold": 4, "critical_at": 1, "for_minutes": 15, "margin": 2, "keep_firing_minutes": 20,
         "repeat_minutes": None, "escalate_after_minutes": 30, "escalate_to": ["admin@example.org"],
@@ -397,7 +398,7 @@ def test_create_edit_and_delete_a_rule_through_the_forms(app, world, who):
     del edited["active"]
     assert client.post(f"/alerts/rules/{rule.id}", data=edited).status_code == 303
     db.session.rollback()
-    data = alert_rules.rule_data(db.session.get(AlertRule, rule.id))
+    data = rule_json(db.session.get(AlertRule, rule.id))
     assert (data["threshold"], data["repeat_minutes"], data["escalate_after_minutes"], data["escalate_to"],
             data["quiet_hours"], data["channels"], data["recipients"], data["active"]) == (
         6, 45, None, [], None, ["sms", "email"], [], False)
@@ -443,12 +444,12 @@ def test_an_invalid_rule_shows_the_error_next_to_its_field_and_saves_nothing(app
     assert "Nothing was saved." in body and 'value="Antwerpen refuges"' in body
     assert written() == before
     # Editing: the same, and the rule stays as it was.
-    rule_before = alert_rules.rule_data(world.rule)
+    rule_before = rule_json(world.rule)
     response = client.post(f"/alerts/rules/{world.rule.id}", data=data)
     assert response.status_code == 400 and error_next_to(text(response), field) == message
     assert written() == before
     db.session.rollback()
-    assert alert_rules.rule_data(db.session.get(AlertRule, world.rule.id)) == rule_before
+    assert rule_json(db.session.get(AlertRule, world.rule.id)) == rule_before
 
 
 def test_an_unknown_rule(app, world):

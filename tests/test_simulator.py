@@ -15,13 +15,13 @@ from werkzeug.serving import make_server
 
 from app import clock as app_clock
 from app.extensions import db
-from app.hotline import simulator
 from app.models import AuditEvent, Call, CapacityChange, CapacityUnit, Facility, OutboxMessage, SmsMessage, User
 from app.services import demo
 from app.services.core.access import Actor
 from app.services.core.errors import InvalidInput
 from app.services.hotline import calls, phones
 from app.services.scheduling import retention
+from app.web import simulator
 from tests import factories
 from tests.conftest import START
 from tests.twilio_signing import PUBLIC_URL, TOKEN

@@ -8,11 +8,9 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.labels import (
     ALERT_CHANNEL_LABELS,
@@ -31,15 +29,11 @@ from app.models.geography import ORGANISATION_KINDS
 from app.models.user import ROLES
 from app.services.accounts.users import USER_LANGUAGES
 from app.services.registry.intake_hours import DAYS
+from app.web.forms import MultiCheckboxField
 
 
 def _choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class UserForm(FlaskForm):

@@ -23,7 +23,6 @@ from app.admin.forms import (
     units_from_form,
     units_from_model,
 )
-from app.auth import current_actor, roles_required
 from app.extensions import db
 from app.labels import CLIENT_TYPE_LABELS, COUNTS_LABELS, DAY_LABELS, FACILITY_TYPE_LABELS, ORGANISATION_KIND_LABELS
 from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, User
@@ -31,6 +30,7 @@ from app.services.accounts import users as accounts
 from app.services.core.errors import Conflict, InvalidInput, ServiceError
 from app.services.registry import capacity, facilities, kinds, organisations, regions
 from app.services.registry.presenters import present
+from app.web.auth import current_actor, roles_required
 
 
 def _saved(message: str, endpoint: str, **values):

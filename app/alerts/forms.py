@@ -8,11 +8,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
-from app.admin.forms import MultiCheckboxField
 from app.labels import ALERT_CHANNEL_LABELS
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import kind_label
 from app.services.alerts import rules
+from app.web.forms import MultiCheckboxField
 
 COUNTS = ("threshold", "critical_at", "for_minutes", "margin", "keep_firing_minutes", "repeat_minutes",
           "escalate_after_minutes")
@@ -45,7 +45,7 @@ class RuleForm(FlaskForm):
 
 
 def form_data(rule: dict) -> dict:
-    """A rule in the API's shape (alert_rules.rule_data, or the defaults of
+    """A rule in the API's shape (alert_rules.rule_fields, or the defaults of
     a new one) as the form shows it."""
     quiet = rule.get("quiet_hours") or {}
     return {

@@ -17,13 +17,13 @@ from app import clock
 from app.alerts import bp
 from app.alerts.forms import RuleForm, form_data, new_rule_data, rule_from_form
 from app.alerts.presenters import ack_refusal, is_fallback, timeline
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models import AlertRule
 from app.services.alerts import evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
+from app.web.auth import current_actor, roles_required
 
 READERS = ("manager", "admin")
 # Open episodes: one per rule and region at most.
@@ -101,7 +101,7 @@ def _rule_page(rule: AlertRule | None):
     if rule is not None and not alert_rules.may_edit(current_user, rule.region_id):
         raise Forbidden("managers edit the rules of their own regions only")
     if request.method == "GET":
-        form = RuleForm(data=form_data(alert_rules.rule_data(rule)) if rule is not None else new_rule_data())
+        form = RuleForm(data=form_data(alert_rules.rule_fields(rule)) if rule is not None else new_rule_data())
     else:
         form = RuleForm()
     own = alert_rules.managed_region_ids(current_user)

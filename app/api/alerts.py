@@ -11,14 +11,14 @@ from flask import jsonify, request
 from app import clock
 from app.api import bp
 from app.api.paging import next_link, page_args
-from app.api.serializers import notification_json
-from app.auth import current_actor, login_required, roles_required
+from app.api.serializers import alert_json, notification_json, rule_json
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
 from app.services.alerts import evaluation, rules
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
+from app.web.auth import current_actor, login_required, roles_required
 
 # --- rules ---------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ from app.services.delivery import outbox
 @bp.route("/alert-rules")
 @login_required
 def alert_rule_list():
-    return jsonify([rules.rule_data(rule) for rule in rules.rules_for(current_actor())])
+    return jsonify([rule_json(rule) for rule in rules.rules_for(current_actor())])
 
 
 @bp.route("/alert-rules", methods=["POST"])
@@ -34,7 +34,7 @@ def alert_rule_list():
 def create_alert_rule():
     rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
     db.session.commit()
-    return jsonify(rules.rule_data(rule)), 201
+    return jsonify(rule_json(rule)), 201
 
 
 @bp.route("/alert-rules/<int:rule_id>", methods=["PATCH"])
@@ -43,7 +43,7 @@ def update_alert_rule(rule_id: int):
     rule = rules.get_rule(rule_id)
     rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
     db.session.commit()
-    return jsonify(rules.rule_data(rule))
+    return jsonify(rule_json(rule))
 
 
 @bp.route("/alert-rules/<int:rule_id>", methods=["DELETE"])
@@ -70,7 +70,7 @@ def _event_json(event: AlertEvent) -> dict:
 
 def _alert_detail_json(alert: Alert) -> dict:
     return {
-        **evaluation.alert_data(alert),
+        **alert_json(alert),
         "events": [_event_json(event) for event in alert.events],
         "notices": [notification_json(message) for message in evaluation.notices(alert)],
     }
@@ -88,7 +88,7 @@ def _alert_for_me(alert_id: int) -> Alert:
 def alert_list():
     limit, cursor = page_args()
     rows = evaluation.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
-    return jsonify([evaluation.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
+    return jsonify([alert_json(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
 
 
 @bp.route("/alerts/<int:alert_id>")

@@ -9,10 +9,10 @@ from flask import jsonify, request
 from app import clock
 from app.api import bp
 from app.api.paging import next_link, page_args
-from app.auth import roles_required
 from app.clock import iso_local
 from app.models import Call
 from app.services.hotline import calls
+from app.web.auth import roles_required
 
 
 def call_json(call: Call) -> dict:

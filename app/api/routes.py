@@ -18,7 +18,6 @@ from app.api.serializers import (
     turn_away_json,
     unit_json,
 )
-from app.auth import current_actor, login_required, roles_required
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
 from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
@@ -28,6 +27,7 @@ from app.services.placement import holds, referrals
 from app.services.placement import search as placement
 from app.services.placement.search import SEARCHERS
 from app.services.registry import capacity, facilities
+from app.web.auth import current_actor, login_required, roles_required
 
 
 def _json_body() -> dict:

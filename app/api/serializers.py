@@ -5,8 +5,8 @@ from datetime import datetime
 from flask_login import current_user
 
 from app.clock import iso_local, local_zone
-from app.models import Alert, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
-from app.services.alerts import evaluation
+from app.models import Alert, AlertRule, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
+from app.services.alerts import rules
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
 from app.services.registry.presenters import present
@@ -95,11 +95,37 @@ def change_json(change: CapacityChange) -> dict:
     }
 
 
+def alert_json(alert: Alert) -> dict:
+    return {
+        "id": alert.id,
+        "code": alert.id,
+        "rule_id": alert.rule_id,
+        "region": alert.region.slug,
+        "state": alert.state,
+        "critical": alert.critical,
+        "free": alert.free,
+        "threshold": alert.threshold,
+        "full_facilities": alert.full_facilities,
+        "stale_facilities": alert.stale_facilities,
+        "started_at": iso_local(alert.started_at),
+        "fired_at": iso_local(alert.fired_at),
+        "acknowledged_at": iso_local(alert.acknowledged_at),
+        "acknowledged_by": alert.acknowledged_by.email if alert.acknowledged_by else None,
+        "resolved_at": iso_local(alert.resolved_at),
+    }
+
+
+def rule_json(rule: AlertRule) -> dict:
+    # A rule goes in and comes out in one shape (API.md "Alerts"): the one
+    # the service checks, and the rule's id.
+    return {"id": rule.id, **rules.rule_fields(rule)}
+
+
 def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
               Referral: _current_referral_json,
-              Alert: evaluation.alert_data,
+              Alert: alert_json,
               OutboxMessage: notification_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 

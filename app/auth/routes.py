@@ -7,11 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app import clock
-from app.auth import bp, current_actor, login_required
+from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db
 from app.services.accounts import users
 from app.services.core import audit
+from app.web.auth import current_actor, login_required
 
 
 def _safe_next(target: str | None) -> str:

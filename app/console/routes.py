@@ -22,12 +22,10 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.clock import iso_local
 from app.console import bp
 from app.console.presenters import call_duration, caller_text, waiting_text
 from app.extensions import db, htmx
-from app.hotline.sms import deliver_now
 from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
@@ -35,6 +33,8 @@ from app.models.placement import TURN_AWAY_REASONS
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import calls, conversations
 from app.services.placement import search
+from app.web.auth import current_actor, roles_required
+from app.web.delivery import deliver_now
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from app import clock
-from app.auth import login_required
 from app.dashboard import bp
 from app.extensions import db, htmx
 from app.models import Facility
 from app.services.core.access import visible_region_ids
 from app.services.registry import capacity
 from app.services.registry.presenters import present
+from app.web.auth import login_required
 
 
 @bp.route("/")

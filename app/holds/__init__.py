@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("holds", __name__)
 
-from app.holds import presenters, routes  # noqa: E402,F401
+from app.holds import routes  # noqa: E402,F401

@@ -6,12 +6,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.holds import bp
-from app.holds.actions import carry_out
 from app.services.core.errors import Forbidden
 from app.services.placement import hold_lists, holds
+from app.web.auth import current_actor, roles_required
+from app.web.holds import carry_out
 
 HOLDERS = ("operator", "manager", "partner")
 # What one press on Extend adds.

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.hotline import bp
 from app.services.delivery import outbox
 from app.services.hotline import conversations, phones, sms_commands
+from app.web.delivery import deliver_now
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,6 @@ def sms():
     if reply_id is not None:
         deliver_now(reply_id)
     return _twiml()
-
-
-def deliver_now(outbox_id: int) -> None:
-    """One attempt to send an outbox message just committed, under the same
-    claim as the scheduler's delivery runs (so never sent by both). Whatever
-    happens is recorded in its row (or left pending for the next delivery
-    run); it never fails the request that wrote it."""
-    try:
-        outbox.deliver_now(outbox_id, clock.now())
-    except Exception:  # noqa: BLE001 - the message is in the outbox; a later run delivers it
-        db.session.rollback()
-        log.exception("delivering outbox message %d failed; it stays in the outbox", outbox_id)
 
 
 @bp.route("/sms/status", methods=["POST"])

@@ -2,12 +2,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.extensions import db
 from app.models.hotline import OUTBOX_STATUSES
 from app.outbox import bp
 from app.services.core.errors import Conflict
 from app.services.delivery import outbox
+from app.web.auth import current_actor, roles_required
 
 READERS = outbox.RETRIERS
 

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models.facility import LANGUAGES
 from app.placement import bp
@@ -22,6 +21,7 @@ from app.services.core.errors import Conflict, InvalidInput
 from app.services.placement import holds
 from app.services.placement import search as placement
 from app.services.registry import capacity, regions
+from app.web.auth import current_actor, roles_required
 
 # The form's fields that are lists (checkboxes) rather than one value.
 LIST_FIELDS = ("needs", "languages", "kinds")

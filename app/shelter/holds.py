@@ -7,15 +7,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.extensions import htmx
-from app.holds.actions import carry_out
 from app.services.core.access import can_update_facility
 from app.services.core.errors import Forbidden, NotFound
 from app.services.placement import hold_lists, holds
 from app.services.registry import capacity, facilities
 from app.services.registry.presenters import present
 from app.shelter import bp
+from app.web.auth import current_actor, roles_required
+from app.web.holds import carry_out
 
 
 @bp.context_processor

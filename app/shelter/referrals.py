@@ -6,12 +6,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import clock, labels
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.presenters import kind_label
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.placement import referrals
 from app.shelter import bp
+from app.web.auth import current_actor, roles_required
 
 REFERRAL_ACTIONS = {"accepted": _l("Accept"), "declined": _l("Decline"), "arrived": _l("Arrived")}
 

@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
-from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models import Facility
 from app.services.core.access import can_update_facility
@@ -13,6 +12,7 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, facilities
 from app.services.registry.presenters import present
 from app.shelter import bp
+from app.web.auth import current_actor, roles_required
 
 
 def _own_facility(facility_id: int) -> Facility:

@@ -1,6 +1,6 @@
 """The hotline simulator page, `/hotline-simulator`: in development only
 (app.debug, or HOTLINE_SIMULATOR_PAGE), for operators and admins. It places a
-simulated call or sends a simulated text through app.hotline.simulator, as
+simulated call or sends a simulated text through app.web.simulator, as
 `flask hotline simulate` does. Not under /hotline/, where every route needs
 Twilio's signature. Anywhere else (production) it does not exist: 404.
 """

@@ -1,14 +1,14 @@
-"""Thin routes over app/hotline/simulator.py: a form, the walk it made."""
+"""Thin routes over app/web/simulator.py: a form, the walk it made."""
 
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
-from app.auth import roles_required
 from app.extensions import db, htmx
-from app.hotline import simulator
 from app.services.core.errors import InvalidInput
 from app.services.hotline import twilio_gateway
 from app.simulator import bp
+from app.web import simulator
+from app.web.auth import roles_required
 
 DEFAULTS = {"from": simulator.DEFAULT_CALLER, "digits": "", "hold_open": "1", "sms_from": "+32470000004",
             "body": "VRIJ 3"}

@@ -17,7 +17,6 @@
     get_alert(alert_id) -> Alert           NotFound when there is none
     alerts_for(actor, state=None, limit=50, before_id=None) -> [Alert]
         Newest first; admins see all, managers their regions' alerts.
-    alert_data(alert) -> dict              the API's shape (API.md "Alerts")
     notices(alert) -> [OutboxMessage]      who was told by what, with status
     close_out_of_scope(rule, now, reason)  used by alert_rules on edit/delete
 
@@ -160,28 +159,6 @@ def alerts_for(actor: Actor, state: str | None = None, *, limit: int = 50,
     if before_id is not None:
         query = query.where(Alert.id < before_id)
     return list(db.session.scalars(query))
-
-
-def alert_data(alert: Alert) -> dict:
-    from app.clock import iso_local
-
-    return {
-        "id": alert.id,
-        "code": alert.id,
-        "rule_id": alert.rule_id,
-        "region": alert.region.slug,
-        "state": alert.state,
-        "critical": alert.critical,
-        "free": alert.free,
-        "threshold": alert.threshold,
-        "full_facilities": alert.full_facilities,
-        "stale_facilities": alert.stale_facilities,
-        "started_at": iso_local(alert.started_at),
-        "fired_at": iso_local(alert.fired_at),
-        "acknowledged_at": iso_local(alert.acknowledged_at),
-        "acknowledged_by": alert.acknowledged_by.email if alert.acknowledged_by else None,
-        "resolved_at": iso_local(alert.resolved_at),
-    }
 
 
 def notices(alert: Alert) -> list[OutboxMessage]:

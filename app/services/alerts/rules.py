@@ -7,14 +7,14 @@
     save_rule(actor, now, data, rule=None) -> AlertRule
         Creates a rule, or updates `rule`: then the keys absent from `data`
         keep their current values (so PATCH passes only what changes).
-        Audited (alert_rule.create / alert_rule.update). Nothing is written
-        when it raises.
+        Audited (alert_rule.create / alert_rule.update, with the values set
+        or changed). Nothing is written when it raises.
     delete_rule(actor, now, rule) -> "deleted" | "deactivated"
         A rule that never had an episode is deleted; one that had is only
         deactivated (active False), so that its alerts keep their timeline.
         An open episode is closed at once (event "cancelled", no notices).
         Audited (alert_rule.delete / alert_rule.deactivate).
-    rule_data(rule) -> dict           the rule in the API's shape
+    rule_fields(rule) -> dict         the rule in the shape save_rule takes
     get_rule(rule_id) -> AlertRule    NotFound when there is none
     rules_for(actor) -> [AlertRule]   the rules this actor may read and edit
     may_edit(user, region_id) -> bool
@@ -22,7 +22,7 @@
 Who: admins every rule; managers only rules of their own regions (a rule
 for every region, `region` null, is for admins only). Anyone else: Forbidden.
 
-The API shape:
+The shape (the API's, API.md "Alerts"; the API adds the rule's id):
 
     {"name": "Antwerpen crisis beds", "region": "antwerpen" | null,
      "kinds": ["crisis_bed"], "threshold": 3, "critical_at": 0, "for_minutes": 10,
@@ -117,10 +117,10 @@ def rules_for(actor: Actor) -> list[AlertRule]:
     return list(db.session.scalars(query))
 
 
-def rule_data(rule: AlertRule) -> dict:
-    """The rule as the API answers it (and as validate_rule takes it)."""
+def rule_fields(rule: AlertRule) -> dict:
+    """The rule in the shape validate_rule takes: what an update keeps for
+    the keys it leaves out, and what the rule form shows."""
     return {
-        "id": rule.id,
         "name": rule.name,
         "region": rule.region.slug if rule.region is not None else None,
         "kinds": list(rule.kinds),
@@ -304,8 +304,7 @@ def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) 
         _check_editor(actor, rule.region_id)
         if not isinstance(data, dict):
             raise InvalidInput("send the rule as a JSON object", field="body")
-        current = rule_data(rule)
-        current.pop("id")
+        current = rule_fields(rule)
         data = {**current, **data}
         named_before = {*current["recipients"], *current["escalate_to"]}
     else:
@@ -316,6 +315,9 @@ def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) 
     if creating:
         rule = AlertRule(created_at=now, created_by_id=actor.user_id)
         db.session.add(rule)
+        changed = values
+    else:
+        changed = {name: value for name, value in values.items() if getattr(rule, name) != value}
     for name, value in values.items():
         setattr(rule, name, value)
     rule.updated_at = now
@@ -324,7 +326,7 @@ def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) 
         # Episodes of regions the rule no longer watches, or of a rule made
         # inactive, end now.
         evaluation.close_out_of_scope(rule, now, reason="rule_changed")
-    audit.record(actor, "alert_rule.create" if creating else "alert_rule.update", now, rule, **rule_data(rule))
+    audit.record(actor, "alert_rule.create" if creating else "alert_rule.update", now, rule, **changed)
     return rule
 
 
@@ -334,7 +336,8 @@ def delete_rule(actor: Actor, now: datetime, rule: AlertRule) -> str:
     _check_editor(actor, rule.region_id)
     had_alerts = db.session.scalar(select(Alert.id).where(Alert.rule_id == rule.id).limit(1)) is not None
     if not had_alerts:
-        audit.record(actor, "alert_rule.delete", now, rule, **rule_data(rule))
+        audit.record(actor, "alert_rule.delete", now, rule, name=rule.name, region_id=rule.region_id,
+                     kinds=list(rule.kinds))
         db.session.delete(rule)
         db.session.flush()
         return "deleted"

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.extensions import db
-from app.holds.presenters import done_text, refusal_text
 from app.services.core.errors import Conflict, Forbidden
 from app.services.placement import holds
+from app.web.hold_presenters import done_text, refusal_text
 
 
 def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], object], forbidden: str,

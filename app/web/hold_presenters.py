@@ -1,6 +1,6 @@
 """How a hold reads on a page: its expiry relative to the clock, and what a
 refused confirm, release or extend means, in the user's language. Template
-globals for every page (the shelter page lists holds too)."""
+globals for every page: the shelter page, 'My holds' and the call record list holds."""
 
 import math
 from datetime import datetime
@@ -9,7 +9,6 @@ from flask_babel import format_datetime, format_time
 from flask_babel import gettext as _
 
 from app.clock import local_zone
-from app.holds import bp
 from app.models import Hold
 from app.presenters import kind_label
 from app.services.placement import holds
@@ -25,7 +24,6 @@ def duration_text(minutes: int) -> str:
     return _("%(h)d h %(m)d min", h=hours, m=minutes)
 
 
-@bp.app_template_global()
 def expiry_text(hold: Hold, now: datetime) -> str:
     """'expires in 35 min' (rounded up), 'expired 10 min ago', 'expired just now'."""
     seconds = (hold.expires_at - now).total_seconds()
@@ -37,7 +35,6 @@ def expiry_text(hold: Hold, now: datetime) -> str:
     return _("expired %(time)s ago", time=duration_text(minutes))
 
 
-@bp.app_template_global()
 def held_by_partner(hold: Hold) -> bool:
     """Made by a partner (police, justice) rather than the hotline: shown as theirs."""
     holder = hold.created_by
@@ -77,10 +74,13 @@ def done_text(action: str, hold: Hold, now: datetime, *, minutes: int = 0) -> st
     return _("Extended by %(minutes)d min: %(expiry)s.", minutes=minutes, expiry=expiry_text(hold, now))
 
 
-@bp.app_template_global()
 def moment_text(value: datetime, now: datetime) -> str:
     """A time of day for today ('21:40'), with the date for another day."""
     zone = local_zone()
     if value.astimezone(zone).date() == now.astimezone(zone).date():
         return format_time(value, "short")
     return format_datetime(value, "short")
+
+
+def template_globals() -> dict:
+    return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text}
