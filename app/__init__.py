@@ -105,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.placement import bp as placement_bp
     from app.shelter import bp as shelter_bp
     from app.simulator import bp as simulator_bp
-    from app.web.ids import RecordIdConverter
+    from app.web.numbers import RecordIdConverter
 
     # Every <int:…> in a route is a record id, in ASCII digits and the database's range.
     app.url_map.converters["int"] = RecordIdConverter

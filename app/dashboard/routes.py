@@ -8,6 +8,7 @@ from app.extensions import db, htmx
 from app.models import Facility
 from app.services.core.access import can_see_address, visible_region_ids
 from app.services.registry import capacity
+from app.web.numbers import positive_int
 
 
 @bp.route("/")
@@ -26,7 +27,7 @@ def index():
     facilities = None
     if selected:
         query = capacity.facilities_query({selected.id}).order_by(Facility.name, Facility.id)
-        facilities = db.paginate(query, page=request.args.get("page", 1, type=int),
+        facilities = db.paginate(query, page=request.args.get("page", 1, type=positive_int),
                                  per_page=current_app.config["DASHBOARD_PAGE_SIZE"], error_out=False)
     shown_units = [unit for facility in (facilities.items if facilities else []) for unit in facility.units]
     context = dict(

@@ -12,6 +12,7 @@ from app.services.core.access import can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, facilities
 from app.shelter import bp
+from app.web.numbers import positive_int
 
 
 def _own_facility(facility_id: int) -> Facility:
@@ -31,7 +32,7 @@ def index():
         return render_template("shelter/index.html", facilities=own, pagination=None)
     # An admin without facilities of their own may open any facility's page.
     query = capacity.facilities_query().order_by(Facility.name, Facility.id)
-    pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    pagination = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=50, error_out=False)
     return render_template("shelter/index.html", facilities=pagination.items, pagination=pagination)
 
 
