@@ -106,7 +106,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.placement import bp as placement_bp
     from app.shelter import bp as shelter_bp
     from app.simulator import bp as simulator_bp
+    from app.web.numbers import RecordIdConverter
 
+    # Every <int:…> in a route is a record id, in ASCII digits and the database's range.
+    app.url_map.converters["int"] = RecordIdConverter
     for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp, holds_bp, hotline_bp,
                       placement_bp, simulator_bp, outbox_bp, console_bp, alerts_bp):
         app.register_blueprint(blueprint)

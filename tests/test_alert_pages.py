@@ -424,13 +424,13 @@ def test_deleting_a_rule_with_alerts_deactivates_it_and_ends_its_alert(app, firi
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("threshold", "-1", "threshold must be from 1 to 100000"),
-    ("margin", "-2", "margin must be from 0 to 100000"),
+    ("threshold", "-1", "threshold must be between 1 and 100000"),
+    ("margin", "-2", "margin must be between 0 and 100000"),
     ("region", "atlantis", "unknown region atlantis"),
     ("kinds", ["crisis_bed", "castle"], "unknown kind castle"),
     ("kinds", [], "kinds is required"),
     ("escalate_to", "nobody@example.org", "escalate_to: no user with the e-mail nobody@example.org"),
-    ("quiet_hours", None, "quiet_hours: &#39;25:00&#39; is not a time like 22:00"),
+    ("quiet_hours", None, "quiet_hours: &#39;25:00&#39; is not a time like 08:00"),
     ("channels", [], "channels must be among sms, email, at least one"),
 ])
 def test_an_invalid_rule_shows_the_error_next_to_its_field_and_saves_nothing(app, world, field, value, message):

@@ -31,6 +31,7 @@ from app.services.core.errors import Conflict, InvalidInput, ServiceError
 from app.services.registry import capacity, facilities, kinds, organisations, regions
 from app.services.registry.presenters import present
 from app.web.auth import current_actor, roles_required
+from app.web.numbers import positive_int
 
 
 def _saved(message: str, endpoint: str, **values):
@@ -298,7 +299,7 @@ def facilities_list():
     if slug and region is None:
         raise InvalidInput(f"unknown region {slug!r}", field="region")
     query = capacity.facilities_query({region.id} if region else None).order_by(Facility.name, Facility.id)
-    pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=100, error_out=False)
+    pagination = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=100, error_out=False)
     return render_template("admin/facilities.html",
                            facilities=[present(facility, current_user) for facility in pagination.items],
                            pagination=pagination, regions=all_regions, region=region, type_labels=FACILITY_TYPE_LABELS)

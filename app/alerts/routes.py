@@ -24,6 +24,7 @@ from app.services.alerts import rules as alert_rules
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
 from app.web.auth import current_actor, roles_required
+from app.web.numbers import positive_int
 
 READERS = ("manager", "admin")
 # Open episodes: one per rule and region at most.
@@ -39,7 +40,7 @@ def index():
     """Current alerts (firing, critical first, then pending) and past ones,
     paged by `before` (an alert id). Polls itself for the fragment."""
     actor = current_actor()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=positive_int)
     current = sorted(evaluation.alerts_for(actor, "firing", limit=CURRENT_LIMIT)
                      + evaluation.alerts_for(actor, "pending", limit=CURRENT_LIMIT),
                      key=lambda alert: (alert.state != "firing", not alert.critical, -alert.id))

@@ -4,6 +4,11 @@ Tests check that every route of the API blueprint is described here (and
 nothing else), and validate the API's answers against these schemas.
 """
 
+from app.services.core import validation
+
+# A time of day as the services check it (HH:MM), anchored as JSON Schema wants.
+CLOCK_TIME = {"type": "string", "pattern": f"^{validation.CLOCK_TIME.pattern}$"}
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -101,7 +106,7 @@ SCHEMAS = {
                 "type": "object",
                 "additionalProperties": {
                     "type": "array",
-                    "items": {"type": "array", "items": {"type": "string", "pattern": "^\\d\\d:\\d\\d$"},
+                    "items": {"type": "array", "items": CLOCK_TIME,
                               "minItems": 2, "maxItems": 2},
                 },
             },
@@ -629,8 +634,7 @@ QUIET_HOURS = {
     "oneOf": [
         {"type": "null"},
         {"type": "object", "required": ["from", "to"], "additionalProperties": False,
-         "properties": {"from": {"type": "string", "pattern": "^([01]\\d|2[0-3]):[0-5]\\d$"},
-                        "to": {"type": "string", "pattern": "^([01]\\d|2[0-3]):[0-5]\\d$"}}},
+         "properties": {"from": CLOCK_TIME, "to": CLOCK_TIME}},
     ],
     "description": "Local time (TIMEZONE, Europe/Brussels by default); from and to differ. Every notice but "
                    "`critical` waits until they end.",

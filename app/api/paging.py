@@ -3,27 +3,17 @@ where the next page is in a `Link: <…>; rel="next"` header."""
 
 from flask import request, url_for
 
-from app.services.core.errors import InvalidInput
+from app.services.core import validation
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
-def _whole(name: str, default: int | None, lowest: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < lowest:
-        raise InvalidInput(f"{name} must be a whole number of at least {lowest}", field=name)
-    return int(raw)
-
-
 def page_args() -> tuple[int, int | None]:
     """(limit, cursor) from the query string."""
-    limit = _whole("limit", DEFAULT_LIMIT, 1)
-    if limit > MAX_LIMIT:
-        raise InvalidInput(f"limit must be at most {MAX_LIMIT}", field="limit")
-    return limit, _whole("cursor", None, 0)
+    limit = validation.optional_whole_number(request.args.get("limit"), "limit", 1, MAX_LIMIT)
+    cursor = validation.optional_whole_number(request.args.get("cursor"), "cursor", 0, validation.MAX_ID)
+    return DEFAULT_LIMIT if limit is None else limit, cursor
 
 
 def next_link(rows: list, limit: int, cursor_of) -> dict:

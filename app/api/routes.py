@@ -1,5 +1,3 @@
-from datetime import date
-
 from flask import current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -21,6 +19,7 @@ from app.api.serializers import (
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
 from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
+from app.services.core import validation
 from app.services.core.access import may_see_region, visible_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import holds, referrals
@@ -167,11 +166,7 @@ def hold_list():
     status = request.args.get("status") or None
     if status is not None and status not in HOLD_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(HOLD_STATUSES)}", field="status")
-    facility_id = request.args.get("facility") or None
-    if facility_id is not None:
-        if not facility_id.isdigit():
-            raise InvalidInput("facility must be a facility id", field="facility")
-        facility_id = int(facility_id)
+    facility_id = validation.record_id(request.args.get("facility"), "facility")
     now = clock.now()
     rows = holds.visible(current_user, now, status=status, facility_id=facility_id, after_id=cursor, limit=limit)
     return jsonify([hold_json(h, current_user, now) for h in rows]), 200, next_link(rows, limit, lambda h: h.id)
@@ -211,11 +206,7 @@ def referral_list():
     status = request.args.get("status") or None
     if status is not None and status not in REFERRAL_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(REFERRAL_STATUSES)}", field="status")
-    facility_id = request.args.get("facility") or None
-    if facility_id is not None:
-        if not facility_id.isdigit():
-            raise InvalidInput("facility must be a facility id", field="facility")
-        facility_id = int(facility_id)
+    facility_id = validation.record_id(request.args.get("facility"), "facility")
     rows = referrals.visible(current_user, status=status, facility_id=facility_id, after_id=cursor, limit=limit)
     return jsonify([referral_json(r, current_user) for r in rows]), 200, next_link(rows, limit, lambda r: r.id)
 
@@ -235,13 +226,8 @@ def placement_search():
 
 
 def _local_date(name: str):
-    raw = request.args.get(name)
-    if not raw:
-        return clock.now().astimezone(clock.local_zone()).date()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date like 2026-11-28", field=name) from None
+    day = validation.calendar_date(request.args.get(name), name)
+    return day or clock.now().astimezone(clock.local_zone()).date()
 
 
 @bp.route("/turn-aways")

@@ -35,6 +35,7 @@ from app.services.hotline import calls, conversations
 from app.services.placement import search
 from app.web.auth import current_actor, roles_required
 from app.web.delivery import deliver_now
+from app.web.numbers import positive_int
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,8 @@ def call_log():
                                log_error=exc, operators=calls.call_takers(), outcomes=OUTCOMES,
                                now=clock.now()), exc.status
     pagination = db.paginate(calls.log_query(filters, clock.local_zone()),
-                             page=request.args.get("page", 1, type=int), per_page=LOG_PAGE_SIZE, error_out=False)
+                             page=request.args.get("page", 1, type=positive_int), per_page=LOG_PAGE_SIZE,
+                             error_out=False)
     return render_template("console/log.html", filters=filters, raw=request.args, pagination=pagination,
                            log_error=None, operators=calls.call_takers(), outcomes=OUTCOMES, now=clock.now())
 

@@ -9,6 +9,7 @@ from app.services.core.access import visible_region_ids
 from app.services.registry import capacity
 from app.services.registry.presenters import present
 from app.web.auth import login_required
+from app.web.numbers import positive_int
 
 
 @bp.route("/")
@@ -28,7 +29,7 @@ def index():
     facilities = []
     if selected:
         query = capacity.facilities_query({selected.id}).order_by(Facility.name, Facility.id)
-        pagination = db.paginate(query, page=request.args.get("page", 1, type=int),
+        pagination = db.paginate(query, page=request.args.get("page", 1, type=positive_int),
                                  per_page=current_app.config["DASHBOARD_PAGE_SIZE"], error_out=False)
         facilities = [present(facility, current_user) for facility in pagination.items]
     shown_units = [unit for facility in facilities for unit in facility.units]

@@ -12,6 +12,7 @@ from app.services.core.errors import Forbidden
 from app.services.placement import hold_lists, holds
 from app.web.auth import current_actor, roles_required
 from app.web.holds import carry_out
+from app.web.numbers import positive_int
 
 HOLDERS = ("operator", "manager", "partner")
 # What one press on Extend adds.
@@ -32,7 +33,8 @@ def index():
     pagination = None
     if show_all:
         pagination = db.paginate(hold_lists.all_active_query(current_user, now),
-                                 page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False)
+                                 page=request.args.get("page", 1, type=positive_int), per_page=PAGE_SIZE,
+                                 error_out=False)
         rows = pagination.items
     else:
         rows = own

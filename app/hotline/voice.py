@@ -29,7 +29,9 @@ from werkzeug.exceptions import HTTPException
 from app import clock
 from app.extensions import db
 from app.hotline import action_url, bp
+from app.services.core import validation
 from app.services.core.access import Actor
+from app.services.core.errors import InvalidInput
 from app.services.hotline import calls, phones
 from app.texts import voice as texts
 
@@ -90,8 +92,12 @@ def _lang() -> str:
 
 
 def _number(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    """A count Twilio sends (seconds, the menu's attempt); None when there is
+    none or it is no number: a webhook answers the caller whatever it gets."""
+    try:
+        return validation.optional_whole_number(value, "number", 0, 10**9 - 1)
+    except InvalidInput:
+        return None
 
 
 def _hotline_number() -> str | None:

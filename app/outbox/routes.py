@@ -8,6 +8,7 @@ from app.outbox import bp
 from app.services.core.errors import Conflict
 from app.services.delivery import outbox
 from app.web.auth import current_actor, roles_required
+from app.web.numbers import positive_int
 
 READERS = outbox.RETRIERS
 
@@ -16,7 +17,7 @@ READERS = outbox.RETRIERS
 @roles_required(*READERS)
 def index():
     status = request.args.get("status") or None
-    messages = db.paginate(outbox.listing(status), page=request.args.get("page", 1, type=int), per_page=50,
+    messages = db.paginate(outbox.listing(status), page=request.args.get("page", 1, type=positive_int), per_page=50,
                            error_out=False)
     return render_template("outbox/index.html", messages=messages, status=status, statuses=OUTBOX_STATUSES,
                            retryable=outbox.RETRYABLE, now=clock.now())
@@ -36,6 +37,6 @@ def retry(message_id: int):
     else:
         flash(_("The message will be sent again within a few seconds."), "success")
     status = request.form.get("status")
-    page = request.form.get("page", type=int)
+    page = request.form.get("page", type=positive_int)
     return redirect(url_for("outbox.index", status=status if status in OUTBOX_STATUSES else None,
                             page=page if page and page > 1 else None))

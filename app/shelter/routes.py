@@ -13,6 +13,7 @@ from app.services.registry import capacity, facilities
 from app.services.registry.presenters import present
 from app.shelter import bp
 from app.web.auth import current_actor, roles_required
+from app.web.numbers import positive_int
 
 
 def _own_facility(facility_id: int) -> Facility:
@@ -33,7 +34,7 @@ def index():
                                pagination=None)
     # An admin without facilities of their own may open any facility's page.
     query = capacity.facilities_query().order_by(Facility.name, Facility.id)
-    pagination = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+    pagination = db.paginate(query, page=request.args.get("page", 1, type=positive_int), per_page=50, error_out=False)
     return render_template("shelter/index.html", facilities=[present(f, current_user) for f in pagination.items],
                            pagination=pagination)
 

@@ -10,8 +10,9 @@ from flask_login import current_user
 from app.extensions import csrf, db, login_manager
 from app.models import User
 from app.services.accounts import users
+from app.services.core import validation
 from app.services.core.access import Actor
-from app.services.core.errors import Forbidden, Unauthenticated
+from app.services.core.errors import Forbidden, InvalidInput, Unauthenticated
 
 
 def bearer_token() -> str | None:
@@ -33,10 +34,13 @@ def init_app(app: Flask) -> None:
         if bearer_token():
             return None
         user_id, _, epoch = session_id.partition(":")
-        if not user_id.isdigit() or not epoch.isdigit():
+        try:
+            user_id = validation.whole_number(user_id, "user", 1, validation.MAX_ID)
+            epoch = validation.whole_number(epoch, "epoch", 0, validation.MAX_ID)
+        except InvalidInput:
             return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_epoch != int(epoch):
+        user = db.session.get(User, user_id)
+        if user is None or user.session_epoch != epoch:
             return None
         return user
 

@@ -1,7 +1,6 @@
 """Users, passwords, login throttling and API tokens."""
 
 import hashlib
-import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -13,12 +12,10 @@ from app.extensions import db
 from app.models import ApiToken, Facility, Region, User, UserRole
 from app.models.alerts import ALERT_CHANNELS
 from app.models.user import ROLES
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, InvalidInput, NotFound
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 USER_LANGUAGES = ("nl", "en", "fr")
 MIN_PASSWORD_LENGTH = 10
 
@@ -55,9 +52,7 @@ def save_user(
     """Create a user (`user` None) or update one, validating every field.
     `alert_channels` (among sms, email; empty: no alert notices) None keeps
     them as they are (both for a new user)."""
-    email = normalise_email(email)
-    if not EMAIL.match(email):
-        raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
+    email = validation.email(email, "email", required=True)
     if not name or not name.strip():
         raise InvalidInput("a name is required", field="name")
     unknown = sorted(set(roles) - set(ROLES))
@@ -66,9 +61,7 @@ def save_user(
             f"roles must be among {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             field="roles",
         )
-    phone = (phone or "").replace(" ", "") or None
-    if phone and not E164.match(phone):
-        raise InvalidInput("phone must be in E.164 form, like +32470123456", field="phone")
+    phone = validation.phone(phone, "phone")
     if language not in USER_LANGUAGES:
         raise InvalidInput(f"language must be one of {', '.join(USER_LANGUAGES)}", field="language")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:

@@ -39,7 +39,6 @@ active admins. recipients empty means the region's managers. Both lists hold
 e-mail addresses of existing, active operators, managers or admins.
 """
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -48,7 +47,7 @@ from app.extensions import db
 from app.models import Alert, AlertRule, CapacityKind, Region, User
 from app.models.alerts import ALERT_CHANNELS
 from app.services.alerts import evaluation
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput, NotFound
 
@@ -73,8 +72,6 @@ MAX_COUNT = 100_000
 RECIPIENT_ROLES = ("operator", "manager", "admin")
 WEEK_MINUTES = 7 * 24 * 60
 DAY_MINUTES = 24 * 60
-CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 # --- reading ----------------------------------------------------------------
@@ -142,43 +139,19 @@ def rule_fields(rule: AlertRule) -> dict:
 # --- checking ---------------------------------------------------------------
 
 
-def _count(data: dict, field: str, lowest: int, highest: int, *, nullable: bool = False) -> int | None:
-    value = data.get(field)
-    if isinstance(value, str):
-        value = value.strip()
-        if value == "" and nullable:
-            return None
-        if re.fullmatch(r"[-+]?\d{1,9}", value):
-            value = int(value)
-    if value is None and nullable:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{field} must be a whole number" + (" or null" if nullable else ""), field=field)
-    if not lowest <= value <= highest:
-        raise InvalidInput(f"{field} must be from {lowest} to {highest}", field=field)
-    return value
-
-
-def _list(value, field: str) -> list:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part for part in re.split(r"[,;\s]+", value) if part]
-    if isinstance(value, list | tuple):
-        if not all(isinstance(item, str) for item in value):
-            raise InvalidInput(f"{field} must be a list of text", field=field)
-        return [item.strip() for item in value if item.strip()]
-    raise InvalidInput(f"{field} must be a list", field=field)
+def _texts(value, field: str) -> list[str]:
+    """Codes or e-mail addresses, as a list or as text, each once."""
+    given = validation.items(value, field)
+    if not all(isinstance(item, str) for item in given):
+        raise InvalidInput(f"{field} must be a list of text", field=field)
+    return list(dict.fromkeys(given))
 
 
 def _users(value, field: str, named_before=frozenset()) -> list[str]:
     """E-mail addresses of existing, active users, lower case, each once.
     Those the rule named before pass as they are: someone deactivated since
     (and skipped by the notices) does not block every other change."""
-    emails = list(dict.fromkeys(email.lower() for email in _list(value, field)))
-    for email in emails:
-        if not EMAIL.match(email) or len(email) > 254:
-            raise InvalidInput(f"{field}: {email!r} is not an e-mail address", field=field)
+    emails = list(dict.fromkeys(validation.email(email, field) for email in _texts(value, field)))
     if not emails:
         return []
     found = {user.email: user for user in db.session.scalars(select(User).where(User.email.in_(emails)))}
@@ -202,10 +175,7 @@ def _quiet_hours(value) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(value, dict) or set(value) != {"from", "to"}:
         raise InvalidInput('quiet_hours must be {"from": "22:00", "to": "07:00"} or null', field="quiet_hours")
-    start, end = (str(value[key] or "").strip() for key in ("from", "to"))
-    for text in (start, end):
-        if not CLOCK_TIME.match(text):
-            raise InvalidInput(f"quiet_hours: {text!r} is not a time like 22:00", field="quiet_hours")
+    start, end = (validation.clock_time(value[key], "quiet_hours") for key in ("from", "to"))
     if start == end:
         raise InvalidInput("quiet_hours: from and to must differ", field="quiet_hours")
     return start, end
@@ -225,6 +195,12 @@ def validate_rule(data, named_before=frozenset()) -> dict:
             raise InvalidInput(f"{field} is required", field=field)
     data = {**DEFAULTS, **data}
 
+    def whole(field, lowest, highest):
+        return validation.whole_number(data[field], field, lowest, highest)
+
+    def whole_or_none(field, lowest, highest):
+        return validation.optional_whole_number(data[field], field, lowest, highest)
+
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name is required", field="name")
@@ -239,7 +215,7 @@ def validate_rule(data, named_before=frozenset()) -> dict:
         if region_id is None:
             raise InvalidInput(f"unknown region {data['region']}", field="region")
 
-    codes = list(dict.fromkeys(_list(data["kinds"], "kinds")))
+    codes = _texts(data["kinds"], "kinds")
     known = {code: position for code, position in db.session.execute(select(CapacityKind.code, CapacityKind.position))}
     unknown_kinds = [code for code in codes if code not in known]
     if unknown_kinds:
@@ -251,11 +227,11 @@ def validate_rule(data, named_before=frozenset()) -> dict:
     if isinstance(threshold, int | str) and not isinstance(threshold, bool) and str(threshold).strip() in ("0", "-0"):
         raise InvalidInput("threshold must be at least 1: free places are never below 0, so 0 never fires",
                            field="threshold")
-    threshold = _count(data, "threshold", 1, MAX_COUNT)
-    critical_at = _count(data, "critical_at", 0, MAX_COUNT)
+    threshold = whole("threshold", 1, MAX_COUNT)
+    critical_at = whole("critical_at", 0, MAX_COUNT)
     if critical_at >= threshold:
         raise InvalidInput(f"critical_at must be below the threshold ({threshold})", field="critical_at")
-    channels = list(dict.fromkeys(_list(data["channels"], "channels")))
+    channels = _texts(data["channels"], "channels")
     if not channels or set(channels) - set(ALERT_CHANNELS):
         raise InvalidInput(f"channels must be among {', '.join(ALERT_CHANNELS)}, at least one", field="channels")
     quiet_from, quiet_to = _quiet_hours(data["quiet_hours"])
@@ -269,11 +245,11 @@ def validate_rule(data, named_before=frozenset()) -> dict:
         "kinds": sorted(codes, key=lambda code: (known[code], code)),
         "threshold": threshold,
         "critical_at": critical_at,
-        "for_minutes": _count(data, "for_minutes", 0, DAY_MINUTES),
-        "margin": _count(data, "margin", 0, MAX_COUNT),
-        "keep_firing_minutes": _count(data, "keep_firing_minutes", 0, DAY_MINUTES),
-        "repeat_minutes": _count(data, "repeat_minutes", 1, WEEK_MINUTES, nullable=True),
-        "escalate_after_minutes": _count(data, "escalate_after_minutes", 1, WEEK_MINUTES, nullable=True),
+        "for_minutes": whole("for_minutes", 0, DAY_MINUTES),
+        "margin": whole("margin", 0, MAX_COUNT),
+        "keep_firing_minutes": whole("keep_firing_minutes", 0, DAY_MINUTES),
+        "repeat_minutes": whole_or_none("repeat_minutes", 1, WEEK_MINUTES),
+        "escalate_after_minutes": whole_or_none("escalate_after_minutes", 1, WEEK_MINUTES),
         "escalate_to": _users(data["escalate_to"], "escalate_to", named_before),
         "quiet_from": quiet_from,
         "quiet_to": quiet_to,

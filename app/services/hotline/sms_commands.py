@@ -27,6 +27,7 @@ from app.clock import local_zone
 from app.extensions import db
 from app.models import Alert, CapacityKind, CapacityUnit, Facility, OutboxMessage, User
 from app.services.alerts import evaluation
+from app.services.core import validation
 from app.services.core.access import Actor, can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
@@ -42,7 +43,7 @@ VERBS = {
     "help": "help", "hulp": "help", "aide": "help", "?": "help",
     "ok": "ack",
 }
-COUNT = re.compile(r"^[-+]?\d{1,6}$")
+COUNT = re.compile(r"[-+]?[0-9]{1,6}")
 PURPOSE = "command_reply"
 
 
@@ -130,9 +131,12 @@ def _codes(user: User) -> str:
 
 
 def _facility_by_code(token: str) -> Facility | None:
-    if token.isdigit():
-        return db.session.get(Facility, int(token))
-    return db.session.scalar(select(Facility).where(Facility.slug == token))
+    """The facility a code names: its id, or else its slug."""
+    try:
+        facility_id = validation.record_id(token, "code")
+    except InvalidInput:
+        return db.session.scalar(select(Facility).where(Facility.slug == token))
+    return db.session.get(Facility, facility_id)
 
 
 def _named_facility(user: User, token: str, lang: str) -> Facility | None:
@@ -219,7 +223,7 @@ def _target(user: User, words: list[str], lang: str) -> tuple[Facility, Capacity
 
 
 def _set(actor: Actor, command: Command, lang: str, now: datetime) -> str:
-    if command.count is None or not COUNT.match(command.count):
+    if command.count is None or not COUNT.fullmatch(command.count):
         raise _Refusal(sms.text(lang, "no_count"))
     facility, kind = _target(actor.user, command.words, lang)
     units = _units(facility)
@@ -292,9 +296,13 @@ def _status_line(facility: Facility, figures: capacity.UnitFigures, lang: str) -
 
 def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> str:
     code = words[0].lstrip("#") if words else ""
-    if not code.isdigit() or len(code) > 9:
+    try:
+        alert_id = validation.record_id(code, "code")
+    except InvalidInput:
+        alert_id = None
+    if alert_id is None:
         raise _Refusal(sms.text(lang, "ack_no_code"))
-    alert = db.session.get(Alert, int(code))
+    alert = db.session.get(Alert, alert_id)
     # Not there, or not the sender's: the same reply, nothing revealed.
     if alert is None or not evaluation.may_acknowledge(actor.user, alert) or alert.state == "pending":
         raise _Refusal(sms.text(lang, "ack_unknown", code=code))

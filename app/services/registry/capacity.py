@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Hold, Region
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor, can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -66,19 +66,6 @@ def get_unit(unit_id: int) -> CapacityUnit:
     return unit
 
 
-def _parse_count(value, field: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidInput(f"{field} must be a whole number", field=field)
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.lstrip("-").isdigit():
-            raise InvalidInput(f"{field} must be a whole number", field=field)
-        value = int(value)
-    if not isinstance(value, int):
-        raise InvalidInput(f"{field} must be a whole number", field=field)
-    return value
-
-
 def set_available(
     actor: Actor,
     unit: CapacityUnit,
@@ -98,10 +85,8 @@ def set_available(
         raise Forbidden("you may not change the capacity of this facility")
     if version is None:
         raise InvalidInput("version is required: send the version you last saw", field="version")
-    version = _parse_count(version, "version")
-    available = _parse_count(available, "available")
-    if not 0 <= available <= unit.total:
-        raise InvalidInput(f"available must be between 0 and {unit.total}", field="available")
+    version = validation.whole_number(version, "version", 0, validation.MAX_ID)
+    available = validation.whole_number(available, "available", 0, unit.total)
     if note is not None and (not isinstance(note, str) or len(note) > 500):
         raise InvalidInput("note must be text of at most 500 characters", field="note")
     if version != unit.version:

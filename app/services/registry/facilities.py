@@ -10,15 +10,13 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Organisation, Region
 from app.models.facility import FACILITY_TYPES, GENDERS, LANGUAGES
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, InvalidInput, NotFound
 from app.services.registry import intake_hours, places, presenters
 from app.services.registry.capacity import all_kinds
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
-POSTCODE = re.compile(r"^[1-9]\d{3}$")
+POSTCODE = re.compile(r"[1-9][0-9]{3}")
 # Belgium, with a margin: coordinates outside are a typo.
 LAT_RANGE = (49.4, 51.6)
 LON_RANGE = (2.4, 6.5)
@@ -36,14 +34,19 @@ TRUE_WORDS = {"1", "true", "yes", "y", "ja", "oui", "x"}
 FALSE_WORDS = {"0", "false", "no", "n", "nee", "non", ""}
 
 
-def _text(data, field, *, required=False, max_length=200):
+def _given(data, field):
+    """The field's value, with numbers as text: a JSON file may give a
+    postcode or a phone number as a number."""
     value = data.get(field)
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(f"{field} is too long (at most {max_length} characters)", field=field)
-    return value or None
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _text(data, field, *, required=False, max_length=200):
+    return validation.text(_given(data, field), field, max_length, required=required)
+
+
+def _whole(data, field, lowest, highest):
+    return validation.optional_whole_number(data.get(field), field, lowest, highest)
 
 
 def _bool(data, field, default=False):
@@ -58,21 +61,6 @@ def _bool(data, field, default=False):
     if word in FALSE_WORDS:
         return False
     raise InvalidInput(f"{field} must be yes or no, not {value!r}", field=field)
-
-
-def _int(data, field, *, minimum=0, maximum=None, required=False):
-    value = data.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"{field} is required", field=field)
-        return None
-    if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value).strip()):
-        raise InvalidInput(f"{field} must be a whole number, not {value!r}", field=field)
-    number = int(str(value).strip())
-    if number < minimum or (maximum is not None and number > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise InvalidInput(f"{field} must be {bound}", field=field)
-    return number
 
 
 def _float(data, field, bounds):
@@ -116,7 +104,7 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
     """Check a facility's fields and units; return them cleaned, or raise
     InvalidInput naming the first bad field."""
     clean = {
-        "slug": _text(data, "slug", required=True, max_length=120),
+        "slug": validation.slug(_given(data, "slug"), "slug", 120),
         "name": _text(data, "name", required=True),
         "type": _text(data, "type", required=True, max_length=32),
         "region": _text(data, "region", required=True, max_length=64),
@@ -127,27 +115,23 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
         "lat": _float(data, "lat", LAT_RANGE),
         "lon": _float(data, "lon", LON_RANGE),
         "confidential": _bool(data, "confidential"),
-        "intake_phone": (_text(data, "intake_phone", max_length=32) or "").replace(" ", "") or None,
+        "intake_phone": validation.phone(_given(data, "intake_phone"), "intake_phone"),
         "open_for_intake": _bool(data, "open_for_intake", default=True),
         "closed_reason": _text(data, "closed_reason", max_length=500),
-        "stale_after_hours": _int(data, "stale_after_hours", minimum=1, maximum=24 * 14) or 12,
+        "stale_after_hours": _whole(data, "stale_after_hours", 1, 24 * 14) or 12,
         "genders": _list(data, "genders", GENDERS, required=True),
         "children": _bool(data, "children"),
-        "max_children": _int(data, "max_children", maximum=20),
-        "max_child_age": _int(data, "max_child_age", maximum=25),
+        "max_children": _whole(data, "max_children", 0, 20),
+        "max_child_age": _whole(data, "max_child_age", 0, 25),
         "wheelchair": _bool(data, "wheelchair"),
         "pets": _bool(data, "pets"),
         "high_security": _bool(data, "high_security"),
         "languages": _list(data, "languages", LANGUAGES, required=True),
     }
-    if not SLUG.match(clean["slug"]):
-        raise InvalidInput("slug: lowercase letters, digits and dashes only", field="slug")
     if clean["type"] not in FACILITY_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(FACILITY_TYPES)}", field="type")
-    if not POSTCODE.match(clean["postcode"]):
+    if not POSTCODE.fullmatch(clean["postcode"]):
         raise InvalidInput("postcode must be a Belgian postcode of 4 digits", field="postcode")
-    if clean["intake_phone"] and not PHONE.match(clean["intake_phone"]):
-        raise InvalidInput("intake_phone must be in E.164 form, like +3232000000", field="intake_phone")
     if (clean["lat"] is None) != (clean["lon"] is None):
         raise InvalidInput("give both lat and lon, or neither", field="lat" if clean["lat"] is None else "lon")
     try:
@@ -168,9 +152,9 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
 
     units = {}
     for kind in kinds:
-        total = _int(data, f"{kind.code}_total", maximum=10_000)
-        available = _int(data, f"{kind.code}_available", maximum=10_000)
-        room_size = _int(data, f"{kind.code}_room_size", minimum=1, maximum=20)
+        total = _whole(data, f"{kind.code}_total", 0, 10_000)
+        available = _whole(data, f"{kind.code}_available", 0, 10_000)
+        room_size = _whole(data, f"{kind.code}_room_size", 1, 20)
         if total is None:
             if available is not None or room_size is not None:
                 raise InvalidInput(f"{kind.code}_total is required with its other columns",

@@ -4,15 +4,14 @@ Times are local (the app's time zone). A period that ends at or before it
 starts runs past midnight ("20:00"–"08:00" is a night shift).
 """
 
-import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from app.services.core import validation
 from app.services.core.errors import InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS = {"always": True, "weekly": {day: [] for day in DAYS}}
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 def normalise(hours, field: str = "intake_hours") -> dict:
@@ -37,10 +36,7 @@ def normalise(hours, field: str = "intake_hours") -> dict:
         for period in periods:
             if not (isinstance(period, list | tuple) and len(period) == 2):
                 raise InvalidInput(f"{day}: each period is [from, to]", field=field)
-            start, end = period
-            for value in (start, end):
-                if not isinstance(value, str) or not _HHMM.match(value):
-                    raise InvalidInput(f"{day}: {value!r} is not a time like 08:00", field=field)
+            start, end = (validation.clock_time(value, field, label=day) for value in period)
             if start == end:
                 raise InvalidInput(f"{day}: a period from {start} to {end} is empty", field=field)
             clean[day].append([start, end])

@@ -8,13 +8,12 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import CapacityKind, CapacityUnit
 from app.models.capacity import CLIENT_TYPES, COUNTS
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.registry.regions import clean_text
 
 # Codes name columns of the facility file (`<code>_total`), so they stay plain.
-CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+CODE = re.compile(r"[a-z][a-z0-9_]*")
 LABEL_LANGUAGES = ("nl", "en", "fr")
 
 
@@ -44,16 +43,12 @@ def save(
 ) -> CapacityKind:
     """Create a kind (`kind` None) or update one. What a kind counts cannot
     change while units of it exist: their counts would mean something else."""
-    code = (code or "").strip()
-    if not code:
-        raise InvalidInput("code is required", field="code")
-    if len(code) > 32:
-        raise InvalidInput("code is too long (at most 32 characters)", field="code")
-    if not CODE.match(code):
+    code = validation.text(code, "code", 32, required=True)
+    if not CODE.fullmatch(code):
         raise InvalidInput("code: lowercase letters, digits and underscores, starting with a letter",
                            field="code")
     clean_labels = {
-        language: clean_text((labels or {}).get(language), f"label_{language}", max_length=100)
+        language: validation.text((labels or {}).get(language), f"label_{language}", 100, required=True)
         for language in LABEL_LANGUAGES
     }
     if counts not in COUNTS:
@@ -65,10 +60,7 @@ def save(
             f"serves must be among {', '.join(CLIENT_TYPES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             field="serves",
         )
-    text = str(position if position is not None else "").strip()
-    if not re.fullmatch(r"\d{1,5}", text):
-        raise InvalidInput("position must be a whole number from 0 to 99999", field="position")
-    position = int(text)
+    position = validation.whole_number(position, "position", 0, 99999)
 
     clash = db.session.scalar(select(CapacityKind).where(CapacityKind.code == code))
     if clash is not None and clash is not kind:

@@ -1,6 +1,5 @@
 """Organisations (providers and referrers): the admin's list, create and edit."""
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -9,13 +8,9 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Organisation, Region
 from app.models.geography import ORGANISATION_KINDS
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.registry.regions import clean_slug, clean_text
-
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def all_organisations() -> list[Organisation]:
@@ -44,8 +39,8 @@ def save(
     email: str | None = None,
 ) -> Organisation:
     """Create an organisation (`organisation` None) or update one."""
-    slug = clean_slug(slug, max_length=120)
-    name = clean_text(name, "name", max_length=200)
+    slug = validation.slug(slug, "slug", 120)
+    name = validation.text(name, "name", 200, required=True)
     kind = (kind or "").strip()
     if kind not in ORGANISATION_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(ORGANISATION_KINDS)}", field="kind")
@@ -55,14 +50,8 @@ def save(
         region = db.session.scalar(select(Region).where(Region.slug == region_slug))
         if region is None:
             raise InvalidInput(f"unknown region {region_slug!r}", field="region")
-    phone = (phone or "").replace(" ", "") or None
-    if phone and not E164.match(phone):
-        raise InvalidInput("phone must be in E.164 form, like +3232000000", field="phone")
-    email = clean_text(email, "email", max_length=200, required=False)
-    if email:
-        email = email.lower()
-        if not EMAIL.match(email):
-            raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
+    phone = validation.phone(phone, "phone")
+    email = validation.email(email, "email", limit=200)
     clash = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
     if clash is not None and clash is not organisation:
         raise Conflict(f"an organisation with the slug {slug} exists", field="slug")

@@ -1,17 +1,14 @@
 """Care regions: the admin's list, create and edit."""
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Region
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import Actor
-from app.services.core.errors import Conflict, InvalidInput, NotFound
-
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+from app.services.core.errors import Conflict, NotFound
 
 
 def all_regions() -> list[Region]:
@@ -25,30 +22,10 @@ def get_region(region_id: int) -> Region:
     return region
 
 
-def clean_slug(value, *, max_length: int, field: str = "slug") -> str:
-    slug = (value or "").strip()
-    if not slug:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(slug) > max_length:
-        raise InvalidInput(f"{field} is too long (at most {max_length} characters)", field=field)
-    if not SLUG.match(slug):
-        raise InvalidInput(f"{field}: lowercase letters, digits and dashes only", field=field)
-    return slug
-
-
-def clean_text(value, field: str, *, max_length: int, required: bool = True) -> str | None:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"{field} is required", field=field)
-    if len(text) > max_length:
-        raise InvalidInput(f"{field} is too long (at most {max_length} characters)", field=field)
-    return text or None
-
-
 def save(actor: Actor, now: datetime, *, region: Region | None = None, slug: str, name: str) -> Region:
     """Create a region (`region` None) or update one."""
-    slug = clean_slug(slug, max_length=64)
-    name = clean_text(name, "name", max_length=120)
+    slug = validation.slug(slug, "slug", 64)
+    name = validation.text(name, "name", 120, required=True)
     clash = db.session.scalar(select(Region).where(Region.slug == slug))
     if clash is not None and clash is not region:
         raise Conflict(f"a region with the slug {slug} exists", field="slug")
