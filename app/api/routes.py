@@ -26,6 +26,8 @@ from app.services.core.access import may_see_region, visible_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import holds, referrals
 from app.services.placement import search as placement
+from app.services.placement import turn_aways as turn_away_records
+from app.services.placement.criteria import parse_criteria
 from app.services.placement.search import SEARCHERS
 from app.services.registry import capacity, facilities
 
@@ -226,7 +228,7 @@ def referral_list():
 @bp.route("/placements/search", methods=["POST"])
 @roles_required(*SEARCHERS)
 def placement_search():
-    criteria = placement.parse_criteria(_json_body())
+    criteria = parse_criteria(_json_body())
     outcome = placement.search(current_actor(), criteria, clock.now(),
                                preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     body = search_outcome_json(outcome)
@@ -247,7 +249,7 @@ def _local_date(name: str):
 @bp.route("/turn-aways")
 @login_required
 def turn_away_list():
-    allowed = placement.turn_away_regions(current_user)
+    allowed = turn_away_records.turn_away_regions(current_user)
     limit, cursor = page_args()
     day = _local_date("date")
     region_ids = allowed
@@ -259,7 +261,7 @@ def turn_away_list():
         if allowed is not None and region.id not in allowed:
             raise Forbidden("you may see the turn-aways of your own regions only")
         region_ids = {region.id}
-    rows = placement.turn_aways_on(region_ids, day, clock.local_zone(), after_id=cursor, limit=limit)
+    rows = turn_away_records.turn_aways_on(region_ids, day, clock.local_zone(), after_id=cursor, limit=limit)
     return jsonify([turn_away_json(t, current_user) for t in rows]), 200, next_link(rows, limit, lambda t: t.id)
 
 
@@ -270,7 +272,7 @@ def record_turn_away():
     if "reason" not in body:
         raise InvalidInput("reason is required", field="reason")
     fields = ("reason", "call_id", "session", "region", "note")
-    turn_away, created = placement.record_turn_away(current_actor(), clock.now(),
-                                                    **{name: body.get(name) for name in fields})
+    turn_away, created = turn_away_records.record_turn_away(current_actor(), clock.now(),
+                                                            **{name: body.get(name) for name in fields})
     db.session.commit()
     return jsonify(turn_away_json(turn_away, current_user)), 201 if created else 200

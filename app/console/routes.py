@@ -34,7 +34,7 @@ from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import calls, conversations
-from app.services.placement import search
+from app.services.placement import turn_aways
 
 log = logging.getLogger(__name__)
 
@@ -290,8 +290,8 @@ def turn_away(call_id: int):
     """"No place found": the contact is recorded as a turn-away, once."""
     contact = calls.get_by_id(call_id)
     try:
-        recorded, created = search.record_turn_away(current_actor(), clock.now(),
-                                                       reason=request.form.get("reason"), call_id=contact.id)
+        recorded, created = turn_aways.record_turn_away(current_actor(), clock.now(),
+                                                        reason=request.form.get("reason"), call_id=contact.id)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
