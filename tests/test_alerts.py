@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db, writing
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, CapacityKind, CapacityUnit, OutboxMessage
 from app.services.accounts import users as accounts
-from app.services.alerts import evaluation, rules
+from app.services.alerts import episodes, evaluation, rules
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
@@ -297,7 +297,7 @@ def test_escalation_once_to_the_named_users_then_repeats_to_them_too(world, cloc
     assert escalation.body.startswith(f"Opvang escalation {alert.id}: 45 min unacknowledged. 2 crisis beds free")
 
     # The admin acknowledges: no more repeats; the resolution reaches everyone told.
-    evaluation.acknowledge(world.admin, alert, clock.now())
+    episodes.acknowledge(world.admin, alert, clock.now())
     db.session.commit()
     for _ in range(60):
         evaluate(clock, 1)
@@ -333,7 +333,7 @@ def test_acknowledging_stops_repeats_and_escalation_and_the_resolution_reaches_e
     alert = the_alert()
     acknowledged = clock.advance(minutes=2)
     nl = Actor(user=world.users["nl"], source="web")
-    assert evaluation.acknowledge(nl, alert, acknowledged) is alert
+    assert episodes.acknowledge(nl, alert, acknowledged) is alert
     db.session.commit()
     assert (alert.acknowledged_at, alert.acknowledged_by_id) == (acknowledged, world.users["nl"].id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge"))
@@ -363,20 +363,20 @@ def test_acknowledging_what_cannot_be_acknowledged(world, clock):
     alert = the_alert()
     nl, fr = (Actor(user=world.users[name], source="api") for name in ("nl", "fr"))
     with pytest.raises(Conflict, match="has not fired"):
-        evaluation.acknowledge(nl, alert, clock.now())
+        episodes.acknowledge(nl, alert, clock.now())
     evaluate(clock, 5)
     for outsider in ("gent", "operator", "staff"):
         with pytest.raises(Forbidden):
-            evaluation.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
-    evaluation.acknowledge(nl, alert, clock.now())
+            episodes.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
+    episodes.acknowledge(nl, alert, clock.now())
     db.session.commit()
     with pytest.raises(Conflict, match="acknowledged already by Els Peeters"):
-        evaluation.acknowledge(fr, alert, clock.now())
+        episodes.acknowledge(fr, alert, clock.now())
     world.set_free(6, clock)
     evaluate(clock, 1)
     evaluate(clock, 10)
     with pytest.raises(Conflict, match="is resolved already"):
-        evaluation.acknowledge(fr, alert, clock.now())
+        episodes.acknowledge(fr, alert, clock.now())
     db.session.rollback()
     assert count(AlertEvent, AlertEvent.event == "acknowledged") == 1
     assert count(AuditEvent, AuditEvent.action == "alert.acknowledge") == 1
@@ -387,9 +387,9 @@ def test_a_rule_naming_its_recipients_may_be_acknowledged_by_them(world, clock):
     world.set_free(2, clock)
     evaluate(clock)
     assert sent(world) == {("operator", "email")}
-    assert evaluation.may_acknowledge(world.users["operator"], the_alert())
-    assert evaluation.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
-    assert not evaluation.may_acknowledge(world.users["gent"], the_alert())
+    assert episodes.may_acknowledge(world.users["operator"], the_alert())
+    assert episodes.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
+    assert not episodes.may_acknowledge(world.users["gent"], the_alert())
 
 
 # --- critical level and quiet hours ---------------------------------------------

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from app.models import Alert, AlertEvent, OutboxMessage
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import local_time
-from app.services.alerts import evaluation
+from app.services.alerts import episodes, evaluation
 from app.services.delivery import outbox
 
 
@@ -31,7 +31,7 @@ class TimelineEntry:
 def timeline(alert: Alert) -> list[TimelineEntry]:
     """The alert's events, oldest first, each with the outbox rows of the
     notice it wrote: for the (user, channel) pairs the event lists as told."""
-    by_key = {message.dedup_key: message for message in evaluation.notices(alert) if message.dedup_key}
+    by_key = {message.dedup_key: message for message in episodes.notices(alert) if message.dedup_key}
     entries = []
     for event in alert.events:
         details = event.details or {}

@@ -1,4 +1,4 @@
-"""Thin routes over app/services/alerts/evaluation.py and alert_rules.py.
+"""Thin routes over app/services/alerts/episodes.py and rules.py.
 
 Who: the alert list and the rules are for managers and admins. The alert
 list is scoped as alerts.alerts_for scopes it (admins every region, managers
@@ -20,7 +20,7 @@ from app.alerts.presenters import ack_refusal, is_fallback, timeline
 from app.auth import current_actor, roles_required
 from app.extensions import db, htmx
 from app.models import AlertRule
-from app.services.alerts import evaluation
+from app.services.alerts import episodes
 from app.services.alerts import rules as alert_rules
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
@@ -40,11 +40,11 @@ def index():
     paged by `before` (an alert id). Polls itself for the fragment."""
     actor = current_actor()
     before = request.args.get("before", type=int)
-    current = sorted(evaluation.alerts_for(actor, "firing", limit=CURRENT_LIMIT)
-                     + evaluation.alerts_for(actor, "pending", limit=CURRENT_LIMIT),
+    current = sorted(episodes.alerts_for(actor, "firing", limit=CURRENT_LIMIT)
+                     + episodes.alerts_for(actor, "pending", limit=CURRENT_LIMIT),
                      key=lambda alert: (alert.state != "firing", not alert.critical, -alert.id))
     page_size = current_app.config["ALERTS_PAGE_SIZE"]
-    past = evaluation.alerts_for(actor, "resolved", limit=page_size + 1, before_id=before)
+    past = episodes.alerts_for(actor, "resolved", limit=page_size + 1, before_id=before)
     context = dict(
         current=current,
         past=past[:page_size],
@@ -62,8 +62,8 @@ def index():
 @roles_required(*alert_rules.RECIPIENT_ROLES)
 def show(alert_id: int):
     """The alert's timeline: what happened, who was told by what, who acknowledged."""
-    alert = evaluation.get_alert(alert_id)
-    if not evaluation.may_acknowledge(current_user, alert):
+    alert = episodes.get_alert(alert_id)
+    if not episodes.may_acknowledge(current_user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return render_template("alerts/show.html", alert=alert, entries=timeline(alert), is_fallback=is_fallback,
                            now=clock.now())
@@ -72,9 +72,9 @@ def show(alert_id: int):
 @bp.route("/<int:alert_id>/ack", methods=["POST"])
 @roles_required(*alert_rules.RECIPIENT_ROLES)
 def acknowledge(alert_id: int):
-    alert = evaluation.get_alert(alert_id)
+    alert = episodes.get_alert(alert_id)
     try:
-        evaluation.acknowledge(current_actor(), alert, clock.now())
+        episodes.acknowledge(current_actor(), alert, clock.now())
         db.session.commit()
     except Conflict:
         db.session.rollback()

@@ -16,7 +16,7 @@ from app.auth import current_actor, login_required, roles_required
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
-from app.services.alerts import evaluation, rules
+from app.services.alerts import episodes, rules
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
 
@@ -70,15 +70,15 @@ def _event_json(event: AlertEvent) -> dict:
 
 def _alert_detail_json(alert: Alert) -> dict:
     return {
-        **evaluation.alert_data(alert),
+        **episodes.alert_data(alert),
         "events": [_event_json(event) for event in alert.events],
-        "notices": [notification_json(message) for message in evaluation.notices(alert)],
+        "notices": [notification_json(message) for message in episodes.notices(alert)],
     }
 
 
 def _alert_for_me(alert_id: int) -> Alert:
-    alert = evaluation.get_alert(alert_id)
-    if not evaluation.may_acknowledge(current_actor().user, alert):
+    alert = episodes.get_alert(alert_id)
+    if not episodes.may_acknowledge(current_actor().user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return alert
 
@@ -87,8 +87,8 @@ def _alert_for_me(alert_id: int) -> Alert:
 @login_required
 def alert_list():
     limit, cursor = page_args()
-    rows = evaluation.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
-    return jsonify([evaluation.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
+    rows = episodes.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
+    return jsonify([episodes.alert_data(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
 
 
 @bp.route("/alerts/<int:alert_id>")
@@ -100,7 +100,7 @@ def alert_detail(alert_id: int):
 @bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = evaluation.acknowledge(current_actor(), evaluation.get_alert(alert_id), clock.now())
+    alert = episodes.acknowledge(current_actor(), episodes.get_alert(alert_id), clock.now())
     db.session.commit()
     return jsonify(_alert_detail_json(alert))
 

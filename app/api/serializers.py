@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.clock import iso_local, local_zone
 from app.models import Alert, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
-from app.services.alerts import evaluation
+from app.services.alerts import episodes
 from app.services.core.access import can_see_address
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
@@ -99,7 +99,7 @@ def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
               Referral: _current_referral_json,
-              Alert: evaluation.alert_data,
+              Alert: episodes.alert_data,
               OutboxMessage: notification_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 
