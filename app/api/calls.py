@@ -12,7 +12,7 @@ from app.api.paging import next_link, page_args
 from app.auth import roles_required
 from app.clock import iso_local
 from app.models import Call
-from app.services.hotline import calls
+from app.services.hotline import call_log, call_records
 
 
 def call_json(call: Call) -> dict:
@@ -35,9 +35,9 @@ def call_json(call: Call) -> dict:
 
 
 @bp.route("/calls")
-@roles_required(*calls.CONSOLE_READERS)
+@roles_required(*call_records.CONSOLE_READERS)
 def call_list():
     limit, cursor = page_args()
-    since = calls.parse_since(request.args.get("since"), clock.local_zone())
-    rows = calls.listed(status=request.args.get("status") or None, since=since, after_id=cursor, limit=limit)
+    since = call_log.parse_since(request.args.get("since"), clock.local_zone())
+    rows = call_log.listed(status=request.args.get("status") or None, since=since, after_id=cursor, limit=limit)
     return jsonify([call_json(call) for call in rows]), 200, next_link(rows, limit, lambda call: call.id)
