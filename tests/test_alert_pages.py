@@ -14,7 +14,7 @@ from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage, 
 from app.services.alerts import episodes, evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.registry import capacity
 from tests import factories as make
 from tests.conftest import make_app
@@ -342,7 +342,7 @@ def test_the_timeline_shows_a_notice_sent_by_the_other_channel_after_one_failed(
     alert = alert_of(world.rule)
     [sms] = episodes.notices(alert)
     sms.status, sms.last_error = "failed", "Twilio: undelivered"
-    instead = outbox.fall_back(sms, clock.now())
+    instead = sending.fall_back(sms, clock.now())
     db.session.commit()
     page = text(signed_in(app, world.manager).get(f"/alerts/{alert.id}"))
     fired = page.split('<li data-event="fired">')[1]

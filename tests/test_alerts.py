@@ -17,7 +17,7 @@ from app.services.accounts import users as accounts
 from app.services.alerts import episodes, evaluation, rules
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.registry import capacity
 from app.texts import alerts as alert_texts
 from app.texts import sms as sms_texts
@@ -448,13 +448,13 @@ def test_quiet_hours_hold_back_the_fired_notice_and_escalation(world, clock, twi
     assert alert.state == "firing"
     assert {row.next_attempt_at for row in notice_rows("fired")} == {QUIET_END}
     assert alert.events[-1].details["held_until"] == QUIET_END.isoformat()
-    assert outbox.deliver_due(clock.now()) == {}
+    assert sending.deliver_due(clock.now()) == {}
     assert twilio.messages == [] and smtp.messages == []
     evaluate_until(clock, QUIET_END - timedelta(minutes=1), step=10)
     assert count(AlertEvent, AlertEvent.event == "escalated") == 0
     evaluate(clock, 1)
     assert count(AlertEvent, AlertEvent.event == "escalated") == 1
-    assert outbox.deliver_due(QUIET_END) == {"sent": len(MANAGERS) + 3}  # and the escalation to both admins
+    assert sending.deliver_due(QUIET_END) == {"sent": len(MANAGERS) + 3}  # and the escalation to both admins
     assert sorted(m.form["To"] for m in twilio.messages) == sorted([PHONES["nl"], PHONES["fr"], PHONES["en"],
                                                                     PHONES["admin"]])
 
@@ -877,7 +877,7 @@ def test_notices_go_out_by_twilio_and_smtp_and_ok_stops_the_repeats(client, worl
     evaluate(clock)
     evaluate(clock, 10)
     code = the_alert().id
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     bodies = {m.form["To"]: m.form["Body"] for m in twilio.messages}
     assert set(bodies) == {PHONES["nl"], PHONES["fr"], PHONES["en"]}
     assert bodies[PHONES["nl"]].endswith(f"Antwoord OK {code}")
@@ -888,19 +888,19 @@ def test_notices_go_out_by_twilio_and_smtp_and_ok_stops_the_repeats(client, worl
     assert f"reply OK {code}" in mailed[world.users["no_phone"].email].get_content()
 
     evaluate(clock, 30)
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     assert sum("herinnering" in m.form["Body"] for m in twilio.messages) == 1
 
     sms(client, PHONES["nl"], f"OK {code}")
     assert last_reply(twilio, PHONES["nl"]).startswith(f"Opvang: alarm {code} (Antwerpen) bevestigd.")
     for _ in range(60):
         evaluate(clock, 1)
-    assert outbox.deliver_due(clock.now()) == {}
+    assert sending.deliver_due(clock.now()) == {}
 
     world.set_free(4, clock)
     for _ in range(11):
         evaluate(clock, 1)
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     resolved = [m.form["Body"] for m in twilio.messages
                 if re.match(rf"Opvang (alarm|alerte|alert) {code} (opgelost|résolue|resolved)", m.form["Body"])]
     assert len(resolved) == 3

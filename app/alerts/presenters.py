@@ -10,7 +10,7 @@ from app.models import Alert, AlertEvent, OutboxMessage
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import local_time
 from app.services.alerts import episodes, evaluation
-from app.services.delivery import outbox
+from app.services.delivery import sending
 
 
 @dataclass
@@ -40,14 +40,14 @@ def timeline(alert: Alert) -> list[TimelineEntry]:
         entry = TimelineEntry(event)
         for user_id, channel in details.get("told", []):
             key = evaluation.dedup_key(alert.id, notice, details.get("n", 0), user_id, channel)
-            others = [f"{key}{outbox.FALLBACK_MARK}{other}" for other in ALERT_CHANNELS if other != channel]
+            others = [f"{key}{sending.FALLBACK_MARK}{other}" for other in ALERT_CHANNELS if other != channel]
             entry.told.extend(by_key[each] for each in (key, *others) if each in by_key)
         entries.append(entry)
     return entries
 
 
 def is_fallback(message: OutboxMessage) -> bool:
-    return outbox.FALLBACK_MARK in (message.dedup_key or "")
+    return sending.FALLBACK_MARK in (message.dedup_key or "")
 
 
 def ack_refusal(alert: Alert) -> str:

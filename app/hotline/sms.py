@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app import clock
 from app.extensions import db
 from app.hotline import bp
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.hotline import conversations, phones, sms_commands
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def deliver_now(outbox_id: int) -> None:
     happens is recorded in its row (or left pending for the next delivery
     run); it never fails the request that wrote it."""
     try:
-        outbox.deliver_now(outbox_id, clock.now())
+        sending.deliver_now(outbox_id, clock.now())
     except Exception:  # noqa: BLE001 - the message is in the outbox; a later run delivers it
         db.session.rollback()
         log.exception("delivering outbox message %d failed; it stays in the outbox", outbox_id)
@@ -71,6 +71,6 @@ def sms_status():
     provider_id = request.form.get("MessageSid", "").strip()
     status = request.form.get("MessageStatus", "").strip()
     if provider_id and status:
-        outbox.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
+        sending.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
         db.session.commit()
     return _twiml()
