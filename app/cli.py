@@ -11,7 +11,8 @@ from flask_babel import force_locale
 
 from app import clock
 from app.extensions import db, writing
-from app.hotline import simulator
+from app.hotline import simulator, simulator_twiml
+from app.hotline.simulator_transport import InProcess, OverHttp, SimulatorError
 from app.services import demo
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
@@ -184,10 +185,10 @@ def _transport_options(command):
 def _transport(url, in_process):
     app = current_app._get_current_object()
     if in_process:
-        return simulator.InProcess(app)
+        return InProcess(app)
     config = app.config
     try:
-        return simulator.OverHttp(url or config["HOTLINE_PUBLIC_URL"], config["HOTLINE_PUBLIC_URL"],
+        return OverHttp(url or config["HOTLINE_PUBLIC_URL"], config["HOTLINE_PUBLIC_URL"],
                                   config["HOTLINE_SIGNING_TOKEN"])
     except ServiceError as error:
         _fail(error)
@@ -202,13 +203,13 @@ def _run_simulation(transport, simulate):
         walk = simulate()
     except ServiceError as error:
         _fail(error)
-    except simulator.SimulatorError as error:
+    except SimulatorError as error:
         raise click.ClickException(str(error)) from None
     with force_locale("en"):
         click.echo(f"{walk.kind} {walk.sid} → {transport.target}")
-        click.echo("\n".join(simulator.transcript(walk, transport)))
+        click.echo("\n".join(simulator_twiml.transcript(walk, transport)))
     if walk.held_open:
-        where = " --in-process" if isinstance(transport, simulator.InProcess) else f" --url {transport.target}"
+        where = " --in-process" if isinstance(transport, InProcess) else f" --url {transport.target}"
         click.echo(f"Hang up with: flask --app wsgi hotline simulate hangup {walk.sid}{where}")
     return walk
 
