@@ -15,6 +15,7 @@ from app.extensions import db, writing
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, CapacityKind, CapacityUnit, OutboxMessage
 from app.services.accounts import users as accounts
 from app.services.alerts import episodes, evaluation, rules
+from app.services.core import access
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import sending
@@ -387,9 +388,9 @@ def test_a_rule_naming_its_recipients_may_be_acknowledged_by_them(world, clock):
     world.set_free(2, clock)
     evaluate(clock)
     assert sent(world) == {("operator", "email")}
-    assert episodes.may_acknowledge(world.users["operator"], the_alert())
-    assert episodes.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
-    assert not episodes.may_acknowledge(world.users["gent"], the_alert())
+    assert access.may_acknowledge_alert(world.users["operator"], the_alert())
+    assert access.may_acknowledge_alert(world.users["nl"], the_alert())  # a manager of the region
+    assert not access.may_acknowledge_alert(world.users["gent"], the_alert())
 
 
 # --- critical level and quiet hours ---------------------------------------------

@@ -3,7 +3,7 @@
 Who: the alert list and the rules are for managers and admins. The alert
 list is scoped as alerts.alerts_for scopes it (admins every region, managers
 their own); an alert's timeline and its acknowledgement are for whoever it
-asks to act (alerts.may_acknowledge: admins, the region's managers, the
+asks to act (access.may_acknowledge_alert: admins, the region's managers, the
 operators its rule names). Everyone else gets 403. The rules editor lists the rules alert_rules.rules_for gives, and
 alert_rules.save_rule decides what may be saved: an invalid rule comes back
 with the message next to its field, status 400, and nothing saved.
@@ -22,10 +22,10 @@ from app.extensions import db, htmx
 from app.models import AlertRule
 from app.services.alerts import episodes
 from app.services.alerts import rules as alert_rules
+from app.services.core import access
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
 
-READERS = ("manager", "admin")
 # Open episodes: one per rule and region at most.
 CURRENT_LIMIT = 500
 
@@ -34,7 +34,7 @@ CURRENT_LIMIT = 500
 
 
 @bp.route("/")
-@roles_required(*READERS)
+@roles_required(*access.ALERT_READERS)
 def index():
     """Current alerts (firing, critical first, then pending) and past ones,
     paged by `before` (an alert id). Polls itself for the fragment."""
@@ -59,18 +59,18 @@ def index():
 
 
 @bp.route("/<int:alert_id>")
-@roles_required(*alert_rules.RECIPIENT_ROLES)
+@roles_required(*access.ALERT_RECIPIENTS)
 def show(alert_id: int):
     """The alert's timeline: what happened, who was told by what, who acknowledged."""
     alert = episodes.get_alert(alert_id)
-    if not episodes.may_acknowledge(current_user, alert):
+    if not access.may_acknowledge_alert(current_user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return render_template("alerts/show.html", alert=alert, entries=timeline(alert), is_fallback=is_fallback,
                            now=clock.now())
 
 
 @bp.route("/<int:alert_id>/ack", methods=["POST"])
-@roles_required(*alert_rules.RECIPIENT_ROLES)
+@roles_required(*access.ALERT_RECIPIENTS)
 def acknowledge(alert_id: int):
     alert = episodes.get_alert(alert_id)
     try:
@@ -91,20 +91,20 @@ def acknowledge(alert_id: int):
 
 
 @bp.route("/rules")
-@roles_required(*READERS)
+@roles_required(*access.ALERT_READERS)
 def rules():
     return render_template("alerts/rules.html", rules=alert_rules.rules_for(current_actor()),
                            kinds={kind.code: kind for kind in capacity.all_kinds()})
 
 
 def _rule_page(rule: AlertRule | None):
-    if rule is not None and not alert_rules.may_edit(current_user, rule.region_id):
+    if rule is not None and not access.may_edit_alert_rule(current_user, rule.region_id):
         raise Forbidden("managers edit the rules of their own regions only")
     if request.method == "GET":
         form = RuleForm(data=form_data(alert_rules.rule_data(rule)) if rule is not None else new_rule_data())
     else:
         form = RuleForm()
-    own = alert_rules.managed_region_ids(current_user)
+    own = access.alert_rule_region_ids(current_user)
     form.set_choices([region for region in regions.all_regions() if own is None or region.id in own],
                      capacity.all_kinds(), every_region=own is None)
     if request.method == "POST":
@@ -120,19 +120,19 @@ def _rule_page(rule: AlertRule | None):
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
-@roles_required(*READERS)
+@roles_required(*access.ALERT_READERS)
 def new_rule():
     return _rule_page(None)
 
 
 @bp.route("/rules/<int:rule_id>", methods=["GET", "POST"])
-@roles_required(*READERS)
+@roles_required(*access.ALERT_READERS)
 def edit_rule(rule_id: int):
     return _rule_page(alert_rules.get_rule(rule_id))
 
 
 @bp.route("/rules/<int:rule_id>/delete", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.ALERT_READERS)
 def delete_rule(rule_id: int):
     """A rule without alerts is deleted; one with alerts is deactivated, so
     that their timelines stay."""

@@ -17,6 +17,7 @@ from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
 from app.services.alerts import episodes, rules
+from app.services.core import access
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
 
@@ -78,7 +79,7 @@ def _alert_detail_json(alert: Alert) -> dict:
 
 def _alert_for_me(alert_id: int) -> Alert:
     alert = episodes.get_alert(alert_id)
-    if not episodes.may_acknowledge(current_actor().user, alert):
+    if not access.may_acknowledge_alert(current_actor().user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return alert
 
@@ -109,7 +110,7 @@ def acknowledge_alert(alert_id: int):
 
 
 @bp.route("/notifications")
-@roles_required(*outbox.RETRIERS)
+@roles_required(*access.OUTBOX_USERS)
 def notification_list():
     limit, cursor = page_args()
     rows = outbox.listed(status=request.args.get("status") or None, before_id=cursor, limit=limit)
@@ -117,7 +118,7 @@ def notification_list():
 
 
 @bp.route("/notifications/<int:message_id>/retry", methods=["POST"])
-@roles_required(*outbox.RETRIERS)
+@roles_required(*access.OUTBOX_USERS)
 def retry_notification(message_id: int):
     message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
     db.session.commit()

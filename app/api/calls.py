@@ -12,7 +12,8 @@ from app.api.paging import next_link, page_args
 from app.auth import roles_required
 from app.clock import iso_local
 from app.models import Call
-from app.services.hotline import call_log, call_records
+from app.services.core import access
+from app.services.hotline import call_log
 
 
 def call_json(call: Call) -> dict:
@@ -35,7 +36,7 @@ def call_json(call: Call) -> dict:
 
 
 @bp.route("/calls")
-@roles_required(*call_records.CONSOLE_READERS)
+@roles_required(*access.CALL_READERS)
 def call_list():
     limit, cursor = page_args()
     since = call_log.parse_since(request.args.get("since"), clock.local_zone())

@@ -22,13 +22,13 @@ from app.auth import current_actor, login_required, roles_required
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
 from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
+from app.services.core import access
 from app.services.core.access import may_see_region, visible_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import holds, referrals
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
 from app.services.placement.criteria import parse_criteria
-from app.services.placement.search import SEARCHERS
 from app.services.registry import capacity, facilities
 
 
@@ -133,7 +133,7 @@ def create_hold():
 
 def _hold_action(hold_id: int, action):
     hold = holds.get(hold_id)
-    if not holds.may_see(current_user, hold):
+    if not access.may_see_hold(current_user, hold):
         raise Forbidden("this hold is not yours to see")
     now = clock.now()
     action(hold, now)
@@ -196,7 +196,7 @@ def create_referral():
 @login_required
 def update_referral(referral_id: int):
     referral = referrals.get(referral_id)
-    if not referrals.may_see(current_user, referral):
+    if not access.may_see_referral(current_user, referral):
         raise Forbidden("this referral is not yours to see")
     body = _json_body()
     if "status" not in body:
@@ -226,7 +226,7 @@ def referral_list():
 
 
 @bp.route("/placements/search", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def placement_search():
     criteria = parse_criteria(_json_body())
     outcome = placement.search(current_actor(), criteria, clock.now(),

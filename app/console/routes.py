@@ -32,6 +32,7 @@ from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
+from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import call_records, calls, conversations
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
@@ -39,7 +40,6 @@ from app.services.placement import turn_aways
 
 log = logging.getLogger(__name__)
 
-READERS = call_records.CONSOLE_READERS
 LIST_FIELDS = ("needs", "languages")
 LOG_PAGE_SIZE = 50
 CSV_COLUMNS = ("id", "sid", "channel", "caller", "language", "status", "started_at", "answered_at", "ended_at",
@@ -52,7 +52,7 @@ def _refresh_seconds() -> int:
 
 
 def _may_work() -> bool:
-    return current_user.has_role(*call_records.CALL_WORKERS)
+    return current_user.has_role(*access.CALL_WORKERS)
 
 
 # --- the live console ------------------------------------------------------------
@@ -70,21 +70,21 @@ def _duty_context(error: str | None = None) -> dict:
 
 
 @bp.route("/")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def index():
     now = clock.now()
     return render_template("console/index.html", **_live_context(now), **_duty_context())
 
 
 @bp.route("/live")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def live():
     """The live list's fragment; it polls itself."""
     return render_template("console/_live.html", **_live_context(clock.now()))
 
 
 @bp.route("/duty", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def duty():
     """Switch yourself on or off duty: on duty, hotline calls ring on your phone."""
     choice = request.form.get("on")
@@ -184,7 +184,7 @@ def _call_context(call: Call, now, **extra) -> dict:
 
 
 @bp.route("/calls/<int:call_id>")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call(call_id: int):
     contact = call_records.get_by_id(call_id)
     return render_template("console/call.html", **_call_context(contact, clock.now()))
@@ -198,7 +198,7 @@ def _record_data(form) -> dict:
 
 
 @bp.route("/calls/<int:call_id>", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def save(call_id: int):
     """Save the needs, safety flags, notes and outcome: all or nothing."""
     contact = call_records.get_by_id(call_id)
@@ -221,7 +221,7 @@ def save(call_id: int):
 
 
 @bp.route("/calls/<int:call_id>/take", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def take(call_id: int):
     """Take the call (or, explicitly, take it over from a colleague)."""
     contact = call_records.get_by_id(call_id)
@@ -241,7 +241,7 @@ def take(call_id: int):
 
 
 @bp.route("/calls/<int:call_id>/conversation")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def conversation(call_id: int):
     """An SMS contact's messages; the call page polls it."""
     contact = call_records.get_by_id(call_id)
@@ -250,7 +250,7 @@ def conversation(call_id: int):
 
 
 @bp.route("/calls/<int:call_id>/reply", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def reply(call_id: int):
     """Answer the help-seeker by SMS: written to the outbox with the
     conversation, then one attempt to send it right after the commit. A
@@ -286,7 +286,7 @@ def _reply_error(exc) -> str:
 
 
 @bp.route("/calls/<int:call_id>/turn-away", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def turn_away(call_id: int):
     """"No place found": the contact is recorded as a turn-away, once."""
     contact = call_records.get_by_id(call_id)
@@ -309,7 +309,7 @@ def turn_away(call_id: int):
 
 
 @bp.route("/log")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call_log():
     try:
         filters = parse_log_filters(request.args)
@@ -340,7 +340,7 @@ def _csv_row(call: Call) -> list:
 
 
 @bp.route("/log.csv")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call_log_csv():
     """The log as CSV, with the page's filters: masked numbers only, and no
     notes (they may hold personal data) nor needs."""

@@ -18,6 +18,7 @@ from app.extensions import db, htmx
 from app.models.facility import LANGUAGES
 from app.placement import bp
 from app.presenters import kind_label
+from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.placement import holds
 from app.services.placement import search as placement
@@ -27,7 +28,6 @@ from app.services.registry import capacity, regions
 
 # The form's fields that are lists (checkboxes) rather than one value.
 LIST_FIELDS = ("needs", "languages", "kinds")
-SEARCHERS = placement.SEARCHERS
 
 
 def _criteria_data(values) -> dict:
@@ -72,7 +72,7 @@ def _run(form: dict):
 
 
 @bp.route("/")
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def search_page():
     """The form, pre-filled from the query string (a call's needs); with
     `run=1` it searches at once."""
@@ -85,13 +85,13 @@ def search_page():
 
 
 @bp.route("/search", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def search():
     return _run(request.form)
 
 
 @bp.route("/hold", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def hold():
     """Hold the place of one result: answers that result's hold fragment,
     with a conflict (no longer free, closed meanwhile) inline."""
@@ -118,7 +118,7 @@ def hold():
 
 
 @bp.route("/turn-aways")
-@roles_required(*turn_away_records.TURN_AWAY_READERS)
+@roles_required(*access.TURN_AWAY_READERS)
 def turn_aways():
     """The regions' unmet demand: turn-aways per region and day, two weeks."""
     now = clock.now()
@@ -130,7 +130,7 @@ def turn_aways():
 
 
 @bp.route("/turn-aways", methods=["POST"])
-@roles_required(*turn_away_records.TURN_AWAY_RECORDERS)
+@roles_required(*access.TURN_AWAY_RECORDERS)
 def record_turn_away():
     """End a contact without a place, explicitly (e.g. the caller declined)."""
     try:

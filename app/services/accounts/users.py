@@ -14,7 +14,7 @@ from app.models import ApiToken, Facility, Region, User, UserRole
 from app.models.alerts import ALERT_CHANNELS
 from app.models.user import ROLES
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import Actor, may_give_roles
 from app.services.core.errors import Conflict, InvalidInput, NotFound
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -54,7 +54,8 @@ def save_user(
 ) -> User:
     """Create a user (`user` None) or update one, validating every field.
     `alert_channels` (among sms, email; empty: no alert notices) None keeps
-    them as they are (both for a new user)."""
+    them as they are (both for a new user). An admin cannot take their own
+    admin role away (access.may_give_roles)."""
     email = normalise_email(email)
     if not EMAIL.match(email):
         raise InvalidInput(f"{email!r} is not an e-mail address", field="email")
@@ -66,6 +67,8 @@ def save_user(
             f"roles must be among {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             field="roles",
         )
+    if not may_give_roles(actor, user, roles):
+        raise InvalidInput("you cannot remove your own admin role", field="roles")
     phone = (phone or "").replace(" ", "") or None
     if phone and not E164.match(phone):
         raise InvalidInput("phone must be in E.164 form, like +32470123456", field="phone")

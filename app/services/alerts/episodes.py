@@ -6,9 +6,6 @@
         yet), already acknowledged (the message says by whom) or resolved:
         the API answers 409, the SMS `OK code` a polite reply. Race-safe: of
         two at once, one acknowledges and the other gets the Conflict.
-    may_acknowledge(user, alert) -> bool
-        Admins; managers of the alert's region; users the rule names
-        (recipients, escalate_to): whoever the alert asks to act.
     get_alert(alert_id) -> Alert           NotFound when there is none
     alerts_for(actor, state=None, limit=50, before_id=None) -> [Alert]
         Newest first; admins see all, managers their regions' alerts.
@@ -24,10 +21,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Alert, AlertEvent, OutboxMessage, User
+from app.models import Alert, AlertEvent, OutboxMessage
 from app.models.alerts import ALERT_STATES
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import ALERT_READERS, Actor, may_acknowledge_alert
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
@@ -42,7 +39,7 @@ def alerts_for(actor: Actor, state: str | None = None, *, limit: int = 50,
                before_id: int | None = None) -> list[Alert]:
     """The alerts this actor may see, newest first (`before_id` pages on)."""
     user = actor.user
-    if user is None or not user.active or not user.has_role("manager", "admin"):
+    if user is None or not user.active or not user.has_role(*ALERT_READERS):
         raise Forbidden("alerts are for managers and admins")
     if state is not None and state not in ALERT_STATES:
         raise InvalidInput(f"state must be one of {', '.join(ALERT_STATES)}", field="state")
@@ -86,22 +83,10 @@ def notices(alert: Alert) -> list[OutboxMessage]:
 # --- who ----------------------------------------------------------------------
 
 
-def may_acknowledge(user: User | None, alert: Alert) -> bool:
-    if user is None or not user.active:
-        return False
-    if user.has_role("admin"):
-        return True
-    if user.has_role("manager") and any(region.id == alert.region_id for region in user.regions):
-        return True
-    rule = alert.rule
-    return user.email in (rule.recipients or []) or user.email in (rule.escalate_to or [])
-
-
-
 def acknowledge(actor: Actor, alert: Alert, now: datetime) -> Alert:
     """Acknowledge a firing alert: no more repeats or escalation. Its
     resolution is still announced to everyone who was told."""
-    if not may_acknowledge(actor.user, alert):
+    if not may_acknowledge_alert(actor.user, alert):
         raise Forbidden("this alert is for the managers of its region")
     _refuse_if_closed(alert)
     # Only one of two acknowledgements at once gets through: the row is

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Call, OutboxMessage, User
 from app.models.hotline import OUTBOX_STATUSES
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import OUTBOX_USERS, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.hotline import phones
 
@@ -89,7 +89,6 @@ def _recipient(channel: str, user: User | None, recipient: str | None) -> tuple[
 
 # --- the outbox page --------------------------------------------------------------
 
-RETRIERS = ("operator", "manager", "admin")
 RETRYABLE = ("pending", "failed")
 
 
@@ -120,7 +119,7 @@ def retry(actor: Actor, message: OutboxMessage, now: datetime) -> OutboxMessage:
     """Send a failed or waiting message at the next delivery run: due now,
     one more attempt (a message being sent right now is not sent twice: its
     claim holds)."""
-    if not actor.has_role(*RETRIERS):
+    if not actor.has_role(*OUTBOX_USERS):
         raise Forbidden("only operators, managers and admins retry messages")
     if message.status not in RETRYABLE:
         raise Conflict(f"a message that is {message.status} is not sent again", field="status",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Call, User, UserRole
 from app.models.hotline import CALL_STATUSES, CHANNELS, OUTCOMES
+from app.services.core.access import CALL_WORKERS
 from app.services.core.errors import InvalidInput
-from app.services.hotline.call_records import CALL_WORKERS
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from app.models.capacity import CLIENT_TYPES
 from app.models.facility import GENDERS, LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import CALL_WORKERS, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import blank, child_ages, codes, whole_number
 from app.services.hotline.calls import SMS_CLOSED, SMS_OPEN, WAITING
@@ -27,13 +27,6 @@ from app.services.registry import places
 
 log = logging.getLogger(__name__)
 
-# Who opens the console, its lists and the API's call list: operators, managers
-# and admins. Who works a call (takes it, records its needs, flags, notes and
-# outcome): operators and managers, as for SMS replies and turn-aways. Partners
-# and shelter staff never see a call (PRODUCT.md section 2).
-
-CONSOLE_READERS = ("operator", "manager", "admin")
-CALL_WORKERS = ("operator", "manager")
 # Call.needs holds the household as the placement search takes it.
 NEEDS_FIELDS = ("client_type", "adults", "children", "gender", "needs", "languages", "postcode")
 FLAG_FIELDS = ("safe_to_call_back", "safe_to_leave_message")

@@ -27,7 +27,7 @@ from app.clock import local_zone
 from app.extensions import db
 from app.models import Alert, CapacityKind, CapacityUnit, Facility, OutboxMessage, User
 from app.services.alerts import episodes
-from app.services.core.access import Actor, can_update_facility
+from app.services.core.access import Actor, can_update_facility, may_acknowledge_alert
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
 from app.services.hotline import phones
@@ -296,7 +296,7 @@ def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> st
         raise _Refusal(sms.text(lang, "ack_no_code"))
     alert = db.session.get(Alert, int(code))
     # Not there, or not the sender's: the same reply, nothing revealed.
-    if alert is None or not episodes.may_acknowledge(actor.user, alert) or alert.state == "pending":
+    if alert is None or not may_acknowledge_alert(actor.user, alert) or alert.state == "pending":
         raise _Refusal(sms.text(lang, "ack_unknown", code=code))
     try:
         episodes.acknowledge(actor, alert, now)

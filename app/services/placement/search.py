@@ -57,7 +57,7 @@ from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.models import CapacityUnit, Facility, PlacementSearch, Region, TurnAway
-from app.services.core.access import Actor
+from app.services.core.access import CALL_READERS, PLACEMENT_SEARCHERS, Actor
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import candidates, turn_aways
 from app.services.placement.candidates import (
@@ -76,10 +76,6 @@ from app.services.placement.nearby import best
 from app.services.placement.ranking import Ranker, Reason, places_needed
 from app.services.registry import intake_hours, places
 from app.services.registry.capacity import held_places
-
-SEARCHERS = ("operator", "manager", "partner", "admin")
-# Those who work with calls; a searcher with none of these is a partner.
-CALL_ROLES = ("operator", "manager", "admin")
 
 
 @dataclass(frozen=True)
@@ -190,9 +186,9 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
     """Run a placement search (see the module's docstring): rank what fits,
     write the PlacementSearch row, and record the contact's turn-away when
     nothing fits. Does not commit. `zone` defaults to the app's time zone."""
-    if not actor.has_role(*SEARCHERS):
+    if not actor.has_role(*PLACEMENT_SEARCHERS):
         raise Forbidden("searching places needs the role operator, manager, partner or admin")
-    if criteria.call_id is not None and not actor.has_role(*CALL_ROLES):
+    if criteria.call_id is not None and not actor.has_role(*CALL_READERS):
         raise InvalidInput("partners do not work with calls: leave call_id out", field="call_id")
     if zone is None:
         from app.clock import local_zone

@@ -17,14 +17,10 @@ from app.extensions import db
 from app.models import PlacementSearch, Region, TurnAway
 from app.models.placement import TURN_AWAY_REASONS
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import TURN_AWAY_READERS, TURN_AWAY_RECORDERS, Actor
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.core.validation import whole_number
 from app.services.placement.criteria import SESSION
-
-# Who lists turn-aways: operators and admins all, managers their regions.
-TURN_AWAY_READERS = ("operator", "manager", "admin")
-TURN_AWAY_RECORDERS = ("operator", "manager")
 
 
 def contact_key(*, call_id: int | None = None, session: str | None = None, search_id: int | None = None) -> str:
