@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from app.auth import roles_required
 from app.extensions import db, htmx
 from app.hotline import simulator, simulator_transport, simulator_twiml
+from app.services.core import access
 from app.services.core.errors import InvalidInput
 from app.services.hotline import twilio_gateway
 from app.simulator import bp
@@ -52,13 +53,13 @@ def _simulate(form, run, field_of=None):
 
 
 @bp.route("")
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def index():
     return _page(DEFAULTS)
 
 
 @bp.route("/call", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def call():
     form = {**DEFAULTS, "hold_open": "", **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.simulate_call(
@@ -73,14 +74,14 @@ def call():
 
 
 @bp.route("/hangup", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def hangup():
     form = {**DEFAULTS, **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.hangup(transport, form.get("sid", "")))
 
 
 @bp.route("/sms", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def sms():
     form = {**DEFAULTS, **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.simulate_sms(

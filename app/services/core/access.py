@@ -87,6 +87,11 @@ TURN_AWAY_RECORDERS = ("operator", "manager")
 CALL_READERS = ("operator", "manager", "admin")
 CALL_WORKERS = ("operator", "manager")
 
+# The shelter pages: a facility's staff, and admins (every facility).
+SHELTER_PAGE_USERS = ("shelter_staff", "admin")
+# The development page /hotline-simulator.
+SIMULATOR_USERS = ("operator", "admin")
+
 # Who opens the outbox (its page and the API's list) and retries its messages.
 OUTBOX_USERS = ("operator", "manager", "admin")
 
