@@ -170,7 +170,7 @@ def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict
     facility's own rules; `only_open` (all but the turn-away's reason, whose
     rows have no held): of open facilities, with places available for the
     household, and the places their holds take. In the region
-    (None: everywhere); `near` (a step of the nearby search: _Rings.step):
+    (None: everywhere); `near` (a step of the nearby search: nearby._Rings.step):
     only there."""
     near = near or {}
     statement = _candidates_sql(_Shape.of(criteria), only_open=only_open, region=region_id is not None,

@@ -36,7 +36,7 @@ _KM_PER_DEGREE = math.radians(_EARTH_KM)
 
 
 class _Rings:
-    """The values of the nearby search's steps (_near_sql), around a searched
+    """The values of the nearby search's steps (candidates._near_sql), around a searched
     place. Offsets in degrees become km by fixed scales, a little short of the
     truth (2 %, and east-west at the latitude furthest from the equator a
     ring may reach), so that a facility's offset `m` is never more than its
