@@ -17,7 +17,8 @@ from app.services.core.access import Actor
 from app.services.core.errors import ServiceError
 from app.services.registry import facility_files
 from app.services.scheduling import retention
-from app.web import simulator
+from app.web import simulator, simulator_twiml
+from app.web.simulator_transport import InProcess, OverHttp, SimulatorError
 
 CLI_ACTOR = Actor(user=None, source="cli")
 IMPORT_ACTOR = Actor(user=None, source="import")
@@ -184,10 +185,10 @@ def _transport_options(command):
 def _transport(url, in_process):
     app = current_app._get_current_object()
     if in_process:
-        return simulator.InProcess(app)
+        return InProcess(app)
     config = app.config
     try:
-        return simulator.OverHttp(url or config["HOTLINE_PUBLIC_URL"], config["HOTLINE_PUBLIC_URL"],
+        return OverHttp(url or config["HOTLINE_PUBLIC_URL"], config["HOTLINE_PUBLIC_URL"],
                                   config["HOTLINE_SIGNING_TOKEN"])
     except ServiceError as error:
         _fail(error)
@@ -202,13 +203,13 @@ def _run_simulation(transport, simulate):
         walk = simulate()
     except ServiceError as error:
         _fail(error)
-    except simulator.SimulatorError as error:
+    except SimulatorError as error:
         raise click.ClickException(str(error)) from None
     with force_locale("en"):
         click.echo(f"{walk.kind} {walk.sid} → {transport.target}")
-        click.echo("\n".join(simulator.transcript(walk, transport)))
+        click.echo("\n".join(simulator_twiml.transcript(walk, transport)))
     if walk.held_open:
-        where = " --in-process" if isinstance(transport, simulator.InProcess) else f" --url {transport.target}"
+        where = " --in-process" if isinstance(transport, InProcess) else f" --url {transport.target}"
         click.echo(f"Hang up with: flask --app wsgi hotline simulate hangup {walk.sid}{where}")
     return walk
 

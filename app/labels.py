@@ -35,7 +35,7 @@ DAY_LABELS = {
 REFERRAL_STATUS_LABELS = {"proposed": _l("Proposed"), "accepted": _l("Accepted"), "declined": _l("Declined"),
                           "arrived": _l("Arrived")}
 
-# Why a placement result matched, or what it lacks (app.services.placement.search.Reason).
+# Why a placement result matched, or what it lacks (app.services.placement.ranking.Reason).
 REASON_LABELS = {
     "language": _l("speaks %(value)s"),
     "wheelchair": _l("wheelchair access"),

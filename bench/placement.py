@@ -15,7 +15,7 @@ free). Then times 1,000 varied searches (postcodes all over the country, the thr
 client types, households, genders, needs, languages, region first / region only /
 everywhere, limit 25):
 
-  (a) placement.parse_criteria + placement.search, as the API route calls them, in an
+  (a) parse_criteria + placement.search, as the API route calls them, in an
       app context, signed-in user loaded; the PlacementSearch row and any turn-away
       are flushed (written), then rolled back to a savepoint instead of committed;
   (c) one hand-written SQL query for the same filters on a plain sqlite3 connection,
@@ -63,6 +63,7 @@ from app.models import CapacityKind, User  # noqa: E402
 from app.models.facility import LANGUAGES  # noqa: E402
 from app.services.core.access import Actor  # noqa: E402
 from app.services.placement import search as placement
+from app.services.placement.criteria import DEFAULT_LIMIT, parse_criteria
 from app.services.registry import facilities, intake_hours, places
 
 NOW = registry.NOW  # Saturday 28 November 2026, 21:00 in Brussels
@@ -237,7 +238,7 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
             ranked.append(((not _open_now(hours), bool(stale), km + PREFERENCE_KM * unmet, km, facility_id,
                             unit_id), unit_id))
         ranked.sort()
-        return ranked[:placement.DEFAULT_LIMIT]
+        return ranked[:DEFAULT_LIMIT]
 
     def run(region_id):
         radius = 10.0
@@ -247,7 +248,7 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
             dlat = math.degrees(radius / places.EARTH_RADIUS_KM) * 1.02
             dlon = math.degrees(radius / (places.EARTH_RADIUS_KM * math.cos(math.radians(place.lat + dlat)))) * 1.02
             best = ranked_in(region_id, (place.lat - dlat, place.lat + dlat, place.lon - dlon, place.lon + dlon))
-            if len(best) == placement.DEFAULT_LIMIT and all(key[:3] < (False, False, radius - 0.5) for key, _ in best):
+            if len(best) == DEFAULT_LIMIT and all(key[:3] < (False, False, radius - 0.5) for key, _ in best):
                 return [unit_id for _, unit_id in best]
             radius *= 2
         return [unit_id for _, unit_id in ranked_in(region_id)]
@@ -278,7 +279,7 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
             # In a savepoint, rolled back after (a request would commit: see (b)), so
             # that the signed-in user stays loaded, as in a request.
             savepoint = db.session.begin_nested()
-            criteria = placement.parse_criteria(data)
+            criteria = parse_criteria(data)
             outcome = placement.search(actor, criteria, NOW, preference_km=PREFERENCE_KM, zone=ZONE)
             found = [result.unit_id for result in outcome.results]
             facts = (len(found), outcome.beyond_region, outcome.turn_away.reason if outcome.turn_away else None)

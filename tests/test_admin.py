@@ -21,6 +21,7 @@ from app.models import (
 )
 from app.services.accounts import users
 from app.services.core.access import Actor
+from app.services.core.errors import InvalidInput
 from app.services.registry import capacity
 from tests import factories as make
 
@@ -239,6 +240,23 @@ def test_an_admin_cannot_remove_their_own_admin_role(admin_client, world):
     assert "your own admin role" in error_next_to(text(response), "roles")
     assert counts() == before
     assert users.get_user(world.admin.id).roles == {"admin"}
+
+
+def test_the_accounts_service_keeps_an_admin_from_removing_their_own_admin_role(world):
+    """The rule is the service's, so the CLI and the API keep it as the page does."""
+    admin = world.admin
+    other_admin = make.user("admin")
+
+    def save(actor_user, user, roles):
+        return users.save_user(Actor(user=actor_user, source="api"), clock.now(), user=user, email=user.email,
+                               name=user.name, roles=roles)
+
+    with pytest.raises(InvalidInput, match="your own admin role") as refused:
+        save(admin, admin, ["operator", "manager"])
+    assert refused.value.field == "roles"
+    assert save(admin, admin, ["admin", "operator"]).roles == {"admin", "operator"}
+    assert save(other_admin, admin, ["operator"]).roles == {"operator"}
+    assert save(admin, other_admin, ["manager"]).roles == {"manager"}
 
 
 def test_deactivation_signs_the_user_out_and_revokes_their_tokens(app, admin_client, world):

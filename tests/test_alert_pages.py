@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from app.api.serializers import rule_json
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage, User
-from app.services.alerts import evaluation
+from app.services.alerts import episodes, evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.registry import capacity
 from tests import factories as make
 from tests.conftest import make_app
@@ -299,7 +299,7 @@ def test_acknowledging_a_pending_alert_or_none_at_all(app, world, clock):
 def test_the_timeline_says_who_was_told_by_what_and_who_acknowledged(app, firing, clock):
     # An hour without acknowledgement: a reminder; then an OK by SMS; then the beds come back.
     evaluate(clock, minutes=60)
-    evaluation.acknowledge(Actor(user=firing.manager, source="sms"), alert_of(firing.rule), clock.now())
+    episodes.acknowledge(Actor(user=firing.manager, source="sms"), alert_of(firing.rule), clock.now())
     db.session.commit()
     unit = firing.antwerpen.units[0]
     capacity.set_available(firing.by_admin, unit, 6, unit.version, clock.now())
@@ -341,9 +341,9 @@ def test_the_timeline_shows_a_notice_sent_by_the_other_channel_after_one_failed(
     evaluate(clock)
     evaluate(clock, minutes=10)
     alert = alert_of(world.rule)
-    [sms] = evaluation.notices(alert)
+    [sms] = episodes.notices(alert)
     sms.status, sms.last_error = "failed", "Twilio: undelivered"
-    instead = outbox.fall_back(sms, clock.now())
+    instead = sending.fall_back(sms, clock.now())
     db.session.commit()
     page = text(signed_in(app, world.manager).get(f"/alerts/{alert.id}"))
     fired = page.split('<li data-event="fired">')[1]

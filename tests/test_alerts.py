@@ -14,10 +14,11 @@ from sqlalchemy import func, select, update
 from app.extensions import db, writing
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, CapacityKind, CapacityUnit, OutboxMessage
 from app.services.accounts import users as accounts
-from app.services.alerts import evaluation, rules
+from app.services.alerts import episodes, evaluation, rules
+from app.services.core import access
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.registry import capacity
 from app.texts import alerts as alert_texts
 from app.texts import sms as sms_texts
@@ -297,7 +298,7 @@ def test_escalation_once_to_the_named_users_then_repeats_to_them_too(world, cloc
     assert escalation.body.startswith(f"Opvang escalation {alert.id}: 45 min unacknowledged. 2 crisis beds free")
 
     # The admin acknowledges: no more repeats; the resolution reaches everyone told.
-    evaluation.acknowledge(world.admin, alert, clock.now())
+    episodes.acknowledge(world.admin, alert, clock.now())
     db.session.commit()
     for _ in range(60):
         evaluate(clock, 1)
@@ -333,7 +334,7 @@ def test_acknowledging_stops_repeats_and_escalation_and_the_resolution_reaches_e
     alert = the_alert()
     acknowledged = clock.advance(minutes=2)
     nl = Actor(user=world.users["nl"], source="web")
-    assert evaluation.acknowledge(nl, alert, acknowledged) is alert
+    assert episodes.acknowledge(nl, alert, acknowledged) is alert
     db.session.commit()
     assert (alert.acknowledged_at, alert.acknowledged_by_id) == (acknowledged, world.users["nl"].id)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge"))
@@ -363,20 +364,20 @@ def test_acknowledging_what_cannot_be_acknowledged(world, clock):
     alert = the_alert()
     nl, fr = (Actor(user=world.users[name], source="api") for name in ("nl", "fr"))
     with pytest.raises(Conflict, match="has not fired"):
-        evaluation.acknowledge(nl, alert, clock.now())
+        episodes.acknowledge(nl, alert, clock.now())
     evaluate(clock, 5)
     for outsider in ("gent", "operator", "staff"):
         with pytest.raises(Forbidden):
-            evaluation.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
-    evaluation.acknowledge(nl, alert, clock.now())
+            episodes.acknowledge(Actor(user=world.users[outsider], source="api"), alert, clock.now())
+    episodes.acknowledge(nl, alert, clock.now())
     db.session.commit()
     with pytest.raises(Conflict, match="acknowledged already by Els Peeters"):
-        evaluation.acknowledge(fr, alert, clock.now())
+        episodes.acknowledge(fr, alert, clock.now())
     world.set_free(6, clock)
     evaluate(clock, 1)
     evaluate(clock, 10)
     with pytest.raises(Conflict, match="is resolved already"):
-        evaluation.acknowledge(fr, alert, clock.now())
+        episodes.acknowledge(fr, alert, clock.now())
     db.session.rollback()
     assert count(AlertEvent, AlertEvent.event == "acknowledged") == 1
     assert count(AuditEvent, AuditEvent.action == "alert.acknowledge") == 1
@@ -387,9 +388,9 @@ def test_a_rule_naming_its_recipients_may_be_acknowledged_by_them(world, clock):
     world.set_free(2, clock)
     evaluate(clock)
     assert sent(world) == {("operator", "email")}
-    assert evaluation.may_acknowledge(world.users["operator"], the_alert())
-    assert evaluation.may_acknowledge(world.users["nl"], the_alert())  # a manager of the region
-    assert not evaluation.may_acknowledge(world.users["gent"], the_alert())
+    assert access.may_acknowledge_alert(world.users["operator"], the_alert())
+    assert access.may_acknowledge_alert(world.users["nl"], the_alert())  # a manager of the region
+    assert not access.may_acknowledge_alert(world.users["gent"], the_alert())
 
 
 # --- critical level and quiet hours ---------------------------------------------
@@ -448,13 +449,13 @@ def test_quiet_hours_hold_back_the_fired_notice_and_escalation(world, clock, twi
     assert alert.state == "firing"
     assert {row.next_attempt_at for row in notice_rows("fired")} == {QUIET_END}
     assert alert.events[-1].details["held_until"] == QUIET_END.isoformat()
-    assert outbox.deliver_due(clock.now()) == {}
+    assert sending.deliver_due(clock.now()) == {}
     assert twilio.messages == [] and smtp.messages == []
     evaluate_until(clock, QUIET_END - timedelta(minutes=1), step=10)
     assert count(AlertEvent, AlertEvent.event == "escalated") == 0
     evaluate(clock, 1)
     assert count(AlertEvent, AlertEvent.event == "escalated") == 1
-    assert outbox.deliver_due(QUIET_END) == {"sent": len(MANAGERS) + 3}  # and the escalation to both admins
+    assert sending.deliver_due(QUIET_END) == {"sent": len(MANAGERS) + 3}  # and the escalation to both admins
     assert sorted(m.form["To"] for m in twilio.messages) == sorted([PHONES["nl"], PHONES["fr"], PHONES["en"],
                                                                     PHONES["admin"]])
 
@@ -877,7 +878,7 @@ def test_notices_go_out_by_twilio_and_smtp_and_ok_stops_the_repeats(client, worl
     evaluate(clock)
     evaluate(clock, 10)
     code = the_alert().id
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     bodies = {m.form["To"]: m.form["Body"] for m in twilio.messages}
     assert set(bodies) == {PHONES["nl"], PHONES["fr"], PHONES["en"]}
     assert bodies[PHONES["nl"]].endswith(f"Antwoord OK {code}")
@@ -888,19 +889,19 @@ def test_notices_go_out_by_twilio_and_smtp_and_ok_stops_the_repeats(client, worl
     assert f"reply OK {code}" in mailed[world.users["no_phone"].email].get_content()
 
     evaluate(clock, 30)
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     assert sum("herinnering" in m.form["Body"] for m in twilio.messages) == 1
 
     sms(client, PHONES["nl"], f"OK {code}")
     assert last_reply(twilio, PHONES["nl"]).startswith(f"Opvang: alarm {code} (Antwerpen) bevestigd.")
     for _ in range(60):
         evaluate(clock, 1)
-    assert outbox.deliver_due(clock.now()) == {}
+    assert sending.deliver_due(clock.now()) == {}
 
     world.set_free(4, clock)
     for _ in range(11):
         evaluate(clock, 1)
-    assert outbox.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
+    assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     resolved = [m.form["Body"] for m in twilio.messages
                 if re.match(rf"Opvang (alarm|alerte|alert) {code} (opgelost|résolue|resolved)", m.form["Body"])]
     assert len(resolved) == 3

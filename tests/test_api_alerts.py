@@ -16,7 +16,7 @@ from app.models import Alert, AlertEvent, AlertRule, AuditEvent, OutboxMessage
 from app.services.accounts import users
 from app.services.alerts import evaluation, rules
 from app.services.core.access import Actor
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.registry import capacity
 from tests import factories as make
 from tests.api import assert_documented, call
@@ -454,7 +454,7 @@ def test_alerts_page_newest_first(client, w, clock):
 def test_notifications_newest_first_with_masked_recipients(client, w, clock):
     alert = firing_alert(w, clock)
     w.twilio.answer_next(400)  # Twilio: not a valid number
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     response = call(client, "GET", "/api/v1/notifications", w.tokens.operator)
     body = assert_documented(response, "/api/v1/notifications")
     email, sms = body
@@ -481,28 +481,28 @@ def test_bad_notification_filters_are_refused_naming_the_field(client, w, query,
 def test_a_failed_message_is_retried_and_then_delivered_once(client, w, clock):
     firing_alert(w, clock)
     w.twilio.answer_next(400)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     sms = db.session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "sms"))
     clock.advance(minutes=3)
     response = call(client, "POST", f"/api/v1/notifications/{sms.id}/retry", w.tokens.manager)
     body = assert_documented(response, "/api/v1/notifications/{message_id}/retry", "post")
     assert (body["status"], body["next_attempt_at"], body["attempts"]) == ("pending", iso_local(clock.now()), 1)
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "outbox.retry")) is not None
-    assert outbox.deliver_due(clock.now()) == {"sent": 1}
+    assert sending.deliver_due(clock.now()) == {"sent": 1}
     # Refused once, then accepted: asked of Twilio twice, delivered once.
     assert [m.form["To"] for m in w.twilio.messages] == [MANAGER_PHONE, MANAGER_PHONE]
     db.session.refresh(sms)
     assert (sms.status, sms.attempts) == ("sent", 2)
-    assert outbox.deliver_due(clock.now() + timedelta(hours=1)) == {}
+    assert sending.deliver_due(clock.now() + timedelta(hours=1)) == {}
 
 
 @pytest.mark.parametrize("status", ["sent", "delivered"])
 def test_a_message_that_went_out_is_not_retried(client, w, clock, status):
     firing_alert(w, clock)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     sms = db.session.scalar(select(OutboxMessage).where(OutboxMessage.channel == "sms"))
     if status == "delivered":
-        outbox.record_provider_status(sms.provider_id, "delivered", None, clock.now())
+        sending.record_provider_status(sms.provider_id, "delivered", None, clock.now())
         db.session.commit()
     before = counts()
     response = call(client, "POST", f"/api/v1/notifications/{sms.id}/retry", w.tokens.operator)
@@ -510,14 +510,14 @@ def test_a_message_that_went_out_is_not_retried(client, w, clock, status):
     assert response.status_code == 409
     assert (body["error"]["field"], body["notification"]["status"]) == ("status", status)
     assert counts() == before
-    assert outbox.deliver_due(clock.now() + timedelta(hours=1)) == {}
+    assert sending.deliver_due(clock.now() + timedelta(hours=1)) == {}
 
 
 @pytest.mark.parametrize("who", ["partner", "staff"])
 def test_partners_and_shelter_staff_may_not_see_or_retry_the_outbox(client, w, clock, who):
     firing_alert(w, clock)
     w.twilio.answer_next(400)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     failed = db.session.scalar(select(OutboxMessage).where(OutboxMessage.status == "failed"))
     token = getattr(w.tokens, who)
     listed = call(client, "GET", "/api/v1/notifications", token)

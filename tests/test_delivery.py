@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db, writing
 from app.models import AuditEvent, JobRun, OutboxMessage
-from app.services.delivery import outbox
+from app.services.delivery import outbox, sending
 from tests import factories as make
 from tests.scheduler_process import real_now, wait_until
 
@@ -64,25 +64,25 @@ def test_a_claim_takes_due_unclaimed_rows_and_expires(app, clock, twilio):
     done.status = "sent"
     db.session.commit()
 
-    claimed = outbox.claim_batch(now, 10, "test")
+    claimed = sending.claim_batch(now, 10, "test")
     db.session.commit()
     assert claimed == due  # oldest due first; not the later one, not the sent one
     assert {m.id: m.claimed_until for m in rows() if m.id in due} == {i: now + timedelta(seconds=120) for i in due}
-    assert outbox.claim_batch(now, 10, "another") == []  # held
-    assert outbox.claim_batch(now + timedelta(seconds=119), 10, "another") == []
+    assert sending.claim_batch(now, 10, "another") == []  # held
+    assert sending.claim_batch(now + timedelta(seconds=119), 10, "another") == []
     # The claimer died: its claims expire and the rows are claimed again.
     db.session.rollback()
-    assert outbox.claim_batch(now + timedelta(seconds=121), 10, "another") == due
-    assert outbox.claim_batch(now + timedelta(minutes=6), 10, "third") == due + [later.id]
+    assert sending.claim_batch(now + timedelta(seconds=121), 10, "another") == due
+    assert sending.claim_batch(now + timedelta(minutes=6), 10, "third") == due + [later.id]
     assert twilio.messages == []
 
 
 def test_a_limit_leaves_the_rest_for_the_next_claim(app, clock):
     now = clock.now()
     ids = queue(now, 5)
-    assert outbox.claim_batch(now, 2, "a") == ids[:2]
-    assert outbox.claim_batch(now, 2, "b") == ids[2:4]
-    assert outbox.claim_batch(now, 2, "c") == ids[4:]
+    assert sending.claim_batch(now, 2, "a") == ids[:2]
+    assert sending.claim_batch(now, 2, "b") == ids[2:4]
+    assert sending.claim_batch(now, 2, "c") == ids[4:]
 
 
 def test_concurrent_claimers_take_different_rows(app, clock, on_postgres):
@@ -98,7 +98,7 @@ def test_concurrent_claimers_take_different_rows(app, clock, on_postgres):
         with app.app_context(), writing():
             if before:
                 before.wait(10)
-            claimed[name] = outbox.claim_batch(now, limit, name)
+            claimed[name] = sending.claim_batch(now, limit, name)
             if after:
                 after.set()
             if on_postgres and name == "first":
@@ -128,12 +128,12 @@ def test_concurrent_claimers_take_different_rows(app, clock, on_postgres):
 def test_a_run_sends_due_messages_once_and_clears_the_claims(app, clock, twilio):
     now = clock.now()
     ids = queue(now, 3)
-    assert outbox.deliver_due(now) == {"sent": 3}
+    assert sending.deliver_due(now) == {"sent": 3}
     assert [(m.status, m.attempts, m.claimed_until, m.sent_at) for m in rows()] == [("sent", 1, None, now)] * 3
     assert twilio.sends_per_body() == {"Notice 0": 1, "Notice 1": 1, "Notice 2": 1}
     assert [m.form["To"] for m in twilio.messages] == ["+32470000000", "+32470000001", "+32470000002"]
     assert all(m.provider_id.startswith("SM") for m in rows())
-    assert outbox.deliver_due(now + timedelta(minutes=5)) == {}  # nothing twice
+    assert sending.deliver_due(now + timedelta(minutes=5)) == {}  # nothing twice
     assert len(twilio.messages) == 3 and len(ids) == 3
 
 
@@ -141,14 +141,14 @@ def test_a_transient_failure_is_retried_with_backoff_and_jitter(app, clock, twil
     now = clock.now()
     [message_id] = queue(now, 1)
     twilio.answer_next(500)
-    assert outbox.deliver_due(now) == {"pending": 1}
+    assert sending.deliver_due(now) == {"pending": 1}
     [row] = rows()
     assert (row.status, row.attempts, row.claimed_until) == ("pending", 1, None)
     assert "500" in row.last_error
     # 30 s doubled per attempt, of which a random half: 15–30 s.
     assert now + timedelta(seconds=15) <= row.next_attempt_at <= now + timedelta(seconds=30)
-    assert outbox.deliver_due(now + timedelta(seconds=14)) == {}  # not yet
-    assert outbox.deliver_due(row.next_attempt_at) == {"sent": 1}
+    assert sending.deliver_due(now + timedelta(seconds=14)) == {}  # not yet
+    assert sending.deliver_due(row.next_attempt_at) == {"sent": 1}
     assert twilio.sends_per_body() == {"Notice 0": 2}  # a 500, then a 201: sent once
     assert rows()[0].status == "sent" and message_id == row.id
 
@@ -156,7 +156,7 @@ def test_a_transient_failure_is_retried_with_backoff_and_jitter(app, clock, twil
 def test_the_backoff_doubles_up_to_its_maximum(app):
     config = {"OUTBOX_RETRY_BASE_SECONDS": 30, "OUTBOX_RETRY_MAX_SECONDS": 600}
     for attempts, full in [(1, 30), (2, 60), (3, 120), (5, 480), (6, 600), (20, 600)]:
-        delays = {outbox.retry_delay(attempts, config).total_seconds() for _ in range(50)}
+        delays = {sending.retry_delay(attempts, config).total_seconds() for _ in range(50)}
         assert all(full / 2 <= delay <= full for delay in delays), (attempts, delays)
         assert len(delays) > 1  # jitter: not all at once
 
@@ -167,19 +167,19 @@ def test_after_the_last_attempt_a_transient_failure_is_final(app, clock, twilio,
     queue(now, 1, purpose="command_reply")
     for attempt in range(1, 5):
         twilio.answer_next(status)
-        outbox.deliver_due(now)
+        sending.deliver_due(now)
         [row] = rows()
         assert row.attempts == attempt
         now = row.next_attempt_at if row.status == "pending" else now
     assert row.status == "failed" and "given up after 4 attempts" in row.last_error
     assert count() == 1  # not an alert: no other channel
-    assert outbox.deliver_due(now + timedelta(days=1)) == {}
+    assert sending.deliver_due(now + timedelta(days=1)) == {}
 
 
 def test_twilio_unreachable_is_transient(app, clock, twilio):
     current_app.config["TWILIO_API_BASE"] = "http://127.0.0.1:9"  # nobody listens
     queue(clock.now(), 1)
-    assert outbox.deliver_due(clock.now()) == {"pending": 1}
+    assert sending.deliver_due(clock.now()) == {"pending": 1}
     assert rows()[0].last_error == "Twilio unreachable: ConnectionError"
 
 
@@ -187,10 +187,10 @@ def test_unconfigured_channels_wait_in_the_outbox(app, clock, twilio, smtp):
     current_app.config.update(TWILIO_ACCOUNT_SID=None, SMTP_HOST=None)
     queue(clock.now(), 2)
     queue(clock.now(), 1, channel="email")
-    assert outbox.deliver_due(clock.now()) == {}
+    assert sending.deliver_due(clock.now()) == {}
     assert [(m.status, m.attempts, m.claimed_until) for m in rows()] == [("pending", 0, None)] * 3
     current_app.config["SMTP_HOST"] = "127.0.0.1"
-    assert outbox.deliver_due(clock.now()) == {"sent": 1}
+    assert sending.deliver_due(clock.now()) == {"sent": 1}
     assert [m.status for m in rows()] == ["pending", "pending", "sent"] and len(smtp.messages) == 1
 
 
@@ -198,11 +198,11 @@ def test_a_run_stops_sending_at_half_its_claim_time_and_releases_the_rest(app, c
     current_app.config["OUTBOX_CLAIM_SECONDS"] = 0.2
     twilio.delay = 0.15
     queue(clock.now(), 4)
-    assert outbox.deliver_due(clock.now()) == {"sent": 1, "released": 3}
+    assert sending.deliver_due(clock.now()) == {"sent": 1, "released": 3}
     assert [(m.status, m.claimed_until) for m in rows()] == [("sent", None)] + [("pending", None)] * 3
     twilio.delay = 0
     current_app.config["OUTBOX_CLAIM_SECONDS"] = 120
-    assert outbox.deliver_due(clock.now()) == {"sent": 3}
+    assert sending.deliver_due(clock.now()) == {"sent": 3}
 
 
 # --- permanent failures and the other channel --------------------------------------
@@ -225,14 +225,14 @@ def test_an_invalid_number_fails_at_once_and_the_alert_goes_by_email(app, clock,
     now = clock.now()
     sms_id = alert_sms(now, manager)
     twilio.answer_next(400)  # Twilio 21211: not a valid number
-    assert outbox.deliver_due(now) == {"failed": 1}
+    assert sending.deliver_due(now) == {"failed": 1}
     failed, instead = rows()
     assert (failed.id, failed.status, failed.attempts) == (sms_id, "failed", 1)
     assert "400" in failed.last_error
     assert (instead.channel, instead.recipient, instead.user_id, instead.status, instead.dedup_key) == (
         "email", "manager@example.org", manager.id, "pending", "alert:1:fired:sms~fallback-email")
     assert instead.body == failed.body and instead.subject == failed.body
-    assert outbox.deliver_due(now) == {"sent": 1}
+    assert sending.deliver_due(now) == {"sent": 1}
     [mail] = smtp.to("manager@example.org")
     assert mail["Subject"] == "Antwerpen: 1 crisisbed vrij (drempel 3). OK 7"
     assert mail.get_content().strip() == failed.body
@@ -245,12 +245,12 @@ def test_a_refused_mailbox_fails_and_the_alert_goes_by_sms(app, clock, twilio, s
                    user=manager, dedup_key="alert:1:fired:email")
     db.session.commit()
     smtp.unknown.add("manager@example.org")
-    assert outbox.deliver_due(now) == {"failed": 1}
+    assert sending.deliver_due(now) == {"failed": 1}
     failed, instead = rows()
     assert failed.status == "failed" and "550" in failed.last_error
     assert (instead.channel, instead.recipient, instead.dedup_key) == (
         "sms", MANAGER_PHONE, "alert:1:fired:email~fallback-sms")
-    assert outbox.deliver_due(now) == {"sent": 1}
+    assert sending.deliver_due(now) == {"sent": 1}
     assert [(m.form["To"], m.form["Body"]) for m in twilio.messages] == [(MANAGER_PHONE, "1 crisisbed vrij")]
 
 
@@ -270,10 +270,10 @@ def test_no_other_channel_when_there_is_none_or_it_was_told_already(app, clock, 
     db.session.commit()
     twilio.answer_next(400, 400)
     smtp.unknown.add("nophone@example.org")
-    outbox.deliver_due(now)
+    sending.deliver_due(now)
     assert [(m.channel, m.status) for m in rows()] == [("sms", "failed"), ("email", "sent"), ("email", "failed"),
                                                         ("sms", "failed")]
-    assert outbox.deliver_due(now + timedelta(days=1)) == {}  # no new row
+    assert sending.deliver_due(now + timedelta(days=1)) == {}  # no new row
 
 
 def test_a_fallback_that_fails_does_not_fall_back_again(app, clock, twilio, smtp, manager):
@@ -281,19 +281,19 @@ def test_a_fallback_that_fails_does_not_fall_back_again(app, clock, twilio, smtp
     alert_sms(now, manager)
     twilio.answer_next(400)
     smtp.unknown.add("manager@example.org")
-    outbox.deliver_due(now)
-    outbox.deliver_due(now)
+    sending.deliver_due(now)
+    sending.deliver_due(now)
     assert [(m.channel, m.status) for m in rows()] == [("sms", "failed"), ("email", "failed")]
-    assert outbox.deliver_due(now + timedelta(days=1)) == {}
+    assert sending.deliver_due(now + timedelta(days=1)) == {}
 
 
 def test_a_failed_delivery_report_sends_the_alert_by_email(app, clock, twilio, manager):
     now = clock.now()
     alert_sms(now, manager)
-    outbox.deliver_due(now)
+    sending.deliver_due(now)
     [sent] = rows()
-    outbox.record_provider_status(sent.provider_id, "undelivered", "30005", now)
-    outbox.record_provider_status(sent.provider_id, "failed", "30005", now)  # twice: one e-mail
+    sending.record_provider_status(sent.provider_id, "undelivered", "30005", now)
+    sending.record_provider_status(sent.provider_id, "failed", "30005", now)  # twice: one e-mail
     db.session.commit()
     assert [(m.channel, m.status) for m in rows()] == [("sms", "failed"), ("email", "pending")]
 
@@ -303,7 +303,7 @@ def test_a_failed_delivery_report_sends_the_alert_by_email(app, clock, twilio, m
 
 def test_email_goes_through_smtp(app, clock, smtp):
     queue(clock.now(), 2, channel="email", prefix="Dagoverzicht")
-    assert outbox.deliver_due(clock.now()) == {"sent": 2}
+    assert sending.deliver_due(clock.now()) == {"sent": 2}
     mail = smtp.to("person1@example.org")[0]
     assert (mail["From"], mail["Subject"], mail.get_content().strip()) == (
         "opvang@opvang.test", "Dagoverzicht 1", "Dagoverzicht 1")
@@ -313,17 +313,17 @@ def test_an_smtp_error_is_transient(app, clock, smtp):
     now = clock.now()
     queue(now, 1, channel="email")
     smtp.defer_next = 1
-    assert outbox.deliver_due(now) == {"pending": 1}
+    assert sending.deliver_due(now) == {"pending": 1}
     [row] = rows()
     assert row.attempts == 1 and "451" in row.last_error
-    assert outbox.deliver_due(row.next_attempt_at) == {"sent": 1}
+    assert sending.deliver_due(row.next_attempt_at) == {"sent": 1}
     assert len(smtp.messages) == 1
 
 
 def test_a_mail_server_that_does_not_answer_is_transient(app, clock, smtp):
     current_app.config["SMTP_PORT"] = 9  # nobody listens
     queue(clock.now(), 1, channel="email")
-    assert outbox.deliver_due(clock.now()) == {"pending": 1}
+    assert sending.deliver_due(clock.now()) == {"pending": 1}
     assert rows()[0].last_error.startswith("SMTP: ConnectionRefusedError")
 
 
@@ -333,9 +333,9 @@ def test_a_mail_server_that_does_not_answer_is_transient(app, clock, smtp):
 def test_the_web_path_does_not_send_what_the_scheduler_claimed(app, clock, twilio):
     now = clock.now()
     [message_id] = queue(now, 1)
-    assert outbox.claim_batch(now, 10, "scheduler") == [message_id]
+    assert sending.claim_batch(now, 10, "scheduler") == [message_id]
     db.session.commit()
-    assert outbox.deliver_now(message_id, now) is None
+    assert sending.deliver_now(message_id, now) is None
     assert twilio.messages == [] and rows()[0].status == "pending"
 
 
@@ -350,7 +350,7 @@ def test_a_slow_web_send_and_a_delivery_run_send_once(app, clock, twilio):
 
     def web():
         with app.app_context(), writing():
-            results.append(outbox.deliver_now(message_id, now))
+            results.append(sending.deliver_now(message_id, now))
 
     thread = threading.Thread(target=web)
     thread.start()
@@ -358,7 +358,7 @@ def test_a_slow_web_send_and_a_delivery_run_send_once(app, clock, twilio):
     db.session.commit()  # no read snapshot from before the web request's claim
     started = time.monotonic()
     with writing():
-        assert outbox.deliver_due(now) == {}
+        assert sending.deliver_due(now) == {}
     assert time.monotonic() - started < 0.8
     thread.join(10)
     assert results == ["sent"] and len(twilio.messages) == 1
@@ -371,7 +371,7 @@ def test_a_slow_web_send_and_a_delivery_run_send_once(app, clock, twilio):
 def failed(app, clock, twilio, manager):
     message_id = alert_sms(clock.now(), manager, key=None)
     twilio.answer_next(400)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     return db.session.get(OutboxMessage, message_id)
 
 
@@ -389,23 +389,23 @@ def test_a_failed_message_is_retried_from_the_outbox_page(client, clock, twilio,
     assert (row.status, row.next_attempt_at, row.attempts) == ("pending", clock.now(), 1)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "outbox.retry"))
     assert (event.actor_id, event.object_id, event.details["status"]) == (user.id, failed.id, "failed")
-    assert outbox.deliver_due(clock.now()).get("sent") == 2  # it, and its e-mail fallback left pending
+    assert sending.deliver_due(clock.now()).get("sent") == 2  # it, and its e-mail fallback left pending
     assert twilio.sends_per_body()[row.body] == 2
 
 
 def test_a_pending_message_is_sent_now(client, clock, twilio):
     [message_id] = queue(clock.now(), 1)
     twilio.answer_next(503)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     make.login(client, make.user("operator"))
     assert "Next attempt at" in client.get("/outbox/").get_data(as_text=True)
     client.post(f"/outbox/{message_id}/retry")
-    assert outbox.deliver_due(clock.now()) == {"sent": 1}
+    assert sending.deliver_due(clock.now()) == {"sent": 1}
 
 
 def test_a_sent_message_is_not_sent_again(client, clock, twilio):
     [message_id] = queue(clock.now(), 1)
-    outbox.deliver_due(clock.now())
+    sending.deliver_due(clock.now())
     make.login(client, make.user("operator"))
     assert f"/outbox/{message_id}/retry" not in client.get("/outbox/").get_data(as_text=True)
     before = (rows()[0].updated_at, rows()[0].status, count(AuditEvent))

@@ -15,7 +15,7 @@ from app.models import AuditEvent, Call, CapacityChange, CapacityUnit, OutboxMes
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.hotline import conversations, phones, sms_commands
 from app.services.registry import capacity
 from app.texts import sms as sms_texts
@@ -446,7 +446,7 @@ def test_an_operator_replies_through_the_outbox(client, world, twilio, clock, co
     assert (row.purpose, row.recipient, row.recipient_masked, row.status) == (
         "sms_reply", None, "+32 4•• •• •• 56", "pending")
     assert twilio.messages == []
-    outbox.deliver(row, clock.now())
+    sending.deliver(row, clock.now())
     db.session.commit()
     [sent] = twilio.messages
     assert (sent.form["To"], sent.form["Body"]) == (SEEKER, "Ben je veilig?")
@@ -516,7 +516,7 @@ def test_a_failed_send_stays_pending_and_is_sent_once_later(client, world, twili
     assert "500" in row.last_error
     assert len(twilio.messages) == 1  # tried once
     clock.advance(minutes=1)
-    outbox.deliver(row, clock.now())
+    sending.deliver(row, clock.now())
     db.session.commit()
     assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
     assert len(twilio.messages) == 2
@@ -634,7 +634,7 @@ def test_the_help_seekers_number_is_never_in_clear(app, client, world, twilio, c
     caplog.set_level(logging.DEBUG)
     twilio.answer_next(500)
     sms(client, SEEKER, "Hallo")
-    outbox.deliver(db.session.scalar(select(OutboxMessage)), clock.now())
+    sending.deliver(db.session.scalar(select(OutboxMessage)), clock.now())
     db.session.commit()
     clock.advance(hours=1)
     sms(client, SEEKER, "Nog iets")
@@ -642,7 +642,7 @@ def test_the_help_seekers_number_is_never_in_clear(app, client, world, twilio, c
     [call] = calls()
     sent = conversations.reply(Actor(operator, "web"), call, "Ben je veilig?", clock.now())
     db.session.commit()
-    outbox.deliver(sent.outbox, clock.now())
+    sending.deliver(sent.outbox, clock.now())
     db.session.commit()
     assert [m.form["To"] for m in twilio.messages] == [SEEKER] * 3  # it was used, sealed
 

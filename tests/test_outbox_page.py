@@ -4,7 +4,7 @@ import pytest
 
 from app import clock
 from app.extensions import db
-from app.services.delivery import outbox
+from app.services.delivery import outbox, sending
 from tests import factories as make
 
 
@@ -13,7 +13,7 @@ def sent(app):
     manager = make.user("manager", phone="+32470111122")
     message = outbox.enqueue(clock.now(), channel="sms", purpose="alert", body="Antwerpen: 2 crisis beds free",
                              user=manager)
-    outbox.deliver(message, clock.now())  # Twilio is not configured: it stays pending
+    sending.deliver(message, clock.now())  # Twilio is not configured: it stays pending
     db.session.commit()
     return message
 

@@ -14,6 +14,8 @@ from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import holds
 from app.services.placement import search as placement
+from app.services.placement.criteria import parse_criteria
+from app.services.placement.ranking import places_needed
 from app.services.registry import places
 from tests import factories as make
 from tests.api import assert_documented, call
@@ -41,7 +43,7 @@ def actor(user) -> Actor:
 
 
 def run(user, **data):
-    criteria = placement.parse_criteria({"client_type": "victim", "postcode": "9000", **data})
+    criteria = parse_criteria({"client_type": "victim", "postcode": "9000", **data})
     from app import clock
 
     return placement.search(actor(user), criteria, clock.now(), preference_km=25)
@@ -179,7 +181,7 @@ def test_places_needed_agrees_with_holds(people):
                 expected = holds.places_for(unit, persons)
             except InvalidInput:
                 expected = None
-            assert placement.places_needed(unit.kind.counts, unit.room_size, persons) == expected
+            assert places_needed(unit.kind.counts, unit.room_size, persons) == expected
 
 
 def test_pets_is_a_preference_not_a_rule(people):
@@ -230,7 +232,7 @@ def test_the_preference_penalty_is_configurable(people):
     db.session.commit()
     from app import clock
 
-    criteria = placement.parse_criteria({"client_type": "victim", "postcode": "9000", "needs": ["high_security"]})
+    criteria = parse_criteria({"client_type": "victim", "postcode": "9000", "needs": ["high_security"]})
     default = placement.search(actor(people.operator), criteria, clock.now(), preference_km=25)
     assert ids(default) == [high.id, plain.id]
     assert [r.text for r in default.results[0].reasons] == ["high security", "24/7"]
@@ -453,7 +455,7 @@ def test_a_body_that_is_no_object_is_400(client, people, tokens):
 
 def test_criteria_from_a_form(people):
     """The UI may pass text as forms send it."""
-    criteria = placement.parse_criteria({"client_type": "victim", "postcode": "9000 Gent", "adults": "1",
+    criteria = parse_criteria({"client_type": "victim", "postcode": "9000 Gent", "adults": "1",
                                          "children": "4, 9", "needs": "wheelchair pets", "languages": "FR,nl",
                                          "kinds": "crisis_bed;family_room", "beyond_region": "", "gender": "",
                                          "session": "", "call_id": ""})
@@ -465,7 +467,7 @@ def test_criteria_from_a_form(people):
 
 def test_default_kinds_per_client_type(people):
     def codes(client_type):
-        return placement.parse_criteria({"client_type": client_type, "postcode": "9000"}).kind_codes
+        return parse_criteria({"client_type": client_type, "postcode": "9000"}).kind_codes
 
     assert codes("victim") == ("crisis_bed", "refuge_place", "emergency_bed", "family_room")
     assert codes("offender") == ("intake_slot", "offender_slot")
@@ -475,7 +477,7 @@ def test_default_kinds_per_client_type(people):
                                 serves=["couple"], position=9))
     db.session.flush()
     assert codes("couple") == ("couple_room",)
-    assert placement.parse_criteria({"client_type": "couple", "postcode": "9000"}).adults == 2
+    assert parse_criteria({"client_type": "couple", "postcode": "9000"}).adults == 2
 
 
 def test_limit(people):

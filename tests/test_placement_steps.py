@@ -13,7 +13,9 @@ from app import clock
 from app.extensions import db
 from app.models import CapacityUnit
 from app.services.core.access import Actor
+from app.services.placement import nearby
 from app.services.placement import search as placement
+from app.services.placement.criteria import parse_criteria
 from app.services.registry import places
 from tests import factories as make
 
@@ -54,7 +56,7 @@ def registry(app):
 
 
 def search(actor, preference_km, **data):
-    criteria = placement.parse_criteria({"client_type": "victim", **data})
+    criteria = parse_criteria({"client_type": "victim", **data})
     outcome = placement.search(actor, criteria, clock.now(), preference_km=preference_km)
     return [(result.unit_id, result.distance_km) for result in outcome.results]
 
@@ -69,7 +71,7 @@ TUNINGS = {"default": {}, "small steps": {"DISK_FACILITIES": 0.2, "MIN_DISK_KM":
 @pytest.mark.parametrize("preference_km", [0, 4, 25])
 def test_every_limit_gives_the_head_of_the_full_ranking(registry, preference_km, tuning, monkeypatch):
     for name, value in TUNINGS[tuning].items():
-        monkeypatch.setattr(placement, name, value)
+        monkeypatch.setattr(nearby, name, value)
     for extra in ({"postcode": "9000"}, {"postcode": "9000", "languages": ["ar", "tr"]},
                   {"postcode": "9000", "needs": ["high_security", "pets"], "languages": ["fr"]},
                   {"postcode": "9300", "beyond_region": True, "languages": ["en"]},

@@ -21,7 +21,7 @@ from app.services.core.access import Actor
 from app.services.core.errors import InvalidInput
 from app.services.hotline import calls, phones
 from app.services.scheduling import retention
-from app.web import simulator
+from app.web import simulator, simulator_transport, simulator_twiml
 from tests import factories
 from tests.conftest import START
 from tests.twilio_signing import PUBLIC_URL, TOKEN
@@ -57,7 +57,7 @@ def on_duty(demo_data):
 
 @pytest.fixture
 def in_process(app):
-    return simulator.InProcess(app)
+    return simulator_transport.InProcess(app)
 
 
 def the_call(sid: str) -> Call | None:
@@ -109,7 +109,7 @@ def test_a_call_walks_the_menu_the_dial_the_operators_accept_and_the_status(in_p
 
 def test_the_transcript_reads_as_twiml_and_never_shows_the_callers_number(in_process, on_duty):
     walk = simulator.simulate_call(in_process, number=CALLER, digits="1")
-    text = "\n".join(simulator.transcript(walk, in_process))
+    text = "\n".join(simulator_twiml.transcript(walk, in_process))
     assert "Say (nl-BE): Welkom bij de hulplijn" in text
     assert f"Dial → {OPERATOR_PHONE}" in text
     assert "The operator presses 1 to accept." in text
@@ -187,7 +187,7 @@ def test_hangup_needs_a_call_sid(in_process, sid):
 
 def test_hanging_up_an_unknown_call_changes_nothing(in_process, demo_data):
     before = rows()
-    simulator.hangup(in_process, simulator.new_sid("CA"))
+    simulator.hangup(in_process, simulator_transport.new_sid("CA"))
     assert rows() == before
 
 
@@ -196,7 +196,7 @@ def test_hanging_up_an_unknown_call_changes_nothing(in_process, demo_data):
 
 def test_the_simulators_signature_is_twilios():
     params = {"CallSid": "CA1", "From": CALLER, "Digits": "2"}
-    assert (simulator.signature(TOKEN, PUBLIC_URL + "/hotline/voice/menu?attempt=2", params)
+    assert (simulator_transport.signature(TOKEN, PUBLIC_URL + "/hotline/voice/menu?attempt=2", params)
             == twilio_signature("/hotline/voice/menu?attempt=2", params))
 
 
@@ -205,18 +205,18 @@ def test_the_simulators_signature_is_twilios():
     (TOKEN, "https://another.example"),
 ])
 def test_a_wrong_token_or_public_url_is_refused_and_stores_nothing(app, demo_data, token, public_url):
-    transport = simulator.InProcess(app)
+    transport = simulator_transport.InProcess(app)
     transport.token, transport.public_url = token, public_url
     before = rows()
-    with pytest.raises(simulator.SimulatorError, match="refused \\(403\\)"):
+    with pytest.raises(simulator_transport.SimulatorError, match="refused \\(403\\)"):
         simulator.simulate_call(transport, number=CALLER)
-    with pytest.raises(simulator.SimulatorError, match="refused \\(403\\)"):
+    with pytest.raises(simulator_transport.SimulatorError, match="refused \\(403\\)"):
         simulator.simulate_sms(transport, number=REFUGE_PHONE, body="VRIJ 3")
     assert rows() == before
 
 
 def test_a_twiml_url_outside_the_public_url_is_not_followed(in_process):
-    with pytest.raises(simulator.SimulatorError, match="outside HOTLINE_PUBLIC_URL"):
+    with pytest.raises(simulator_transport.SimulatorError, match="outside HOTLINE_PUBLIC_URL"):
         in_process.path_of("https://evil.example/hotline/voice/menu")
 
 
@@ -238,7 +238,7 @@ def test_vrij_3_from_the_demo_refuge_staff_changes_the_count_and_the_reply_is_in
     assert walk.reply.to == phones.mask(REFUGE_PHONE)
     assert "Vluchthuis Gent" in walk.reply.body and "3" in walk.reply.body
     assert walk.reply.status == "pending" and "not configured" in walk.reply.last_error
-    assert walk.reply.body in simulator.transcript(walk)[-1]
+    assert walk.reply.body in simulator_twiml.transcript(walk)[-1]
 
 
 def test_a_help_seekers_first_text_gets_the_automatic_reply_and_a_second_none(in_process, demo_data):
@@ -247,7 +247,7 @@ def test_a_help_seekers_first_text_gets_the_automatic_reply_and_a_second_none(in
     assert first.reply.to == phones.mask(CALLER)
     second = simulator.simulate_sms(in_process, number=CALLER, body="Mag ik bellen?")
     assert second.reply is None
-    assert "No reply in the outbox" in "\n".join(simulator.transcript(second))
+    assert "No reply in the outbox" in "\n".join(simulator_twiml.transcript(second))
     call = the_call(first.sid)
     assert call.channel == "sms" and len(call.messages) == 3  # two in, one out
 
@@ -345,8 +345,8 @@ def test_the_cli_drives_a_live_server_over_http(runner, live_server, on_duty):
 def test_a_live_server_with_another_signing_token_refuses_the_simulator(app, live_server, demo_data):
     app.config["HOTLINE_SIGNING_TOKEN"] = "another-installation"
     before = rows()
-    transport = simulator.OverHttp(live_server, PUBLIC_URL, TOKEN)
-    with pytest.raises(simulator.SimulatorError, match="refused \\(403\\)"):
+    transport = simulator_transport.OverHttp(live_server, PUBLIC_URL, TOKEN)
+    with pytest.raises(simulator_transport.SimulatorError, match="refused \\(403\\)"):
         simulator.simulate_call(transport, number=CALLER)
     assert rows() == before
 

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditEvent, PlacementSearch, TurnAway
 from app.services.core.access import Actor
-from app.services.placement import holds
-from app.services.placement import search as placement
+from app.services.placement import holds, turn_aways
 from tests import factories as make
 from tests.api import assert_documented, call
 from tests.test_placement import in_gent
@@ -288,14 +287,14 @@ def test_per_region_and_day(client, w, clock):
     search(client, w.tokens.operator, session="d", adults=2, beyond_region=False, call_id=9)
     now = clock.now()
 
-    counts = placement.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 29), now)
+    counts = turn_aways.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 29), now)
     assert [(c.region_id, c.day.isoformat(), c.count, c.by_reason) for c in counts] == sorted([
         (w.antwerpen.id, "2026-11-28", 1, {"ineligible": 1}),
         (w.oost.id, "2026-11-28", 1, {"ineligible": 1}),
         (w.oost.id, "2026-11-29", 2, {"full": 2}),
     ], key=lambda row: (row[1], row[0]))
-    assert placement.per_region_and_day({w.antwerpen.id}, date(2026, 11, 29), date(2026, 11, 29), now) == []
-    assert [c.count for c in placement.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 28), now)] \
+    assert turn_aways.per_region_and_day({w.antwerpen.id}, date(2026, 11, 29), date(2026, 11, 29), now) == []
+    assert [c.count for c in turn_aways.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 28), now)] \
         == [1, 1]
 
     # A hold for call 9 withdraws its turn-away: the count drops.
@@ -304,5 +303,5 @@ def test_per_region_and_day(client, w, clock):
     holds.create(Actor(w.people.operator, "web"), now, unit_id=roomy.units[0].id, persons=1, call_id=9,
                  default_minutes=120)
     db.session.commit()
-    counts = placement.per_region_and_day({w.oost.id}, date(2026, 11, 29), date(2026, 11, 29), now)
+    counts = turn_aways.per_region_and_day({w.oost.id}, date(2026, 11, 29), date(2026, 11, 29), now)
     assert [(c.count, c.by_reason) for c in counts] == [(1, {"full": 1})]

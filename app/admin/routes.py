@@ -73,17 +73,13 @@ def _user_form(user: User | None = None) -> UserForm:
 
 
 def _save_user(form: UserForm, user: User | None) -> User:
-    roles = form.roles.data or []
-    if user is not None and user.id == current_user.id and "admin" not in roles:
-        # Nobody locks themselves (possibly the last admin) out by accident.
-        raise InvalidInput("you cannot remove your own admin role", field="roles")
     return accounts.save_user(
         current_actor(),
         clock.now(),
         user=user,
         email=form.email.data or "",
         name=form.name.data or "",
-        roles=roles,
+        roles=form.roles.data or [],
         region_slugs=form.regions.data or [],
         facility_slugs=form.facilities.data or [],
         phone=form.phone.data,

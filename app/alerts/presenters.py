@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from app.models import Alert, AlertEvent, OutboxMessage
 from app.models.alerts import ALERT_CHANNELS
 from app.presenters import local_time
-from app.services.alerts import evaluation
-from app.services.delivery import outbox
+from app.services.alerts import episodes, evaluation
+from app.services.delivery import sending
 
 
 @dataclass
@@ -31,7 +31,7 @@ class TimelineEntry:
 def timeline(alert: Alert) -> list[TimelineEntry]:
     """The alert's events, oldest first, each with the outbox rows of the
     notice it wrote: for the (user, channel) pairs the event lists as told."""
-    by_key = {message.dedup_key: message for message in evaluation.notices(alert) if message.dedup_key}
+    by_key = {message.dedup_key: message for message in episodes.notices(alert) if message.dedup_key}
     entries = []
     for event in alert.events:
         details = event.details or {}
@@ -40,14 +40,14 @@ def timeline(alert: Alert) -> list[TimelineEntry]:
         entry = TimelineEntry(event)
         for user_id, channel in details.get("told", []):
             key = evaluation.dedup_key(alert.id, notice, details.get("n", 0), user_id, channel)
-            others = [f"{key}{outbox.FALLBACK_MARK}{other}" for other in ALERT_CHANNELS if other != channel]
+            others = [f"{key}{sending.FALLBACK_MARK}{other}" for other in ALERT_CHANNELS if other != channel]
             entry.told.extend(by_key[each] for each in (key, *others) if each in by_key)
         entries.append(entry)
     return entries
 
 
 def is_fallback(message: OutboxMessage) -> bool:
-    return outbox.FALLBACK_MARK in (message.dedup_key or "")
+    return sending.FALLBACK_MARK in (message.dedup_key or "")
 
 
 def ack_refusal(alert: Alert) -> str:

@@ -15,7 +15,8 @@ from app.api.serializers import alert_json, notification_json, rule_json
 from app.clock import iso_local
 from app.extensions import db
 from app.models import Alert, AlertEvent
-from app.services.alerts import evaluation, rules
+from app.services.alerts import episodes, rules
+from app.services.core import access
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
 from app.web.auth import current_actor, login_required, roles_required
@@ -72,13 +73,13 @@ def _alert_detail_json(alert: Alert) -> dict:
     return {
         **alert_json(alert),
         "events": [_event_json(event) for event in alert.events],
-        "notices": [notification_json(message) for message in evaluation.notices(alert)],
+        "notices": [notification_json(message) for message in episodes.notices(alert)],
     }
 
 
 def _alert_for_me(alert_id: int) -> Alert:
-    alert = evaluation.get_alert(alert_id)
-    if not evaluation.may_acknowledge(current_actor().user, alert):
+    alert = episodes.get_alert(alert_id)
+    if not access.may_acknowledge_alert(current_actor().user, alert):
         raise Forbidden("this alert is for the managers of its region")
     return alert
 
@@ -87,7 +88,7 @@ def _alert_for_me(alert_id: int) -> Alert:
 @login_required
 def alert_list():
     limit, cursor = page_args()
-    rows = evaluation.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
+    rows = episodes.alerts_for(current_actor(), request.args.get("state") or None, limit=limit, before_id=cursor)
     return jsonify([alert_json(alert) for alert in rows]), 200, next_link(rows, limit, lambda a: a.id)
 
 
@@ -100,7 +101,7 @@ def alert_detail(alert_id: int):
 @bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = evaluation.acknowledge(current_actor(), evaluation.get_alert(alert_id), clock.now())
+    alert = episodes.acknowledge(current_actor(), episodes.get_alert(alert_id), clock.now())
     db.session.commit()
     return jsonify(_alert_detail_json(alert))
 
@@ -109,7 +110,7 @@ def acknowledge_alert(alert_id: int):
 
 
 @bp.route("/notifications")
-@roles_required(*outbox.RETRIERS)
+@roles_required(*access.OUTBOX_USERS)
 def notification_list():
     limit, cursor = page_args()
     rows = outbox.listed(status=request.args.get("status") or None, before_id=cursor, limit=limit)
@@ -117,7 +118,7 @@ def notification_list():
 
 
 @bp.route("/notifications/<int:message_id>/retry", methods=["POST"])
-@roles_required(*outbox.RETRIERS)
+@roles_required(*access.OUTBOX_USERS)
 def retry_notification(message_id: int):
     message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
     db.session.commit()

@@ -11,7 +11,8 @@ from app.api import bp
 from app.api.paging import next_link, page_args
 from app.clock import iso_local
 from app.models import Call
-from app.services.hotline import calls
+from app.services.core import access
+from app.services.hotline import call_log
 from app.web.auth import roles_required
 
 
@@ -35,9 +36,9 @@ def call_json(call: Call) -> dict:
 
 
 @bp.route("/calls")
-@roles_required(*calls.CONSOLE_READERS)
+@roles_required(*access.CALL_READERS)
 def call_list():
     limit, cursor = page_args()
-    since = calls.parse_since(request.args.get("since"), clock.local_zone())
-    rows = calls.listed(status=request.args.get("status") or None, since=since, after_id=cursor, limit=limit)
+    since = call_log.parse_since(request.args.get("since"), clock.local_zone())
+    rows = call_log.listed(status=request.args.get("status") or None, since=since, after_id=cursor, limit=limit)
     return jsonify([call_json(call) for call in rows]), 200, next_link(rows, limit, lambda call: call.id)

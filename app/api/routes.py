@@ -19,12 +19,13 @@ from app.api.serializers import (
 from app.extensions import db
 from app.models import CapacityKind, Facility, Region
 from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
-from app.services.core import validation
+from app.services.core import access, validation
 from app.services.core.access import may_see_region, visible_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement import holds, referrals
 from app.services.placement import search as placement
-from app.services.placement.search import SEARCHERS
+from app.services.placement import turn_aways as turn_away_records
+from app.services.placement.criteria import parse_criteria
 from app.services.registry import capacity, facilities
 from app.web.auth import current_actor, login_required, roles_required
 
@@ -130,7 +131,7 @@ def create_hold():
 
 def _hold_action(hold_id: int, action):
     hold = holds.get(hold_id)
-    if not holds.may_see(current_user, hold):
+    if not access.may_see_hold(current_user, hold):
         raise Forbidden("this hold is not yours to see")
     now = clock.now()
     action(hold, now)
@@ -189,7 +190,7 @@ def create_referral():
 @login_required
 def update_referral(referral_id: int):
     referral = referrals.get(referral_id)
-    if not referrals.may_see(current_user, referral):
+    if not access.may_see_referral(current_user, referral):
         raise Forbidden("this referral is not yours to see")
     body = _json_body()
     if "status" not in body:
@@ -215,9 +216,9 @@ def referral_list():
 
 
 @bp.route("/placements/search", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def placement_search():
-    criteria = placement.parse_criteria(_json_body())
+    criteria = parse_criteria(_json_body())
     outcome = placement.search(current_actor(), criteria, clock.now(),
                                preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     body = search_outcome_json(outcome)
@@ -233,7 +234,7 @@ def _local_date(name: str):
 @bp.route("/turn-aways")
 @login_required
 def turn_away_list():
-    allowed = placement.turn_away_regions(current_user)
+    allowed = turn_away_records.turn_away_regions(current_user)
     limit, cursor = page_args()
     day = _local_date("date")
     region_ids = allowed
@@ -245,7 +246,7 @@ def turn_away_list():
         if allowed is not None and region.id not in allowed:
             raise Forbidden("you may see the turn-aways of your own regions only")
         region_ids = {region.id}
-    rows = placement.turn_aways_on(region_ids, day, clock.local_zone(), after_id=cursor, limit=limit)
+    rows = turn_away_records.turn_aways_on(region_ids, day, clock.local_zone(), after_id=cursor, limit=limit)
     return jsonify([turn_away_json(t, current_user) for t in rows]), 200, next_link(rows, limit, lambda t: t.id)
 
 
@@ -256,7 +257,7 @@ def record_turn_away():
     if "reason" not in body:
         raise InvalidInput("reason is required", field="reason")
     fields = ("reason", "call_id", "session", "region", "note")
-    turn_away, created = placement.record_turn_away(current_actor(), clock.now(),
-                                                    **{name: body.get(name) for name in fields})
+    turn_away, created = turn_away_records.record_turn_away(current_actor(), clock.now(),
+                                                            **{name: body.get(name) for name in fields})
     db.session.commit()
     return jsonify(turn_away_json(turn_away, current_user)), 201 if created else 200

@@ -1,4 +1,4 @@
-"""Thin routes over app/services/hotline/calls.py (and conversations, outbox,
+"""Thin routes over app/services/hotline/ (calls, call_records, call_log, conversations, outbox,
 placement for the SMS replies and turn-aways).
 
 From a ringing phone to a held place: the live list links to the call's page
@@ -30,16 +30,17 @@ from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
+from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
-from app.services.hotline import calls, conversations
-from app.services.placement import search
+from app.services.hotline import call_records, calls, conversations
+from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
+from app.services.placement import turn_aways
 from app.web.auth import current_actor, roles_required
 from app.web.delivery import deliver_now
 from app.web.numbers import positive_int
 
 log = logging.getLogger(__name__)
 
-READERS = calls.CONSOLE_READERS
 LIST_FIELDS = ("needs", "languages")
 LOG_PAGE_SIZE = 50
 CSV_COLUMNS = ("id", "sid", "channel", "caller", "language", "status", "started_at", "answered_at", "ended_at",
@@ -52,7 +53,7 @@ def _refresh_seconds() -> int:
 
 
 def _may_work() -> bool:
-    return current_user.has_role(*calls.CALL_WORKERS)
+    return current_user.has_role(*access.CALL_WORKERS)
 
 
 # --- the live console ------------------------------------------------------------
@@ -61,7 +62,7 @@ def _may_work() -> bool:
 def _live_context(now) -> dict:
     window = timedelta(hours=current_app.config["SMS_CONVERSATION_HOURS"])
     rows = calls.live(now, sms_window=window)
-    last = calls.last_messages(call.id for call in rows if call.channel == "sms")
+    last = call_records.last_messages(call.id for call in rows if call.channel == "sms")
     return dict(rows=rows, last=last, now=now, refresh_seconds=_refresh_seconds())
 
 
@@ -70,21 +71,21 @@ def _duty_context(error: str | None = None) -> dict:
 
 
 @bp.route("/")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def index():
     now = clock.now()
     return render_template("console/index.html", **_live_context(now), **_duty_context())
 
 
 @bp.route("/live")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def live():
     """The live list's fragment; it polls itself."""
     return render_template("console/_live.html", **_live_context(clock.now()))
 
 
 @bp.route("/duty", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def duty():
     """Switch yourself on or off duty: on duty, hotline calls ring on your phone."""
     choice = request.form.get("on")
@@ -131,7 +132,7 @@ def _record_form(call: Call) -> MultiDict:
     for name, values in (("needs", needs.get("needs") or []), ("languages", languages)):
         for value in values:
             form.add(name, value)
-    for name in calls.FLAG_FIELDS:
+    for name in call_records.FLAG_FIELDS:
         value = getattr(call, name)
         form[name] = "unknown" if value is None else ("yes" if value else "no")
     form["notes"] = call.notes or ""
@@ -166,14 +167,14 @@ def _call_context(call: Call, now, **extra) -> dict:
         may_work=_may_work(),
         form=_record_form(call),
         earlier=calls.earlier_contacts(call),
-        holds=calls.holds_of(call),
-        referrals=calls.referrals_of(call),
-        turn_away=calls.turn_away_of(call),
+        holds=call_records.holds_of(call),
+        referrals=call_records.referrals_of(call),
+        turn_away=call_records.turn_away_of(call),
         search_url=search_url(call),
-        messages=calls.conversation(call) if call.channel == "sms" else [],
+        messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
-        callback_number_kept=calls.number_kept_for_callback(call, now),
-        waiting=waiting_text(call, now, calls.last_messages([call.id]).get(call.id)),
+        callback_number_kept=call_records.number_kept_for_callback(call, now),
+        waiting=waiting_text(call, now, call_records.last_messages([call.id]).get(call.id)),
         languages=LANGUAGES,
         outcomes=OUTCOMES,
         turn_away_reasons=TURN_AWAY_REASONS,
@@ -184,9 +185,9 @@ def _call_context(call: Call, now, **extra) -> dict:
 
 
 @bp.route("/calls/<int:call_id>")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call(call_id: int):
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     return render_template("console/call.html", **_call_context(contact, clock.now()))
 
 
@@ -194,17 +195,17 @@ def _record_data(form) -> dict:
     """The record fields the form sent (its checkbox lists carry an empty
     hidden value, so that "none ticked" is sent too)."""
     return {name: (form.getlist(name) if name in LIST_FIELDS else form.get(name))
-            for name in calls.RECORD_FIELDS if name in form}
+            for name in call_records.RECORD_FIELDS if name in form}
 
 
 @bp.route("/calls/<int:call_id>", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def save(call_id: int):
     """Save the needs, safety flags, notes and outcome: all or nothing."""
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     now = clock.now()
     try:
-        changed = calls.update(current_actor(), contact, _record_data(request.form), now)
+        changed = call_records.update(current_actor(), contact, _record_data(request.form), now)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
@@ -221,19 +222,19 @@ def save(call_id: int):
 
 
 @bp.route("/calls/<int:call_id>/take", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def take(call_id: int):
     """Take the call (or, explicitly, take it over from a colleague)."""
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     now = clock.now()
     error, status = None, 200
     try:
-        calls.take(current_actor(), contact, now, take_over=request.form.get("take_over") == "1")
+        call_records.take(current_actor(), contact, now, take_over=request.form.get("take_over") == "1")
         db.session.commit()
     except Conflict as exc:
         db.session.rollback()
         error, status = exc.message, exc.status
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     if not htmx:
         flash(error or _("The call is yours."), "error" if error else "success")
         return redirect(url_for("console.call", call_id=call_id))
@@ -241,21 +242,21 @@ def take(call_id: int):
 
 
 @bp.route("/calls/<int:call_id>/conversation")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def conversation(call_id: int):
     """An SMS contact's messages; the call page polls it."""
-    contact = calls.get_by_id(call_id)
-    return render_template("console/_conversation.html", call=contact, messages=calls.conversation(contact),
+    contact = call_records.get_by_id(call_id)
+    return render_template("console/_conversation.html", call=contact, messages=call_records.conversation(contact),
                            now=clock.now(), refresh_seconds=_refresh_seconds())
 
 
 @bp.route("/calls/<int:call_id>/reply", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def reply(call_id: int):
     """Answer the help-seeker by SMS: written to the outbox with the
     conversation, then one attempt to send it right after the commit. A
     failed send shows in the conversation with its error."""
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     now = clock.now()
     body = request.form.get("body", "")
     error, status = None, 201
@@ -269,7 +270,7 @@ def reply(call_id: int):
     else:
         body = ""
         deliver_now(outbox_id)
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     if not htmx:
         flash(error or _("Sent to the outbox."), "error" if error else "success")
         return redirect(url_for("console.call", call_id=call_id))
@@ -286,13 +287,13 @@ def _reply_error(exc) -> str:
 
 
 @bp.route("/calls/<int:call_id>/turn-away", methods=["POST"])
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def turn_away(call_id: int):
     """"No place found": the contact is recorded as a turn-away, once."""
-    contact = calls.get_by_id(call_id)
+    contact = call_records.get_by_id(call_id)
     try:
-        recorded, created = search.record_turn_away(current_actor(), clock.now(),
-                                                       reason=request.form.get("reason"), call_id=contact.id)
+        recorded, created = turn_aways.record_turn_away(current_actor(), clock.now(),
+                                                        reason=request.form.get("reason"), call_id=contact.id)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
@@ -309,19 +310,19 @@ def turn_away(call_id: int):
 
 
 @bp.route("/log")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call_log():
     try:
-        filters = calls.parse_log_filters(request.args)
+        filters = parse_log_filters(request.args)
     except InvalidInput as exc:
-        return render_template("console/log.html", filters=calls.LogFilters(), raw=request.args, pagination=None,
-                               log_error=exc, operators=calls.call_takers(), outcomes=OUTCOMES,
+        return render_template("console/log.html", filters=LogFilters(), raw=request.args, pagination=None,
+                               log_error=exc, operators=call_takers(), outcomes=OUTCOMES,
                                now=clock.now()), exc.status
-    pagination = db.paginate(calls.log_query(filters, clock.local_zone()),
+    pagination = db.paginate(log_query(filters, clock.local_zone()),
                              page=request.args.get("page", 1, type=positive_int), per_page=LOG_PAGE_SIZE,
                              error_out=False)
     return render_template("console/log.html", filters=filters, raw=request.args, pagination=pagination,
-                           log_error=None, operators=calls.call_takers(), outcomes=OUTCOMES, now=clock.now())
+                           log_error=None, operators=call_takers(), outcomes=OUTCOMES, now=clock.now())
 
 
 def _csv_cell(value) -> str:
@@ -341,12 +342,12 @@ def _csv_row(call: Call) -> list:
 
 
 @bp.route("/log.csv")
-@roles_required(*READERS)
+@roles_required(*access.CALL_READERS)
 def call_log_csv():
     """The log as CSV, with the page's filters: masked numbers only, and no
     notes (they may hold personal data) nor needs."""
-    filters = calls.parse_log_filters(request.args)  # a bad filter: 400, said in the error page
-    query = calls.log_query(filters, clock.local_zone()).execution_options(yield_per=500)
+    filters = parse_log_filters(request.args)  # a bad filter: 400, said in the error page
+    query = log_query(filters, clock.local_zone()).execution_options(yield_per=500)
 
     def rows():
         out = io.StringIO()

@@ -8,13 +8,13 @@ from flask_login import current_user
 from app import clock
 from app.extensions import db, htmx
 from app.holds import bp
+from app.services.core import access
 from app.services.core.errors import Forbidden
 from app.services.placement import hold_lists, holds
 from app.web.auth import current_actor, roles_required
 from app.web.holds import carry_out
 from app.web.numbers import positive_int
 
-HOLDERS = ("operator", "manager", "partner")
 # What one press on Extend adds.
 EXTEND_MINUTES = 30
 PAGE_SIZE = 50
@@ -25,7 +25,7 @@ def _sees_all() -> bool:
 
 
 @bp.route("/holds")
-@roles_required(*HOLDERS)
+@roles_required(*access.MY_HOLDS_USERS)
 def index():
     now = clock.now()
     show_all = _sees_all() and request.args.get("show") == "all"
@@ -44,12 +44,12 @@ def index():
 
 
 @bp.route("/holds/<int:hold_id>/<any(extend, release):action>", methods=["POST"])
-@roles_required(*HOLDERS)
+@roles_required(*access.MY_HOLDS_USERS)
 def act(hold_id: int, action: str):
     """Extend (+30 min) or release one hold; answers its row (htmx) or goes back
     to the list. A refusal (409, 403) is said inline in the row."""
     hold = holds.get(hold_id)
-    if not holds.may_see(current_user, hold):
+    if not access.may_see_hold(current_user, hold):
         # Not even shown: someone else's hold stays out of sight.
         raise Forbidden("this hold is not yours")
     now = clock.now()

@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app import clock
 from app.extensions import db
 from app.hotline import bp
-from app.services.delivery import outbox
+from app.services.delivery import sending
 from app.services.hotline import conversations, phones, sms_commands
 from app.web.delivery import deliver_now
 
@@ -60,6 +60,6 @@ def sms_status():
     provider_id = request.form.get("MessageSid", "").strip()
     status = request.form.get("MessageStatus", "").strip()
     if provider_id and status:
-        outbox.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
+        sending.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
         db.session.commit()
     return _twiml()

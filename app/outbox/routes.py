@@ -5,16 +5,15 @@ from app import clock
 from app.extensions import db
 from app.models.hotline import OUTBOX_STATUSES
 from app.outbox import bp
+from app.services.core import access
 from app.services.core.errors import Conflict
 from app.services.delivery import outbox
 from app.web.auth import current_actor, roles_required
 from app.web.numbers import positive_int
 
-READERS = outbox.RETRIERS
-
 
 @bp.route("/")
-@roles_required(*READERS)
+@roles_required(*access.OUTBOX_USERS)
 def index():
     status = request.args.get("status") or None
     messages = db.paginate(outbox.listing(status), page=request.args.get("page", 1, type=positive_int), per_page=50,
@@ -24,7 +23,7 @@ def index():
 
 
 @bp.route("/<int:message_id>/retry", methods=["POST"])
-@roles_required(*outbox.RETRIERS)
+@roles_required(*access.OUTBOX_USERS)
 def retry(message_id: int):
     """A failed or waiting message: due now, sent by the next delivery run."""
     message = outbox.get(message_id)

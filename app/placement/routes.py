@@ -1,4 +1,4 @@
-"""Thin routes over app/services/placement/search.py and app/services/placement/holds.py.
+"""Thin routes over app/services/placement/ (criteria, search, turn_aways, holds).
 
 From a ringing phone to a held place: the call's "Search placement" link opens
 this page pre-filled and already searched (`run=1`); each result has a Hold
@@ -17,22 +17,24 @@ from app.extensions import db, htmx
 from app.models.facility import LANGUAGES
 from app.placement import bp
 from app.presenters import kind_label
+from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.placement import holds
 from app.services.placement import search as placement
+from app.services.placement import turn_aways as turn_away_records
+from app.services.placement.criteria import FIELDS, parse_criteria
 from app.services.registry import capacity, regions
 from app.web.auth import current_actor, roles_required
 
 # The form's fields that are lists (checkboxes) rather than one value.
 LIST_FIELDS = ("needs", "languages", "kinds")
-SEARCHERS = placement.SEARCHERS
 
 
 def _criteria_data(values) -> dict:
     """What the form (or a pre-filling link) sent, as parse_criteria takes it:
     empty fields left out, so that defaults apply."""
     data = {}
-    for name in placement.FIELDS:
+    for name in FIELDS:
         if name in LIST_FIELDS:
             items = [item for item in values.getlist(name) if item]
             if items:
@@ -59,7 +61,7 @@ def _page(form: dict, *, outcome=None, error=None, status=200):
 
 def _run(form: dict):
     try:
-        criteria = placement.parse_criteria(_criteria_data(form))
+        criteria = parse_criteria(_criteria_data(form))
         outcome = placement.search(current_actor(), criteria, clock.now(),
                                    preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     except InvalidInput as error:
@@ -70,7 +72,7 @@ def _run(form: dict):
 
 
 @bp.route("/")
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def search_page():
     """The form, pre-filled from the query string (a call's needs); with
     `run=1` it searches at once."""
@@ -83,13 +85,13 @@ def search_page():
 
 
 @bp.route("/search", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def search():
     return _run(request.form)
 
 
 @bp.route("/hold", methods=["POST"])
-@roles_required(*SEARCHERS)
+@roles_required(*access.PLACEMENT_SEARCHERS)
 def hold():
     """Hold the place of one result: answers that result's hold fragment,
     with a conflict (no longer free, closed meanwhile) inline."""
@@ -116,23 +118,23 @@ def hold():
 
 
 @bp.route("/turn-aways")
-@roles_required(*placement.TURN_AWAY_READERS)
+@roles_required(*access.TURN_AWAY_READERS)
 def turn_aways():
     """The regions' unmet demand: turn-aways per region and day, two weeks."""
     now = clock.now()
     today = now.astimezone(clock.local_zone()).date()
-    region_ids = placement.turn_away_regions(current_user)
-    rows = placement.per_region_and_day(region_ids, today - timedelta(days=13), today, now)
+    region_ids = turn_away_records.turn_away_regions(current_user)
+    rows = turn_away_records.per_region_and_day(region_ids, today - timedelta(days=13), today, now)
     names = {region.id: region.name for region in regions.all_regions()}
     return render_template("placement/turn_aways.html", rows=rows, region_names=names, today=today)
 
 
 @bp.route("/turn-aways", methods=["POST"])
-@roles_required(*placement.TURN_AWAY_RECORDERS)
+@roles_required(*access.TURN_AWAY_RECORDERS)
 def record_turn_away():
     """End a contact without a place, explicitly (e.g. the caller declined)."""
     try:
-        turn_away, created = placement.record_turn_away(
+        turn_away, created = turn_away_records.record_turn_away(
             current_actor(), clock.now(), reason=request.form.get("reason"),
             call_id=request.form.get("call_id") or None, session=request.form.get("session") or None,
             note=request.form.get("note") or None,

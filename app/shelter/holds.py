@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from app import clock
 from app.extensions import htmx
+from app.services.core import access
 from app.services.core.access import can_update_facility
 from app.services.core.errors import Forbidden, NotFound
 from app.services.placement import hold_lists, holds
@@ -38,7 +39,7 @@ def _holds_page(facility):
 
 
 @bp.route("/<int:facility_id>/holds")
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def facility_holds(facility_id: int):
     """The incoming-holds section alone: what the page polls."""
     facility = facilities.get_facility(facility_id)
@@ -50,7 +51,7 @@ def facility_holds(facility_id: int):
 
 
 @bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release):action>", methods=["POST"])
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def hold_action(facility_id: int, hold_id: int, action: str):
     """Confirm (the household arrived: the unit's count drops) or release a
     hold. Answers the holds section, with the changed unit's form out of band,

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from app import clock, labels
 from app.extensions import db, htmx
 from app.presenters import kind_label
+from app.services.core import access
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.placement import referrals
 from app.shelter import bp
@@ -35,7 +36,7 @@ def _referral_helpers():
 
 
 @bp.route("/referrals/<int:referral_id>", methods=["POST"])
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def referral_status(referral_id: int):
     """Accept, decline or mark arrived one incoming referral: answers its
     fragment (with the 400/403/409 inline), or the page again without htmx."""

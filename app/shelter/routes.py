@@ -7,6 +7,7 @@ from flask_login import current_user
 from app import clock
 from app.extensions import db, htmx
 from app.models import Facility
+from app.services.core import access
 from app.services.core.access import can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, facilities
@@ -24,7 +25,7 @@ def _own_facility(facility_id: int) -> Facility:
 
 
 @bp.route("/")
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def index():
     own = current_user.facilities
     if len(own) == 1:
@@ -40,7 +41,7 @@ def index():
 
 
 @bp.route("/<int:facility_id>")
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def facility(facility_id: int):
     facility = _own_facility(facility_id)
     now = clock.now()
@@ -49,7 +50,7 @@ def facility(facility_id: int):
 
 
 @bp.route("/units/<int:unit_id>", methods=["POST"])
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def update_unit(unit_id: int):
     """Set a unit's available count: `step` (−1/+1) from the shown value, or
     the typed `available`; always with the `version` the page showed."""
@@ -95,7 +96,7 @@ def _invalid_message(exc: InvalidInput, unit) -> str:
 
 
 @bp.route("/<int:facility_id>/confirm", methods=["POST"])
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def confirm(facility_id: int):
     facility = _own_facility(facility_id)
     now = clock.now()
@@ -110,7 +111,7 @@ def confirm(facility_id: int):
 
 
 @bp.route("/<int:facility_id>/intake", methods=["POST"])
-@roles_required("shelter_staff", "admin")
+@roles_required(*access.SHELTER_PAGE_USERS)
 def intake(facility_id: int):
     facility = _own_facility(facility_id)
     choice = request.form.get("open")

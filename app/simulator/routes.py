@@ -1,13 +1,14 @@
-"""Thin routes over app/web/simulator.py: a form, the walk it made."""
+"""Thin routes over app/web/simulator.py (and its transports and TwiML): a form, the walk it made."""
 
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
 from app.extensions import db, htmx
+from app.services.core import access
 from app.services.core.errors import InvalidInput
 from app.services.hotline import twilio_gateway
 from app.simulator import bp
-from app.web import simulator
+from app.web import simulator, simulator_transport, simulator_twiml
 from app.web.auth import roles_required
 
 DEFAULTS = {"from": simulator.DEFAULT_CALLER, "digits": "", "hold_open": "1", "sms_from": "+32470000004",
@@ -27,7 +28,7 @@ def _field_message(field: str | None) -> str:
 
 
 def _page(form, *, walk=None, transport=None, error=None, field=None, status=200):
-    steps = [(step, simulator.describe(step.twiml, transport)) for step in walk.steps] if walk else []
+    steps = [(step, simulator_twiml.describe(step.twiml, transport)) for step in walk.steps] if walk else []
     context = dict(form=form, walk=walk, steps=steps, error=error, field=field,
                    twilio_configured=twilio_gateway.client(current_app.config) is not None)
     template = "simulator/_transcript.html" if htmx and request.method == "POST" else "simulator/index.html"
@@ -39,26 +40,26 @@ def _simulate(form, run, field_of=None):
     # The webhooks run in sessions of their own: this request holds no
     # transaction (nor, on SQLite, the write lock) while they do.
     db.session.commit()
-    transport = simulator.InProcess(current_app._get_current_object())
+    transport = simulator_transport.InProcess(current_app._get_current_object())
     try:
         walk = run(transport)
     except InvalidInput as error:
         field = (field_of or {}).get(error.field, error.field)
         return _page(form, error=_field_message(field), field=field, status=400)
-    except simulator.SimulatorError as error:
+    except simulator_transport.SimulatorError as error:
         return _page(form, error=_("The app did not answer as Twilio expects: %(error)s", error=str(error)),
                      status=502)
     return _page(form, walk=walk, transport=transport)
 
 
 @bp.route("")
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def index():
     return _page(DEFAULTS)
 
 
 @bp.route("/call", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def call():
     form = {**DEFAULTS, "hold_open": "", **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.simulate_call(
@@ -73,14 +74,14 @@ def call():
 
 
 @bp.route("/hangup", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def hangup():
     form = {**DEFAULTS, **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.hangup(transport, form.get("sid", "")))
 
 
 @bp.route("/sms", methods=["POST"])
-@roles_required("operator", "admin")
+@roles_required(*access.SIMULATOR_USERS)
 def sms():
     form = {**DEFAULTS, **request.form.to_dict()}
     return _simulate(form, lambda transport: simulator.simulate_sms(

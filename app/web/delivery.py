@@ -5,7 +5,7 @@ import logging
 
 from app import clock
 from app.extensions import db
-from app.services.delivery import outbox
+from app.services.delivery import sending
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def deliver_now(outbox_id: int) -> None:
     happens is recorded in its row (or left pending for the next delivery
     run); it never fails the request that wrote it."""
     try:
-        outbox.deliver_now(outbox_id, clock.now())
+        sending.deliver_now(outbox_id, clock.now())
     except Exception:  # noqa: BLE001 - the message is in the outbox; a later run delivers it
         db.session.rollback()
         log.exception("delivering outbox message %d failed; it stays in the outbox", outbox_id)

@@ -8,7 +8,9 @@ app's HOTLINE_SIGNING_TOKEN over HOTLINE_PUBLIC_URL + path + query), and the
 next request follows the TwiML the app answered (the `<Gather>` action with
 the keys pressed, the `<Dial>`'s `<Number url>` and action, the `<Record>`'s
 action and recording status callback). Requests go either over HTTP to a
-running app (`OverHttp`) or through the app's test client (`InProcess`).
+running app (`OverHttp`) or through the app's test client (`InProcess`):
+app.web.simulator_transport. The TwiML answers, the walk and its
+transcript: app.web.simulator_twiml.
 
 Nothing here writes to the database itself: the app does, as it would for
 Twilio. `sms_reply` reads the reply the app wrote to the outbox (Twilio is
@@ -16,26 +18,18 @@ not involved: without Twilio configured the reply stays there; with Twilio
 configured the app really sends it, to the number you simulate).
 """
 
-import re
-import secrets
 import time
-import urllib.error
-import urllib.request
-import xml.etree.ElementTree as ET
-from contextlib import nullcontext
-from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, current_app, has_request_context
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from app.extensions import db
 from app.models import OutboxMessage
 from app.services.core.errors import InvalidInput
 from app.services.hotline import phones, sms_commands
+from app.web.simulator_transport import SimulatorError, Transport, new_sid
+from app.web.simulator_twiml import Reply, Step, Verb, Walk, parse
 
 # The hotline's own number in simulated webhooks (`To`) when TWILIO_FROM_NUMBER
 # is not set: the app shows it to operators as the caller ID.
@@ -48,241 +42,6 @@ MAX_STEPS = 20
 KEYS = set("0123456789*#")
 MAX_KEYS = 5
 MAX_BODY = 1600
-
-
-class SimulatorError(Exception):
-    """The app could not be reached, refused a request, or answered what
-    Twilio could not follow."""
-
-
-def new_sid(prefix: str) -> str:
-    """A fresh Twilio-like SID: CA… for calls, SM… for messages."""
-    return prefix + secrets.token_hex(16)
-
-
-def signature(token: str, url: str, params: dict) -> str:
-    """X-Twilio-Signature for a POST of `params` to the full `url`."""
-    return RequestValidator(token).compute_signature(url, params)
-
-
-# --- where the requests go -------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    body: str
-
-
-class Transport:
-    """Signs and posts webhooks for the app whose public URL is `public_url`."""
-
-    def __init__(self, public_url: str, token: str):
-        self.public_url = public_url.rstrip("/")
-        self.token = token
-
-    def path_of(self, url: str) -> str:
-        """The path and query of a TwiML URL, which must be under the public URL
-        (the app builds every TwiML URL from HOTLINE_PUBLIC_URL)."""
-        if url.startswith("/"):
-            return url
-        if not url.startswith(self.public_url + "/"):
-            raise SimulatorError(f"the app answered a URL outside HOTLINE_PUBLIC_URL ({self.public_url}): {url}")
-        return url[len(self.public_url):]
-
-    def post(self, path: str, params: dict) -> Answer:
-        path = self.path_of(path)
-        headers = {"X-Twilio-Signature": signature(self.token, self.public_url + path, params)}
-        answer = self._send(path, params, headers)
-        if answer.status == 403:
-            raise SimulatorError(
-                f"POST {path} was refused (403): the signature did not match. The app must have the same "
-                f"HOTLINE_PUBLIC_URL ({self.public_url}) and signing token (TWILIO_AUTH_TOKEN, or "
-                "instance/hotline_signing_token) as this command."
-            )
-        if answer.status != 200:
-            raise SimulatorError(f"POST {path} answered {answer.status}: {_gist(answer.body)} (see the app's log)")
-        return answer
-
-    def _send(self, path: str, params: dict, headers: dict) -> Answer:
-        raise NotImplementedError
-
-    @property
-    def target(self) -> str:
-        raise NotImplementedError
-
-
-def _gist(body: str) -> str:
-    """An error page in a line: its title, else its first 200 characters."""
-    match = re.search(r"<title>(.*?)</title>", body, re.S | re.I)
-    return (match.group(1) if match else body[:200]).strip()
-
-
-class OverHttp(Transport):
-    """To a running app at `base_url` (its HOTLINE_PUBLIC_URL, or the address
-    behind the proxy Twilio calls), never through an HTTP proxy."""
-
-    def __init__(self, base_url: str, public_url: str, token: str, timeout: float = 20):
-        super().__init__(public_url, token)
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(f"not an http(s) URL: {base_url}", field="url")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    @property
-    def target(self) -> str:
-        return self.base_url
-
-    def _send(self, path: str, params: dict, headers: dict) -> Answer:
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=urlencode(params).encode(),
-            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-        )
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                return Answer(response.status, response.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError as error:
-            return Answer(error.code, error.read().decode("utf-8", "replace"))
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            raise SimulatorError(
-                f"could not reach {self.base_url} ({reason}): is the app running (make run)?"
-            ) from None
-
-
-class InProcess(Transport):
-    """Through `app`'s test client: no server needed. Each request runs in an
-    app context of its own, as it would in a server."""
-
-    def __init__(self, app: Flask):
-        super().__init__(app.config["HOTLINE_PUBLIC_URL"], app.config["HOTLINE_SIGNING_TOKEN"])
-        self.app = app
-
-    @property
-    def target(self) -> str:
-        return "in-process"
-
-    def _send(self, path: str, params: dict, headers: dict) -> Answer:
-        with self.app.app_context():
-            response = self.app.test_client().post(path, data=params, headers=headers)
-            return Answer(response.status_code, response.get_data(as_text=True))
-
-
-# --- what the app answered ----------------------------------------------------------
-
-
-@dataclass
-class Verb:
-    """One TwiML verb or noun of an answer."""
-
-    name: str
-    attrs: dict[str, str]
-    text: str
-    children: list["Verb"] = field(default_factory=list)
-
-    def find(self, name: str) -> "Verb | None":
-        return next((child for child in self.children if child.name == name), None)
-
-
-def parse(body: str) -> Verb:
-    """An answer, which must be TwiML (`<Response>`)."""
-    try:
-        root = ET.fromstring(body.encode())
-    except ET.ParseError as error:
-        raise SimulatorError(f"the app's answer is not XML ({error}): {body[:200]}") from None
-    if root.tag != "Response":
-        raise SimulatorError(f"the app's answer is not TwiML: <{root.tag}>")
-    return _verb(root)
-
-
-def _verb(element: ET.Element) -> Verb:
-    return Verb(element.tag, dict(element.attrib), (element.text or "").strip(), [_verb(child) for child in element])
-
-
-@dataclass
-class Step:
-    """One webhook: what happened at Twilio's end, what was sent, and the
-    TwiML the app answered."""
-
-    note: str
-    path: str
-    shown: dict[str, str]
-    twiml: Verb
-
-
-@dataclass
-class Walk:
-    """A simulated call or text: its SID and every step."""
-
-    kind: str  # call, sms, hangup
-    sid: str
-    steps: list[Step] = field(default_factory=list)
-    outcome: str = ""
-    # A call left in progress (--hold-open): end it with `hangup`.
-    held_open: bool = False
-    # An SMS: the reply the app wrote to the outbox.
-    reply: "Reply | None" = None
-
-
-def describe(verb: Verb, transport: Transport | None = None) -> list[tuple[int, str]]:
-    """The answer's verbs, one line each (with their depth), as a reader
-    wants them: "Say (nl-BE): …", "Dial → +32…", "Record …"."""
-    lines: list[tuple[int, str]] = []
-
-    def path(url: str | None) -> str:
-        if not url:
-            return ""
-        if transport is not None and url.startswith(transport.public_url + "/"):
-            return url[len(transport.public_url):]
-        return url
-
-    def attrs(node: Verb, *names: str) -> str:
-        shown = [f"{name}={path(node.attrs[name]) if name in ('action', 'url') else node.attrs[name]}"
-                 for name in names if name in node.attrs]
-        return f" [{', '.join(shown)}]" if shown else ""
-
-    def walk(node: Verb, depth: int) -> None:
-        if node.name == "Say":
-            lines.append((depth, f"Say ({node.attrs.get('language', '?')}): {node.text}"))
-        elif node.name == "Gather":
-            lines.append((depth, f"Gather → {path(node.attrs.get('action'))}{attrs(node, 'numDigits', 'timeout')}"))
-            for child in node.children:
-                walk(child, depth + 1)
-        elif node.name == "Dial":
-            numbers = ", ".join(child.text for child in node.children if child.name == "Number") or node.text
-            lines.append((depth, f"Dial → {numbers}{attrs(node, 'callerId', 'timeout', 'action')}"))
-        elif node.name == "Record":
-            lines.append((depth, f"Record{attrs(node, 'maxLength', 'finishOnKey', 'action')}"))
-        elif node.name == "Redirect":
-            lines.append((depth, f"Redirect → {path(node.text)}"))
-        else:
-            lines.append((depth, f"{node.name}{attrs(node, *node.attrs)}" + (f": {node.text}" if node.text else "")))
-
-    for child in verb.children:
-        walk(child, 0)
-    if not verb.children:
-        lines.append((0, "(empty <Response/>)"))
-    return lines
-
-
-def transcript(walk: Walk, transport: Transport | None = None) -> list[str]:
-    """The walk as text, for the command line (in English when there is no
-    request to take a language from)."""
-    with nullcontext() if has_request_context() else force_locale("en"):
-        out = []
-        for number, step in enumerate(walk.steps, 1):
-            out.append(f"{number}. {step.note}")
-            shown = "  ".join(f"{key}={value}" for key, value in step.shown.items())
-            out.append(f"   → POST {step.path}" + (f"  {shown}" if shown else ""))
-            for depth, line in describe(step.twiml, transport):
-                out.append("   ← " + "  " * depth + line)
-        if walk.outcome:
-            out.append(str(walk.outcome))
-        return out
 
 
 # --- checks on what the user asked for --------------------------------------------
@@ -494,17 +253,6 @@ def simulate_sms(transport: Transport, *, number: str, body: str, hotline: str |
     walk.reply = sms_reply(sid)
     walk.outcome = reply_outcome(walk.reply)
     return walk
-
-
-@dataclass
-class Reply:
-    """The reply the app wrote to the outbox for a text."""
-
-    to: str  # masked
-    body: str
-    status: str
-    last_error: str | None
-
 
 def sms_reply(message_sid: str) -> Reply | None:
     """The reply the app wrote to the outbox for the text `message_sid`: a

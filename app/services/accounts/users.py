@@ -13,7 +13,7 @@ from app.models import ApiToken, Facility, Region, User, UserRole
 from app.models.alerts import ALERT_CHANNELS
 from app.models.user import ROLES
 from app.services.core import audit, validation
-from app.services.core.access import Actor
+from app.services.core.access import Actor, may_give_roles
 from app.services.core.errors import Conflict, InvalidInput, NotFound
 
 USER_LANGUAGES = ("nl", "en", "fr")
@@ -51,7 +51,8 @@ def save_user(
 ) -> User:
     """Create a user (`user` None) or update one, validating every field.
     `alert_channels` (among sms, email; empty: no alert notices) None keeps
-    them as they are (both for a new user)."""
+    them as they are (both for a new user). An admin cannot take their own
+    admin role away (access.may_give_roles)."""
     email = validation.email(email, "email", required=True)
     if not name or not name.strip():
         raise InvalidInput("a name is required", field="name")
@@ -61,6 +62,8 @@ def save_user(
             f"roles must be among {', '.join(ROLES)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             field="roles",
         )
+    if not may_give_roles(actor, user, roles):
+        raise InvalidInput("you cannot remove your own admin role", field="roles")
     phone = validation.phone(phone, "phone")
     if language not in USER_LANGUAGES:
         raise InvalidInput(f"language must be one of {', '.join(USER_LANGUAGES)}", field="language")

@@ -20,7 +20,7 @@ from app.clock import local_zone
 from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, CapacityUnit, Facility, Region, User, UserRole
 from app.services.delivery import notices
-from app.services.placement import search
+from app.services.placement.turn_aways import per_region_and_day
 from app.texts import jobs
 
 PURPOSE = "digest"
@@ -69,7 +69,7 @@ def daily_digest(now: datetime) -> dict:
     regions = {region.id: region for user in managers for region in user.regions}
     shortages = shortages_between(region_ids, start, end, now)
     turn_aways = {count.region_id: count
-                  for count in search.per_region_and_day(region_ids, day, day, now, zone)}
+                  for count in per_region_and_day(region_ids, day, day, now, zone)}
     stale = stale_now(region_ids, now)
     sent = 0
     for user in managers:

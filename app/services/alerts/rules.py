@@ -17,7 +17,6 @@
     rule_fields(rule) -> dict         the rule in the shape save_rule takes
     get_rule(rule_id) -> AlertRule    NotFound when there is none
     rules_for(actor) -> [AlertRule]   the rules this actor may read and edit
-    may_edit(user, region_id) -> bool
 
 Who: admins every rule; managers only rules of their own regions (a rule
 for every region, `region` null, is for admins only). Anyone else: Forbidden.
@@ -48,7 +47,7 @@ from app.models import Alert, AlertRule, CapacityKind, Region, User
 from app.models.alerts import ALERT_CHANNELS
 from app.services.alerts import evaluation
 from app.services.core import audit, validation
-from app.services.core.access import Actor
+from app.services.core.access import ALERT_RECIPIENTS, Actor, alert_rule_region_ids, may_edit_alert_rule
 from app.services.core.errors import Forbidden, InvalidInput, NotFound
 
 DEFAULTS = {
@@ -68,8 +67,6 @@ DEFAULTS = {
 REQUIRED = ("name", "kinds", "threshold")
 FIELDS = (*REQUIRED, *DEFAULTS)
 MAX_COUNT = 100_000
-# Who may be named as a recipient or escalation contact.
-RECIPIENT_ROLES = ("operator", "manager", "admin")
 WEEK_MINUTES = 7 * 24 * 60
 DAY_MINUTES = 24 * 60
 
@@ -84,28 +81,9 @@ def get_rule(rule_id) -> AlertRule:
     return rule
 
 
-def managed_region_ids(user: User | None) -> set[int] | None:
-    """The regions whose rules `user` may edit: None for all (admins), a set
-    for managers (theirs), empty for anyone else."""
-    if user is None or not user.active:
-        return set()
-    if user.has_role("admin"):
-        return None
-    if user.has_role("manager"):
-        return {region.id for region in user.regions}
-    return set()
-
-
-def may_edit(user: User | None, region_id: int | None) -> bool:
-    ids = managed_region_ids(user)
-    if ids is None:
-        return True
-    return region_id is not None and region_id in ids
-
-
 def rules_for(actor: Actor) -> list[AlertRule]:
     """Active and inactive rules this actor may edit, by name."""
-    ids = managed_region_ids(actor.user)
+    ids = alert_rule_region_ids(actor.user)
     if ids is not None and not actor.has_role("manager"):
         raise Forbidden("alert rules are for managers and admins")
     query = select(AlertRule).order_by(AlertRule.name, AlertRule.id)
@@ -164,7 +142,7 @@ def _users(value, field: str, named_before=frozenset()) -> list[str]:
         raise InvalidInput(f"{field}: {', '.join(inactive)} is deactivated", field=field)
     # A notice names the region's shortage and its timeline names the staff
     # who were told: it is for the people who run the hotline and the region.
-    outsiders = [email for email in emails_to_check if not found[email].has_role(*RECIPIENT_ROLES)]
+    outsiders = [email for email in emails_to_check if not found[email].has_role(*ALERT_RECIPIENTS)]
     if outsiders:
         raise InvalidInput(f"{field}: {', '.join(outsiders)} is not an operator, manager or admin", field=field)
     return emails
@@ -265,7 +243,7 @@ def validate_rule(data, named_before=frozenset()) -> dict:
 def _check_editor(actor: Actor, region_id: int | None) -> None:
     if not actor.has_role("manager", "admin") or not actor.user.active:
         raise Forbidden("alert rules are for managers and admins")
-    if not may_edit(actor.user, region_id):
+    if not may_edit_alert_rule(actor.user, region_id):
         if region_id is None:
             raise Forbidden("a rule for every region is for admins; managers name one of their regions")
         raise Forbidden("managers make rules for their own regions only")

@@ -1,8 +1,12 @@
-"""Who may do what: one place for every permission rule."""
+"""Who may do what: one place for every permission rule.
+
+The role sets name what they allow; routes (`roles_required`) and services
+(`has_role`) use the same ones. The `may_*` checks decide about one record.
+"""
 
 from dataclasses import dataclass
 
-from app.models import Facility, Region, User
+from app.models import Alert, Facility, Hold, Referral, Region, User
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,118 @@ def export_shows_address(facility: Facility, *, include_confidential: bool) -> b
     in the admin's explicit `--include-confidential` backup (PRODUCT.md
     section 5, rule 1), which audits each reveal."""
     return include_confidential or not facility.confidential
+
+
+# --- role sets ------------------------------------------------------------------
+
+# Placement (PRODUCT.md flow B): search places, hold them, refer a contact.
+PLACEMENT_SEARCHERS = ("operator", "manager", "partner", "admin")
+PLACE_HOLDERS = ("operator", "manager", "partner", "admin")
+REFERRERS = ("operator", "manager", "partner", "admin")
+# The 'My holds' page: those who hold places for others.
+MY_HOLDS_USERS = ("operator", "manager", "partner")
+# Who lists turn-aways (operators and admins all, managers their regions), and who records one.
+TURN_AWAY_READERS = ("operator", "manager", "admin")
+TURN_AWAY_RECORDERS = ("operator", "manager")
+
+# Calls: who opens the operator console, its lists and the API's call list, and
+# may tie a search or a referral to a call (a searcher or referrer with none of
+# these roles is a partner). Who works a call (takes it, records its needs,
+# flags, notes and outcome), as for SMS replies and turn-aways. Partners and
+# shelter staff never see a call (PRODUCT.md section 2).
+CALL_READERS = ("operator", "manager", "admin")
+CALL_WORKERS = ("operator", "manager")
+
+# The shelter pages: a facility's staff, and admins (every facility).
+SHELTER_PAGE_USERS = ("shelter_staff", "admin")
+# The development page /hotline-simulator.
+SIMULATOR_USERS = ("operator", "admin")
+
+# Who opens the outbox (its page and the API's list) and retries its messages.
+OUTBOX_USERS = ("operator", "manager", "admin")
+
+# Who lists alerts and edits alert rules (each in their regions); who may be
+# named in a rule as a recipient or escalation contact, and so open an alert.
+ALERT_READERS = ("manager", "admin")
+ALERT_RECIPIENTS = ("operator", "manager", "admin")
+
+
+# --- may: decisions about one record ------------------------------------------------
+
+
+def may_see_hold(user, hold: Hold) -> bool:
+    if user is None:
+        return False
+    if user.has_role("operator", "manager", "admin"):
+        return True
+    if user.has_role("shelter_staff") and hold.unit.facility in user.facilities:
+        return True
+    return hold.created_by_id == user.id
+
+
+def may_close_hold(actor: Actor, hold: Hold, *, confirming: bool) -> bool:
+    """Confirming: the facility's staff, operators and managers. Releasing and
+    extending: those too, and whoever made the hold (a partner, their own)."""
+    user = actor.user
+    if user is None:
+        return False
+    if actor.has_role("operator", "manager") or can_update_facility(user, hold.unit.facility):
+        return True
+    return not confirming and hold.created_by_id == user.id
+
+
+def may_update_referral(user, referral: Referral) -> bool:
+    if user is None:
+        return False
+    if referral.facility_id is not None:
+        return can_update_facility(user, referral.facility)
+    return user.has_role("operator", "manager", "admin")
+
+
+def may_see_referral(user, referral: Referral) -> bool:
+    if user is None:
+        return False
+    if user.has_role("operator", "manager", "admin"):
+        return True
+    if user.has_role("shelter_staff") and referral.facility_id in {f.id for f in user.facilities}:
+        return True
+    return referral.created_by_id == user.id
+
+
+def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
+    """Admins; managers of the alert's region; users the rule names
+    (recipients, escalate_to): whoever the alert asks to act."""
+    if user is None or not user.active:
+        return False
+    if user.has_role("admin"):
+        return True
+    if user.has_role("manager") and any(region.id == alert.region_id for region in user.regions):
+        return True
+    rule = alert.rule
+    return user.email in (rule.recipients or []) or user.email in (rule.escalate_to or [])
+
+
+def alert_rule_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose alert rules `user` may edit: None for all (admins), a
+    set for managers (theirs), empty for anyone else."""
+    if user is None or not user.active:
+        return set()
+    if user.has_role("admin"):
+        return None
+    if user.has_role("manager"):
+        return {region.id for region in user.regions}
+    return set()
+
+
+def may_edit_alert_rule(user: User | None, region_id: int | None) -> bool:
+    ids = alert_rule_region_ids(user)
+    if ids is None:
+        return True
+    return region_id is not None and region_id in ids
+
+
+def may_give_roles(actor: Actor, user: User | None, roles) -> bool:
+    """Whether `actor` may give `user` (None: a new user) these roles: an
+    admin never takes their own admin role away, so that nobody locks
+    themselves (possibly the last admin) out by accident."""
+    return user is None or user.id != actor.user_id or "admin" not in user.roles or "admin" in roles

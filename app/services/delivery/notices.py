@@ -2,7 +2,7 @@
 
 A notice is an outbox row with a dedup key (unique in the outbox): a job that
 runs again, or a second scheduler racing the first, finds the key taken and
-writes nothing. Delivery is the outbox's (app/services/delivery/outbox.py `deliver`).
+writes nothing. Delivery is app/services/delivery/sending.py's.
 """
 
 from datetime import datetime

@@ -26,9 +26,9 @@ from sqlalchemy import select
 from app.clock import local_zone
 from app.extensions import db
 from app.models import Alert, CapacityKind, CapacityUnit, Facility, OutboxMessage, User
-from app.services.alerts import evaluation
+from app.services.alerts import episodes
 from app.services.core import validation
-from app.services.core.access import Actor, can_update_facility
+from app.services.core.access import Actor, can_update_facility, may_acknowledge_alert
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
 from app.services.hotline import phones
@@ -304,10 +304,10 @@ def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> st
         raise _Refusal(sms.text(lang, "ack_no_code"))
     alert = db.session.get(Alert, alert_id)
     # Not there, or not the sender's: the same reply, nothing revealed.
-    if alert is None or not evaluation.may_acknowledge(actor.user, alert) or alert.state == "pending":
+    if alert is None or not may_acknowledge_alert(actor.user, alert) or alert.state == "pending":
         raise _Refusal(sms.text(lang, "ack_unknown", code=code))
     try:
-        evaluation.acknowledge(actor, alert, now)
+        episodes.acknowledge(actor, alert, now)
     except Forbidden:
         raise _Refusal(sms.text(lang, "ack_unknown", code=code)) from None
     except Conflict:

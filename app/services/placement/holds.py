@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import CapacityChange, CapacityUnit, Hold, PlacementSearch
 from app.services.core import audit
-from app.services.core.access import Actor, can_update_facility
+from app.services.core.access import PLACE_HOLDERS, Actor, may_close_hold
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import MAX_ID, aware_time, record_id, text, whole_number
 from app.services.placement import turn_aways
@@ -23,7 +23,6 @@ from app.services.registry.capacity import held_places
 
 MAX_MINUTES = 24 * 60
 MAX_PERSONS = 30
-HOLDERS = ("operator", "manager", "partner", "admin")
 
 
 def lock_unit(unit_id: int) -> CapacityUnit:
@@ -75,7 +74,7 @@ def create(
     default_minutes: int,
 ) -> Hold:
     """Hold `persons` places (or a room or slot) of a unit for `minutes`."""
-    if not actor.has_role(*HOLDERS):
+    if not actor.has_role(*PLACE_HOLDERS):
         raise Forbidden("holding a place needs the role operator, manager or partner")
     unit_id = whole_number(unit_id, "unit_id", 1, MAX_ID)
     persons = whole_number(persons, "persons", 1, MAX_PERSONS)
@@ -141,32 +140,11 @@ def get(hold_id: int) -> Hold:
     return hold
 
 
-def may_see(user, hold: Hold) -> bool:
-    if user is None:
-        return False
-    if user.has_role("operator", "manager", "admin"):
-        return True
-    if user.has_role("shelter_staff") and hold.unit.facility in user.facilities:
-        return True
-    return hold.created_by_id == user.id
-
-
-def _may_close(actor: Actor, hold: Hold, *, confirming: bool) -> bool:
-    """Confirming: the facility's staff, operators and managers. Releasing and
-    extending: those too, and whoever made the hold (a partner, their own)."""
-    user = actor.user
-    if user is None:
-        return False
-    if actor.has_role("operator", "manager") or can_update_facility(user, hold.unit.facility):
-        return True
-    return not confirming and hold.created_by_id == user.id
-
-
 def confirm(actor: Actor, hold: Hold, now: datetime) -> Hold:
     """The household arrived: the hold takes its places for good. The unit's
     available count drops, written to the history with source `hold`. An
     expired hold is confirmed only if a place is still free."""
-    if not _may_close(actor, hold, confirming=True):
+    if not may_close_hold(actor, hold, confirming=True):
         raise Forbidden("confirming a hold needs the facility's staff, an operator or a manager")
     unit = lock_unit(hold.unit_id)
     db.session.refresh(hold)
@@ -201,7 +179,7 @@ def confirm(actor: Actor, hold: Hold, now: datetime) -> Hold:
 
 
 def release(actor: Actor, hold: Hold, now: datetime) -> Hold:
-    if not _may_close(actor, hold, confirming=False):
+    if not may_close_hold(actor, hold, confirming=False):
         raise Forbidden("you may release only holds you made, or holds of your facility")
     unit = lock_unit(hold.unit_id)
     db.session.refresh(hold)
@@ -217,7 +195,7 @@ def release(actor: Actor, hold: Hold, now: datetime) -> Hold:
 
 
 def extend(actor: Actor, hold: Hold, minutes, now: datetime) -> Hold:
-    if not _may_close(actor, hold, confirming=False):
+    if not may_close_hold(actor, hold, confirming=False):
         raise Forbidden("you may extend only holds you made, or holds of your facility")
     minutes = whole_number(minutes, "minutes", 1, MAX_MINUTES)
     unit = lock_unit(hold.unit_id)

@@ -26,13 +26,10 @@ from app.extensions import db
 from app.models import CapacityKind, Facility, Organisation, Referral
 from app.models.placement import REFERRAL_STATUSES
 from app.services.core import audit
-from app.services.core.access import Actor, can_update_facility
+from app.services.core.access import CALL_READERS, REFERRERS, Actor, may_update_referral
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import record_id, text
 
-REFERRERS = ("operator", "manager", "partner", "admin")
-# Those who work with calls; a referrer with none of these roles is a partner.
-CALL_ROLES = ("operator", "manager", "admin")
 RELIEF_TYPES = ("relief_point", "offender_programme")
 TRANSITIONS = {
     "proposed": ("accepted", "declined"),
@@ -91,7 +88,7 @@ def create(
     kind = kind.strip() if kind is not None else None
     note = text(note, "note", NOTE_LIMIT)
     call_id = record_id(call_id, "call_id")
-    if call_id is not None and not actor.has_role(*CALL_ROLES):
+    if call_id is not None and not actor.has_role(*CALL_READERS):
         raise InvalidInput("partners do not refer from calls: leave call_id out", field="call_id")
 
     facility = organisation = None
@@ -125,7 +122,7 @@ def create(
     db.session.flush()
     audit.record(actor, "referral.create", now, referral, facility=referral.facility_id,
                  organisation=referral.organisation_id, kind=kind, call=call_id,
-                 by_partner=not actor.has_role(*CALL_ROLES))
+                 by_partner=not actor.has_role(*CALL_READERS))
     return referral
 
 
@@ -134,14 +131,6 @@ def get(referral_id: int) -> Referral:
     if referral is None:
         raise NotFound(f"no referral {referral_id}")
     return referral
-
-
-def may_update(user, referral: Referral) -> bool:
-    if user is None:
-        return False
-    if referral.facility_id is not None:
-        return can_update_facility(user, referral.facility)
-    return user.has_role("operator", "manager", "admin")
 
 
 def next_statuses(referral: Referral) -> tuple[str, ...]:
@@ -153,7 +142,7 @@ def update_status(actor: Actor, referral: Referral, status, now: datetime, note=
     status (read under a row lock, so two people pressing at once cannot both
     win). A `note` (why it was declined, say) is added to the referral's note
     on a line of its own and kept in the audit event."""
-    if not may_update(actor.user, referral):
+    if not may_update_referral(actor.user, referral):
         if referral.facility_id is not None:
             raise Forbidden("only the receiving facility's staff update this referral")
         raise Forbidden("referrals to an organisation are updated by operators and managers")
@@ -196,16 +185,6 @@ def visible(user, *, status: str | None = None, facility_id: int | None = None,
         query = query.where(Referral.status == status)
     query = query.where(Referral.id > (after_id or 0)).order_by(Referral.id).limit(limit)
     return list(db.session.scalars(query))
-
-
-def may_see(user, referral: Referral) -> bool:
-    if user is None:
-        return False
-    if user.has_role("operator", "manager", "admin"):
-        return True
-    if user.has_role("shelter_staff") and referral.facility_id in {f.id for f in user.facilities}:
-        return True
-    return referral.created_by_id == user.id
 
 
 def incoming(facility: Facility) -> list[Referral]:

@@ -27,7 +27,7 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("evaluate_alerts", "app.services.alerts.evaluation:evaluate", "ALERT_EVALUATION_SECONDS"),
-    Job("deliver_outbox", "app.services.delivery.outbox:deliver_due", "OUTBOX_DELIVERY_SECONDS"),
+    Job("deliver_outbox", "app.services.delivery.sending:deliver_due", "OUTBOX_DELIVERY_SECONDS"),
     Job("expire_holds", "app.services.placement.hold_expiry:expire_and_notify", "HOLD_EXPIRY_SECONDS"),
     Job("remind_stale", "app.services.registry.stale_reminders:remind_stale", "STALE_REMINDER_SECONDS"),
     Job("daily_digest", "app.services.alerts.digest:daily_digest", "DIGEST_SECONDS"),

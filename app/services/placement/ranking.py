@@ -1,0 +1,196 @@
+"""Placement search: ranking the candidate units.
+
+Facilities outside their intake hours at this moment last, then fresh
+counts before stale ones, then by distance plus `preference_km` per unmet
+preference (each language asked for and not spoken; high security or pets
+asked for and absent). Distances are measured from the searched place's
+centre; to a confidential facility from its municipality's centre, in whole
+kilometres — and the ranking uses exactly the distance shown, so neither the
+figures nor the order of results can locate it (PRODUCT.md section 5, rule 1).
+"""
+
+import heapq
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.models.facility import LANGUAGES
+from app.services.placement.candidates import (
+    F_CHILD_AGE,
+    F_CONFIDENTIAL,
+    F_GENDERS,
+    F_HOURS,
+    F_LANGUAGES,
+    F_LAT,
+    F_LON,
+    F_PETS,
+    F_SECURITY,
+    U_AVAILABLE,
+    U_FACILITY,
+    U_HELD,
+    U_ID,
+    U_KIND,
+    U_ROOM,
+    U_STALE,
+)
+from app.services.placement.criteria import Criteria
+from app.services.registry import intake_hours, places
+
+_REASON_TEXT = {
+    "language": "speaks {}",
+    "wheelchair": "wheelchair",
+    "high_security": "high security",
+    "pets": "pets",
+    "children": "children up to {}",
+    "always_open": "24/7",
+    "room": "room for {}",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a result matched, or a preference it does not meet: `code`
+    (language, wheelchair, high_security, pets, children, always_open, room)
+    and `value` (the language, the oldest child age taken, the room size)."""
+
+    code: str
+    value: str | int | None = None
+
+    @property
+    def text(self) -> str:
+        if self.code == "children" and self.value is None:
+            return "children"
+        return _REASON_TEXT[self.code].format(self.value)
+
+
+def places_needed(counts: str, room_size: int | None, persons: int) -> int | None:
+    """What a household of `persons` takes of a unit (app.services.placement.holds.places_for):
+    a place per person, or one room or slot; None when a room is too small."""
+    if counts == "persons":
+        return persons
+    if counts == "rooms" and (room_size or 0) < persons:
+        return None
+    return 1
+
+class Ranker:
+    """Works out what ranking needs of each facility, once: whether it takes
+    the gender, its public distance, unmet preferences, whether intake is open
+    now; and ranks rows. Caches per distinct JSON value and per facility."""
+
+    def __init__(self, criteria: Criteria, now: datetime, zone: ZoneInfo, preference_km: float,
+                 home_region_id: int | None):
+        self.criteria = criteria
+        self.now = now
+        self.zone = zone
+        self.preference_km = preference_km
+        self.home_region_id = home_region_id
+        self.lat0, self.lon0 = criteria.place.lat, criteria.place.lon
+        self.counts = {kind.id: kind.counts for kind in criteria.kinds}
+        self._facts: dict[int, tuple | bool] = {}
+        self._genders: dict[str, bool] = {}
+        self._languages: dict[int, tuple[tuple[Reason, ...], tuple[Reason, ...]]] = {}
+        self._hours: dict[str, tuple[dict, bool, datetime | None]] = {}
+
+    def takes_gender(self, text: str) -> bool:
+        taken = self._genders.get(text)
+        if taken is None:
+            taken = self._genders[text] = self.criteria.gender in json.loads(text)
+        return taken
+
+    def languages(self, mask: int):
+        """The languages asked for that the facility speaks and does not, by
+        its language_mask."""
+        found = self._languages.get(mask)
+        if found is None:
+            spoken = {code for bit, code in enumerate(LANGUAGES) if mask >> bit & 1}
+            found = self._languages[mask] = (
+                tuple(Reason("language", code) for code in self.criteria.languages if code in spoken),
+                tuple(Reason("language", code) for code in self.criteria.languages if code not in spoken),
+            )
+        return found
+
+    def hours(self, text: str):
+        found = self._hours.get(text)
+        if found is None:
+            schedule = json.loads(text)
+            opens_at = intake_hours.next_opening(schedule, self.now, self.zone)
+            open_now = opens_at is None and intake_hours.is_open(schedule, self.now, self.zone)
+            found = self._hours[text] = (schedule, open_now, opens_at)
+        return found
+
+    def public_distance(self, confidential, public_lat: float, public_lon: float) -> float | int:
+        """The distance ranking uses and results show: to the facility's
+        public point — its coordinates, or, for a confidential one or one
+        without any, its municipality's centre — in whole km when confidential
+        (PRODUCT.md section 5, rule 1), else to 100 m."""
+        km = places.haversine_km(self.lat0, self.lon0, public_lat, public_lon)
+        return int(round(km)) if confidential else round(km, 1)
+
+    def facts(self, row):
+        """(closed now, score, km) of a row's facility, or
+        False when it does not take the gender."""
+        found = self._facts.get(row[U_FACILITY])
+        if found is not None:
+            return found
+        criteria, needs = self.criteria, self.criteria.needs
+        if criteria.gender is not None and not self.takes_gender(row[F_GENDERS]):
+            found = False
+        else:
+            unmet = len(self.languages(row[F_LANGUAGES])[1]) if criteria.languages else 0
+            if "high_security" in needs and not row[F_SECURITY]:
+                unmet += 1
+            if "pets" in needs and not row[F_PETS]:
+                unmet += 1
+            km = self.public_distance(row[F_CONFIDENTIAL], row[F_LAT], row[F_LON])
+            closed_now = not self.hours(row[F_HOURS])[1]
+            found = (closed_now, km + self.preference_km * unmet, km)
+        self._facts[row[U_FACILITY]] = found
+        return found
+
+    def rank(self, rows) -> list[tuple]:
+        """(sort key, row) for the rows whose facility passes and that have
+        enough free places for the household, once holds are counted;
+        unsorted. The key: closed now, stale, score (distance + penalty),
+        distance, facility id, unit id."""
+        facts, counts, persons = self.facts, self.counts, self.criteria.persons
+        ranked = []
+        for row in rows:
+            needed = places_needed(counts[row[U_KIND]], row[U_ROOM], persons)
+            if needed is None or row[U_AVAILABLE] - row[U_HELD] < needed:
+                continue
+            found = facts(row)
+            if found:
+                closed_now, score, km = found
+                ranked.append(((closed_now, bool(row[U_STALE]), score, km, row[U_FACILITY], row[U_ID]), row))
+        return ranked
+
+    def reasons_and_unmet(self, row) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
+        criteria, needs = self.criteria, self.criteria.needs
+        reasons, unmet = [], []
+        if criteria.languages:
+            spoken, missing = self.languages(row[F_LANGUAGES])
+            reasons.extend(spoken)
+            unmet.extend(missing)
+        if "wheelchair" in needs:
+            reasons.append(Reason("wheelchair"))
+        if "high_security" in needs:
+            (reasons if row[F_SECURITY] else unmet).append(Reason("high_security"))
+        if "pets" in needs:
+            (reasons if row[F_PETS] else unmet).append(Reason("pets"))
+        if criteria.children:
+            reasons.append(Reason("children", row[F_CHILD_AGE]))
+        if self.counts[row[U_KIND]] == "rooms":
+            reasons.append(Reason("room", row[U_ROOM]))
+        if self.hours(row[F_HOURS])[0].get("always"):
+            reasons.append(Reason("always_open"))
+        return tuple(reasons), tuple(unmet)
+
+
+def best_of(criteria: Criteria, ranker: Ranker, ranked: list[tuple]) -> list[tuple]:
+    """The best `limit` of the ranked rows, each with its free places and
+    the places the household takes. Keys are unique (they end with the unit
+    id), so this is exactly the head of the full order."""
+    counts, persons = ranker.counts, criteria.persons
+    return [(key, row, row[U_AVAILABLE] - row[U_HELD], places_needed(counts[row[U_KIND]], row[U_ROOM], persons))
+            for key, row in heapq.nsmallest(criteria.limit, ranked)]
