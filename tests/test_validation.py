@@ -294,3 +294,23 @@ def test_pages_and_alert_ids_in_the_query_string_that_are_no_numbers_show_the_fi
     for path in ("/outbox/", "/admin/facilities", "/console/log", "/dashboard/", f"/shelter/{facility.id}"):
         assert client.get(f"{path}?page={value}").status_code == 200, path
     assert client.get(f"/alerts/?before={value}").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-14:00", "9999-12-31", "2026-11-3١", "²"])
+def test_the_calls_list_refuses_a_since_out_of_range(client, api, value):
+    _, _, tokens = api
+    response = call(client, "GET", f"/api/v1/calls?since={value}", tokens["operator"])
+    assert_refused(response, 400, "since")
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("operator=99999999999999999999", "operator"), ("operator=²", "operator"), ("date=9999-12-31", "date"),
+    ("date=2026-11-3١", "date"),
+])
+def test_the_call_log_names_a_filter_out_of_range(client, api, query, field):
+    operator = make.user("operator")
+    db.session.commit()
+    make.login(client, operator)
+    response = client.get(f"/console/log?{query}", headers={"Accept": "application/json"})
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert field in response.get_data(as_text=True)

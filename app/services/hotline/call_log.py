@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Call, User, UserRole
 from app.models.hotline import CALL_STATUSES, CHANNELS, OUTCOMES
+from app.services.core import validation
 from app.services.core.access import CALL_WORKERS
 from app.services.core.errors import InvalidInput
 
@@ -31,21 +32,15 @@ class LogFilters:
 
 def parse_log_filters(args: Mapping) -> LogFilters:
     """The call log's filters from a query string; InvalidInput naming a bad one."""
-    raw_day = (args.get("date") or "").strip()
-    try:
-        day = date.fromisoformat(raw_day) if raw_day else None
-    except ValueError:
-        raise InvalidInput("date must be a day like 2026-11-28", field="date") from None
+    day = validation.calendar_date(args.get("date"), "date")
     outcome = (args.get("outcome") or "").strip() or None
     if outcome is not None and outcome not in (*OUTCOMES, "none"):
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)} or none", field="outcome")
-    raw_operator = (args.get("operator") or "").strip()
-    if raw_operator and not raw_operator.isdigit():
-        raise InvalidInput("operator must be a user's id", field="operator")
+    operator_id = validation.record_id(args.get("operator"), "operator")
     channel = (args.get("channel") or "").strip() or None
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
-    return LogFilters(day=day, outcome=outcome, operator_id=int(raw_operator) if raw_operator else None,
+    return LogFilters(day=day, outcome=outcome, operator_id=operator_id,
                       channel=channel)
 
 
@@ -82,18 +77,9 @@ def parse_since(raw: str | None, zone: ZoneInfo) -> datetime | None:
     """`since` as the API takes it: a time with its zone, or a day (from its
     midnight in `zone`)."""
     raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(0), zone)
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("since must be a time like 2026-11-28T21:00:00+01:00, or a day like 2026-11-28",
-                           field="since") from None
-    if moment.tzinfo is None:
-        raise InvalidInput("since needs a time zone, like +01:00", field="since")
-    return moment
+    if len(raw) == 10:
+        return datetime.combine(validation.calendar_date(raw, "since"), time(0), zone)
+    return validation.aware_time(raw, "since")
 
 
 def listed(*, status: str | None = None, since: datetime | None = None, after_id: int | None = None,

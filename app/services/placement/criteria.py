@@ -44,7 +44,7 @@ MAX_CHILD_AGE = 17
 MAX_AVOID = 100
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
-SESSION = re.compile(r"^[\x21-\x7e]{1,64}$")
+SESSION = re.compile(r"[\x21-\x7e]{1,64}")
 FIELDS = ("client_type", "adults", "children", "gender", "needs", "languages", "postcode", "kinds",
           "avoid_facilities", "beyond_region", "call_id", "session", "limit")
 _TRUE = ("true", "1", "yes", "on")
@@ -171,17 +171,17 @@ def parse_criteria(data: dict) -> Criteria:
 
     avoid = []
     for facility_id in validation.items(data.get("avoid_facilities"), "avoid_facilities"):
-        avoid.append(whole_number(facility_id, "avoid_facilities", 1, 2**31 - 1))
+        avoid.append(whole_number(facility_id, "avoid_facilities", 1, validation.MAX_ID))
     if len(avoid) > MAX_AVOID:
         raise InvalidInput(f"avoid_facilities: at most {MAX_AVOID}", field="avoid_facilities")
 
     beyond = _beyond(data.get("beyond_region"))
     call_id = data.get("call_id")
-    call_id = None if call_id in (None, "") else whole_number(call_id, "call_id", 1, 2**31 - 1)
+    call_id = validation.record_id(call_id, "call_id")
     session = data.get("session")
     if session in (None, ""):
         session = None
-    elif not isinstance(session, str) or not SESSION.match(session):
+    elif not isinstance(session, str) or not SESSION.fullmatch(session):
         raise InvalidInput("session must be 1 to 64 visible characters without spaces", field="session")
     limit = data.get("limit")
     limit = DEFAULT_LIMIT if limit in (None, "") else whole_number(limit, "limit", 1, MAX_LIMIT)

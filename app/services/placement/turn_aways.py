@@ -16,10 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import PlacementSearch, Region, TurnAway
 from app.models.placement import TURN_AWAY_REASONS
-from app.services.core import audit
+from app.services.core import audit, validation
 from app.services.core.access import TURN_AWAY_READERS, TURN_AWAY_RECORDERS, Actor
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.core.validation import whole_number
 from app.services.placement.criteria import SESSION
 
 
@@ -155,10 +154,10 @@ def record_turn_away(actor: Actor, now: datetime, *, reason, call_id=None, sessi
         raise Forbidden("recording a turn-away needs the role operator or manager")
     if reason not in TURN_AWAY_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(TURN_AWAY_REASONS)}", field="reason")
-    call_id = None if call_id in (None, "") else whole_number(call_id, "call_id", 1, 2**31 - 1)
+    call_id = validation.record_id(call_id, "call_id")
     if session in (None, ""):
         session = None
-    elif not isinstance(session, str) or not SESSION.match(session):
+    elif not isinstance(session, str) or not SESSION.fullmatch(session):
         raise InvalidInput("session must be 1 to 64 visible characters without spaces", field="session")
     region_id = None
     if region not in (None, ""):
