@@ -14,11 +14,11 @@ from app.api.paging import next_link, page_args
 from app.api.serializers import notification_json
 from app.auth import current_actor, login_required, roles_required
 from app.clock import iso_local
-from app.extensions import db
 from app.models import Alert, AlertEvent
 from app.services.alerts import evaluation, rules
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
+from app.web import unit_of_work
 
 # --- rules ---------------------------------------------------------------------
 
@@ -32,8 +32,8 @@ def alert_rule_list():
 @bp.route("/alert-rules", methods=["POST"])
 @login_required
 def create_alert_rule():
-    rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
-    db.session.commit()
+    with unit_of_work.change():
+        rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
     return jsonify(rules.rule_data(rule)), 201
 
 
@@ -41,8 +41,8 @@ def create_alert_rule():
 @login_required
 def update_alert_rule(rule_id: int):
     rule = rules.get_rule(rule_id)
-    rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
-    db.session.commit()
+    with unit_of_work.change():
+        rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
     return jsonify(rules.rule_data(rule))
 
 
@@ -50,8 +50,8 @@ def update_alert_rule(rule_id: int):
 @login_required
 def delete_alert_rule(rule_id: int):
     rule = rules.get_rule(rule_id)
-    result = rules.delete_rule(current_actor(), clock.now(), rule)
-    db.session.commit()
+    with unit_of_work.change():
+        result = rules.delete_rule(current_actor(), clock.now(), rule)
     return jsonify({"id": rule_id, "result": result})
 
 
@@ -100,8 +100,8 @@ def alert_detail(alert_id: int):
 @bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = evaluation.acknowledge(current_actor(), evaluation.get_alert(alert_id), clock.now())
-    db.session.commit()
+    with unit_of_work.change():
+        alert = evaluation.acknowledge(current_actor(), evaluation.get_alert(alert_id), clock.now())
     return jsonify(_alert_detail_json(alert))
 
 
@@ -119,6 +119,6 @@ def notification_list():
 @bp.route("/notifications/<int:message_id>/retry", methods=["POST"])
 @roles_required(*outbox.RETRIERS)
 def retry_notification(message_id: int):
-    message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
-    db.session.commit()
+    with unit_of_work.change():
+        message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
     return jsonify(notification_json(message))

@@ -3,9 +3,10 @@
 A text from a registered phone is a command (app.services.hotline.sms_commands); from
 any other number it is a help-seeker writing to the hotline
 (app.services.hotline.conversations). Replies go through the outbox, written in the
-webhook's transaction and delivered right after its commit; the webhook itself
-answers an empty TwiML `<Response/>`. A failed send stays in the outbox row
-and never fails the webhook. The signature is checked in app.hotline.
+webhook's transaction and delivered right after its commit, which the webhook makes
+itself (app.web.unit_of_work.commit_now); the webhook answers an empty TwiML
+`<Response/>`. A failed send stays in the outbox row and never fails the webhook. The
+signature is checked in app.hotline.
 """
 
 import logging
@@ -15,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from app import clock
-from app.extensions import db
 from app.hotline import bp
 from app.services.delivery import outbox
 from app.services.hotline import conversations, phones, sms_commands
+from app.web import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,15 @@ def sms():
     # Registered phones (staff) are never help-seekers, active or not.
     user = sms_commands.sender(number)
     try:
-        if user is not None:
-            reply = sms_commands.handle(user, body, message_sid, now)
-        else:
-            reply = conversations.receive(number, body, message_sid, now)
-        reply_id = reply.id if reply is not None else None
-        db.session.commit()
+        with unit_of_work.change():
+            if user is not None:
+                reply = sms_commands.handle(user, body, message_sid, now)
+            else:
+                reply = conversations.receive(number, body, message_sid, now)
+            reply_id = reply.id if reply is not None else None
+            unit_of_work.commit_now()
     except IntegrityError:
         # The same MessageSid, handled by a concurrent retry of this webhook.
-        db.session.rollback()
         log.info("SMS %s from %s was handled concurrently: ignored", message_sid, phones.mask(number))
         reply_id = None
     if reply_id is not None:
@@ -55,14 +56,16 @@ def sms():
 
 
 def deliver_now(outbox_id: int) -> None:
-    """One attempt to send an outbox message just committed, under the same
-    claim as the scheduler's delivery runs (so never sent by both). Whatever
-    happens is recorded in its row (or left pending for the next delivery
-    run); it never fails the request that wrote it."""
+    """Commit the request's writes, the outbox message among them, then one
+    attempt to send the message, under the same claim as the scheduler's
+    delivery runs (so never sent by both). Whatever happens to the sending is
+    recorded in its row (or left pending for the next delivery run); it never
+    fails the request that wrote it."""
+    unit_of_work.commit_now()
     try:
-        outbox.deliver_now(outbox_id, clock.now())
+        with unit_of_work.change():
+            outbox.deliver_now(outbox_id, clock.now())
     except Exception:  # noqa: BLE001 - the message is in the outbox; a later run delivers it
-        db.session.rollback()
         log.exception("delivering outbox message %d failed; it stays in the outbox", outbox_id)
 
 
@@ -72,5 +75,4 @@ def sms_status():
     status = request.form.get("MessageStatus", "").strip()
     if provider_id and status:
         outbox.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
-        db.session.commit()
     return _twiml()

@@ -4,11 +4,12 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
 from app.auth import roles_required
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.hotline import simulator
 from app.services.core.errors import InvalidInput
 from app.services.hotline import twilio_gateway
 from app.simulator import bp
+from app.web import unit_of_work
 
 DEFAULTS = {"from": simulator.DEFAULT_CALLER, "digits": "", "hold_open": "1", "sms_from": "+32470000004",
             "body": "VRIJ 3"}
@@ -38,7 +39,7 @@ def _simulate(form, run, field_of=None):
     """Run a simulation in-process; the page with its steps, or what went wrong."""
     # The webhooks run in sessions of their own: this request holds no
     # transaction (nor, on SQLite, the write lock) while they do.
-    db.session.commit()
+    unit_of_work.commit_now()
     transport = simulator.InProcess(current_app._get_current_object())
     try:
         walk = run(transport)
