@@ -1,16 +1,18 @@
 """Every error answers JSON under /api/ (and for JSON clients), HTML elsewhere:
-`{"error": {"code", "message", "field"?}}` plus the current state on a 409."""
+`{"error": {"code", "message", "field"?}}` plus the current state on a 409.
+Each handler first rolls the request's writes back (app.web.unit_of_work)."""
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app import clock
-from app.api.serializers import current_state_json
-from app.extensions import db
 from app.services.core.errors import ServiceError, Unauthenticated
+from app.web import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -45,30 +47,38 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
     return render_template(template, status=status, message=message), status
 
 
+def serialise_conflicts_with(app: Flask, current_state_json: Callable[[dict, datetime], dict]) -> None:
+    """How the current state a 409 carries (ServiceError.current) is put beside
+    its error in JSON; the API registers its serializer (app.api)."""
+    app.extensions["conflict_state_json"] = current_state_json
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
         # Whatever a failed operation wrote is undone: never a partial write.
-        db.session.rollback()
+        unit_of_work.roll_back()
         if isinstance(error, Unauthenticated) and not wants_json():
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        extra = current_state_json(error.current, clock.now()) if error.current else None
+        current_state_json = current_app.extensions.get("conflict_state_json")
+        extra = current_state_json(error.current, clock.now()) if error.current and current_state_json else None
         return error_response(error.status, error.code, error.message, field=error.field, extra=extra)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
-        db.session.rollback()
+        unit_of_work.roll_back()
         return error_response(
             400, "csrf_failed", "The form expired or came from elsewhere; reload the page and try again."
         )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        db.session.rollback()
+        unit_of_work.roll_back()
         return error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
-        db.session.rollback()
+        # Also a commit that failed when the view had answered (app.web.unit_of_work).
+        unit_of_work.roll_back()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was saved.")

@@ -30,19 +30,19 @@ from app.services.accounts import users as accounts
 from app.services.core.errors import Conflict, InvalidInput, ServiceError
 from app.services.registry import capacity, facilities, kinds, organisations, regions
 from app.services.registry.presenters import present
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.numbers import positive_int
 
 
 def _saved(message: str, endpoint: str, **values):
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for(endpoint, **values), 303)
 
 
 def _invalid(exc: ServiceError, template: str, **context):
-    """The form again, with the error; whatever the attempt wrote is undone."""
-    db.session.rollback()
+    """The form again, with the error; whatever the attempt wrote is undone
+    (unit_of_work.change)."""
     status = 409 if isinstance(exc, Conflict) and exc.current else 400
     return render_template(template, error=exc, **context), status
 
@@ -102,7 +102,8 @@ def new_user():
     form = _user_form()
     if request.method == "POST":
         try:
-            user = _save_user(form, None)
+            with unit_of_work.change():
+                user = _save_user(form, None)
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/user_form.html", form=form, user=None)
         return _saved(_("User %(email)s created.", email=user.email), "admin.edit_user", user_id=user.id)
@@ -122,7 +123,8 @@ def edit_user(user_id: int):
     form = _user_form(user)
     if request.method == "POST":
         try:
-            _save_user(form, user)
+            with unit_of_work.change():
+                _save_user(form, user)
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/user_form.html", form=form, user=user, tokens=_tokens(user))
         return _saved(_("User %(email)s saved.", email=user.email), "admin.edit_user", user_id=user.id)
@@ -159,8 +161,8 @@ def create_token(user_id: int):
     """The token is in this answer only: it is not kept, and the answer is
     not cached, so that it cannot be shown again."""
     user = accounts.get_user(user_id)
-    token = accounts.create_token(current_actor(), user, clock.now())
-    db.session.commit()
+    with unit_of_work.change():
+        token = accounts.create_token(current_actor(), user, clock.now())
     response = render_template("admin/token.html", user=user, token=token)
     return response, 200, {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -178,8 +180,9 @@ def _region_page(region: Region | None):
     form = RegionForm(obj=region) if region is not None and request.method == "GET" else RegionForm()
     if request.method == "POST":
         try:
-            region = regions.save(current_actor(), clock.now(), region=region, slug=form.slug.data,
-                                  name=form.name.data)
+            with unit_of_work.change():
+                region = regions.save(current_actor(), clock.now(), region=region, slug=form.slug.data,
+                                      name=form.name.data)
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/region_form.html", form=form, region=region)
         return _saved(_("Region %(name)s saved.", name=region.name), "admin.regions_list")
@@ -217,10 +220,11 @@ def _organisation_page(organisation: Organisation | None):
     form.set_choices(regions.all_regions())
     if request.method == "POST":
         try:
-            organisation = organisations.save(
-                current_actor(), clock.now(), organisation=organisation, slug=form.slug.data, name=form.name.data,
-                kind=form.kind.data, region_slug=form.region.data, phone=form.phone.data, email=form.email.data,
-            )
+            with unit_of_work.change():
+                organisation = organisations.save(
+                    current_actor(), clock.now(), organisation=organisation, slug=form.slug.data, name=form.name.data,
+                    kind=form.kind.data, region_slug=form.region.data, phone=form.phone.data, email=form.email.data,
+                )
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/organisation_form.html", form=form, organisation=organisation)
         return _saved(_("Organisation %(name)s saved.", name=organisation.name), "admin.organisations_list")
@@ -258,11 +262,12 @@ def _kind_page(kind: CapacityKind | None):
         form = KindForm()
     if request.method == "POST":
         try:
-            kind = kinds.save(
-                current_actor(), clock.now(), kind=kind, code=form.code.data,
-                labels={language: form[f"label_{language}"].data for language in kinds.LABEL_LANGUAGES},
-                counts=form.counts.data, serves=form.serves.data or [], position=form.position.data,
-            )
+            with unit_of_work.change():
+                kind = kinds.save(
+                    current_actor(), clock.now(), kind=kind, code=form.code.data,
+                    labels={language: form[f"label_{language}"].data for language in kinds.LABEL_LANGUAGES},
+                    counts=form.counts.data, serves=form.serves.data or [], position=form.position.data,
+                )
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/kind_form.html", form=form, kind=kind)
         return _saved(_("Capacity kind %(code)s saved.", code=kind.code), "admin.kinds_list")
@@ -332,15 +337,15 @@ def _facility_page(facility: Facility | None):
                "existing": {u.kind.code for u in facility.units} if facility else set()}
     if request.method == "POST":
         try:
-            clean = facilities.validate(_facility_data(form, hours, units), all_kinds)
-            now = clock.now()
-            if facility is None:
-                facility = facilities.create(current_actor(), clean, now)
-            else:
-                versions = {code: parts["version"] for code, parts in units.items() if parts["version"]}
-                facilities.save(current_actor(), clean, now, facility=facility, versions=versions)
+            with unit_of_work.change():
+                clean = facilities.validate(_facility_data(form, hours, units), all_kinds)
+                now = clock.now()
+                if facility is None:
+                    facility = facilities.create(current_actor(), clean, now)
+                else:
+                    versions = {code: parts["version"] for code, parts in units.items() if parts["version"]}
+                    facilities.save(current_actor(), clean, now, facility=facility, versions=versions)
         except (InvalidInput, Conflict) as exc:
-            db.session.rollback()
             unit = exc.current.get("unit")
             if unit is not None:
                 # Show what the counts are now, with their version, so that saving again is a choice.

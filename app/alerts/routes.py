@@ -17,13 +17,14 @@ from app import clock
 from app.alerts import bp
 from app.alerts.forms import RuleForm, form_data, new_rule_data, rule_from_form
 from app.alerts.presenters import ack_refusal, is_fallback, timeline
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models import AlertRule
 from app.services.alerts import episodes
 from app.services.alerts import rules as alert_rules
 from app.services.core import access
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, regions
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.numbers import positive_int
 
@@ -75,10 +76,9 @@ def show(alert_id: int):
 def acknowledge(alert_id: int):
     alert = episodes.get_alert(alert_id)
     try:
-        episodes.acknowledge(current_actor(), alert, clock.now())
-        db.session.commit()
+        with unit_of_work.change():
+            episodes.acknowledge(current_actor(), alert, clock.now())
     except Conflict:
-        db.session.rollback()
         flash(ack_refusal(alert), "error")
     else:
         flash(_("Alert %(code)d acknowledged: no more reminders or escalation. Everyone who was told hears when "
@@ -110,11 +110,10 @@ def _rule_page(rule: AlertRule | None):
                      capacity.all_kinds(), every_region=own is None)
     if request.method == "POST":
         try:
-            saved = alert_rules.save_rule(current_actor(), clock.now(), rule_from_form(form), rule)
+            with unit_of_work.change():
+                saved = alert_rules.save_rule(current_actor(), clock.now(), rule_from_form(form), rule)
         except InvalidInput as exc:
-            db.session.rollback()
             return render_template("alerts/rule_form.html", form=form, rule=rule, error=exc), 400
-        db.session.commit()
         flash(_("Alert rule %(name)s saved.", name=saved.name), "success")
         return redirect(url_for("alerts.rules"), 303)
     return render_template("alerts/rule_form.html", form=form, rule=rule, error=None)
@@ -140,7 +139,6 @@ def delete_rule(rule_id: int):
     rule = alert_rules.get_rule(rule_id)
     name = rule.name
     outcome = alert_rules.delete_rule(current_actor(), clock.now(), rule)
-    db.session.commit()
     if outcome == "deleted":
         flash(_("Alert rule %(name)s deleted.", name=name), "success")
     else:

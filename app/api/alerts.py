@@ -13,12 +13,12 @@ from app.api import bp
 from app.api.paging import next_link, page_args
 from app.api.serializers import alert_json, notification_json, rule_json
 from app.clock import iso_local
-from app.extensions import db
 from app.models import Alert, AlertEvent
 from app.services.alerts import episodes, rules
 from app.services.core import access
 from app.services.core.errors import Forbidden
 from app.services.delivery import outbox
+from app.web import unit_of_work
 from app.web.auth import current_actor, login_required, roles_required
 
 # --- rules ---------------------------------------------------------------------
@@ -33,8 +33,8 @@ def alert_rule_list():
 @bp.route("/alert-rules", methods=["POST"])
 @login_required
 def create_alert_rule():
-    rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
-    db.session.commit()
+    with unit_of_work.change():
+        rule = rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True))
     return jsonify(rule_json(rule)), 201
 
 
@@ -42,8 +42,8 @@ def create_alert_rule():
 @login_required
 def update_alert_rule(rule_id: int):
     rule = rules.get_rule(rule_id)
-    rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
-    db.session.commit()
+    with unit_of_work.change():
+        rules.save_rule(current_actor(), clock.now(), request.get_json(silent=True), rule)
     return jsonify(rule_json(rule))
 
 
@@ -51,8 +51,8 @@ def update_alert_rule(rule_id: int):
 @login_required
 def delete_alert_rule(rule_id: int):
     rule = rules.get_rule(rule_id)
-    result = rules.delete_rule(current_actor(), clock.now(), rule)
-    db.session.commit()
+    with unit_of_work.change():
+        result = rules.delete_rule(current_actor(), clock.now(), rule)
     return jsonify({"id": rule_id, "result": result})
 
 
@@ -101,8 +101,8 @@ def alert_detail(alert_id: int):
 @bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
 @login_required
 def acknowledge_alert(alert_id: int):
-    alert = episodes.acknowledge(current_actor(), episodes.get_alert(alert_id), clock.now())
-    db.session.commit()
+    with unit_of_work.change():
+        alert = episodes.acknowledge(current_actor(), episodes.get_alert(alert_id), clock.now())
     return jsonify(_alert_detail_json(alert))
 
 
@@ -120,6 +120,6 @@ def notification_list():
 @bp.route("/notifications/<int:message_id>/retry", methods=["POST"])
 @roles_required(*access.OUTBOX_USERS)
 def retry_notification(message_id: int):
-    message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
-    db.session.commit()
+    with unit_of_work.change():
+        message = outbox.retry(current_actor(), outbox.get(message_id), clock.now())
     return jsonify(notification_json(message))

@@ -27,6 +27,7 @@ from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
 from app.services.placement.criteria import parse_criteria
 from app.services.registry import capacity, facilities
+from app.web import unit_of_work
 from app.web.auth import current_actor, login_required, roles_required
 
 
@@ -95,8 +96,9 @@ def update_unit(unit_id: int):
     now = clock.now()
     if "available" not in body:
         raise InvalidInput("available is required", field="available")
-    capacity.set_available(current_actor(), unit, body["available"], body.get("version"), now, note=body.get("note"))
-    db.session.commit()
+    with unit_of_work.change():
+        capacity.set_available(current_actor(), unit, body["available"], body.get("version"), now,
+                               note=body.get("note"))
     return jsonify(unit_json(unit, now, capacity.UnitFigures([unit], now)))
 
 
@@ -123,9 +125,9 @@ def create_hold():
         raise InvalidInput("unit_id is required", field="unit_id")
     if "persons" not in body:
         raise InvalidInput("persons is required", field="persons")
-    hold = holds.create(current_actor(), now, default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
-                        **{name: body.get(name) for name in fields})
-    db.session.commit()
+    with unit_of_work.change():
+        hold = holds.create(current_actor(), now, default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
+                            **{name: body.get(name) for name in fields})
     return jsonify(hold_json(hold, current_user, now)), 201
 
 
@@ -134,8 +136,8 @@ def _hold_action(hold_id: int, action):
     if not access.may_see_hold(current_user, hold):
         raise Forbidden("this hold is not yours to see")
     now = clock.now()
-    action(hold, now)
-    db.session.commit()
+    with unit_of_work.change():
+        action(hold, now)
     return jsonify(hold_json(hold, current_user, now))
 
 
@@ -181,8 +183,8 @@ def hold_list():
 def create_referral():
     body = _json_body()
     fields = ("call_id", "facility_id", "organisation_id", "kind", "note")
-    referral = referrals.create(current_actor(), clock.now(), **{name: body.get(name) for name in fields})
-    db.session.commit()
+    with unit_of_work.change():
+        referral = referrals.create(current_actor(), clock.now(), **{name: body.get(name) for name in fields})
     return jsonify(referral_json(referral, current_user)), 201
 
 
@@ -195,8 +197,8 @@ def update_referral(referral_id: int):
     body = _json_body()
     if "status" not in body:
         raise InvalidInput("status is required", field="status")
-    referrals.update_status(current_actor(), referral, body["status"], clock.now(), note=body.get("note"))
-    db.session.commit()
+    with unit_of_work.change():
+        referrals.update_status(current_actor(), referral, body["status"], clock.now(), note=body.get("note"))
     return jsonify(referral_json(referral, current_user))
 
 
@@ -222,7 +224,6 @@ def placement_search():
     outcome = placement.search(current_actor(), criteria, clock.now(),
                                preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     body = search_outcome_json(outcome)
-    db.session.commit()
     return jsonify(body)
 
 
@@ -257,7 +258,7 @@ def record_turn_away():
     if "reason" not in body:
         raise InvalidInput("reason is required", field="reason")
     fields = ("reason", "call_id", "session", "region", "note")
-    turn_away, created = turn_away_records.record_turn_away(current_actor(), clock.now(),
-                                                            **{name: body.get(name) for name in fields})
-    db.session.commit()
+    with unit_of_work.change():
+        turn_away, created = turn_away_records.record_turn_away(current_actor(), clock.now(),
+                                                                **{name: body.get(name) for name in fields})
     return jsonify(turn_away_json(turn_away, current_user)), 201 if created else 200

@@ -9,9 +9,9 @@ from flask_login import current_user, login_user, logout_user
 from app import clock
 from app.auth import bp
 from app.auth.forms import LoginForm
-from app.extensions import db
 from app.services.accounts import users
 from app.services.core import audit
+from app.web import unit_of_work
 from app.web.auth import current_actor, login_required
 
 
@@ -38,15 +38,14 @@ def login():
                 lockout=timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"]),
             )
         except users.LoginRefused as refused:
-            # Failed attempts count even though the login is refused.
-            db.session.commit()
+            # Failed attempts count even though the login is refused (answered 401).
+            unit_of_work.commit_now()
             if refused.locked_until:
                 message = _("Too many failed attempts. Try again after %(time)s.",
                             time=format_datetime(refused.locked_until, "short"))
             else:
                 message = _("Wrong e-mail address or password.")
             return render_template("auth/login.html", form=form, error=message), 401
-        db.session.commit()
         login_user(user)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
@@ -56,7 +55,6 @@ def login():
 @login_required
 def logout():
     audit.record(current_actor(), "logout", clock.now(), current_user._get_current_object())
-    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -69,6 +67,5 @@ def language():
         abort(400, f"language must be one of {', '.join(current_app.config['LANGUAGES'])}")
     if current_user.is_authenticated:
         current_user.language = choice
-        db.session.commit()
     session["language"] = choice
     return redirect(_safe_next(request.form.get("next")))

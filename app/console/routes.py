@@ -35,6 +35,7 @@ from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import call_records, calls, conversations
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
 from app.services.placement import turn_aways
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.delivery import deliver_now
 from app.web.numbers import positive_int
@@ -93,16 +94,14 @@ def duty():
     try:
         if choice not in ("0", "1"):
             raise InvalidInput("on must be 0 or 1", field="on")
-        calls.set_on_duty(current_actor(), current_user._get_current_object(), choice == "1", clock.now())
-        db.session.commit()
+        with unit_of_work.change():
+            calls.set_on_duty(current_actor(), current_user._get_current_object(), choice == "1", clock.now())
     except InvalidInput as exc:
-        db.session.rollback()
         error, status = _duty_error(exc), exc.status
     if not htmx:
         if error:
             flash(error, "error")
         return redirect(url_for("console.index"))
-    db.session.refresh(current_user)
     return render_template("console/_duty.html", **_duty_context(error)), status
 
 
@@ -205,10 +204,9 @@ def save(call_id: int):
     contact = call_records.get_by_id(call_id)
     now = clock.now()
     try:
-        changed = call_records.update(current_actor(), contact, _record_data(request.form), now)
-        db.session.commit()
+        with unit_of_work.change():
+            changed = call_records.update(current_actor(), contact, _record_data(request.form), now)
     except InvalidInput as exc:
-        db.session.rollback()
         if not htmx:
             flash(_("Not saved: %(message)s", message=exc.message), "error")
             return redirect(url_for("console.call", call_id=call_id))
@@ -229,10 +227,9 @@ def take(call_id: int):
     now = clock.now()
     error, status = None, 200
     try:
-        call_records.take(current_actor(), contact, now, take_over=request.form.get("take_over") == "1")
-        db.session.commit()
+        with unit_of_work.change():
+            call_records.take(current_actor(), contact, now, take_over=request.form.get("take_over") == "1")
     except Conflict as exc:
-        db.session.rollback()
         error, status = exc.message, exc.status
     contact = call_records.get_by_id(call_id)
     if not htmx:
@@ -254,18 +251,17 @@ def conversation(call_id: int):
 @roles_required(*access.CALL_READERS)
 def reply(call_id: int):
     """Answer the help-seeker by SMS: written to the outbox with the
-    conversation, then one attempt to send it right after the commit. A
-    failed send shows in the conversation with its error."""
+    conversation, committed, then one attempt to send it before the answer
+    (deliver_now). A failed send shows in the conversation with its error."""
     contact = call_records.get_by_id(call_id)
     now = clock.now()
     body = request.form.get("body", "")
     error, status = None, 201
     try:
-        sent = conversations.reply(current_actor(), contact, body, now)
-        outbox_id = sent.outbox.id
-        db.session.commit()
+        with unit_of_work.change():
+            sent = conversations.reply(current_actor(), contact, body, now)
+            outbox_id = sent.outbox.id
     except (InvalidInput, Conflict) as exc:
-        db.session.rollback()
         error, status = _reply_error(exc), exc.status
     else:
         body = ""
@@ -292,11 +288,10 @@ def turn_away(call_id: int):
     """"No place found": the contact is recorded as a turn-away, once."""
     contact = call_records.get_by_id(call_id)
     try:
-        recorded, created = turn_aways.record_turn_away(current_actor(), clock.now(),
-                                                        reason=request.form.get("reason"), call_id=contact.id)
-        db.session.commit()
+        with unit_of_work.change():
+            recorded, created = turn_aways.record_turn_away(current_actor(), clock.now(),
+                                                            reason=request.form.get("reason"), call_id=contact.id)
     except InvalidInput as exc:
-        db.session.rollback()
         return render_template("console/_turn_away.html", call=contact, turn_away=None, may_work=_may_work(),
                                turn_away_reasons=TURN_AWAY_REASONS, turn_away_error=exc.message), exc.status
     if not htmx:

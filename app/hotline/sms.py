@@ -3,9 +3,10 @@
 A text from a registered phone is a command (app.services.hotline.sms_commands); from
 any other number it is a help-seeker writing to the hotline
 (app.services.hotline.conversations). Replies go through the outbox, written in the
-webhook's transaction and delivered right after its commit; the webhook itself
-answers an empty TwiML `<Response/>`. A failed send stays in the outbox row
-and never fails the webhook. The signature is checked in app.hotline.
+webhook's transaction and delivered right after its commit, which the webhook makes
+itself (app.web.unit_of_work.commit_now); the webhook answers an empty TwiML
+`<Response/>`. A failed send stays in the outbox row and never fails the webhook. The
+signature is checked in app.hotline.
 """
 
 import logging
@@ -15,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from app import clock
-from app.extensions import db
 from app.hotline import bp
 from app.services.delivery import sending
 from app.services.hotline import conversations, phones, sms_commands
+from app.web import unit_of_work
 from app.web.delivery import deliver_now
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,15 @@ def sms():
     # Registered phones (staff) are never help-seekers, active or not.
     user = sms_commands.sender(number)
     try:
-        if user is not None:
-            reply = sms_commands.handle(user, body, message_sid, now)
-        else:
-            reply = conversations.receive(number, body, message_sid, now)
-        reply_id = reply.id if reply is not None else None
-        db.session.commit()
+        with unit_of_work.change():
+            if user is not None:
+                reply = sms_commands.handle(user, body, message_sid, now)
+            else:
+                reply = conversations.receive(number, body, message_sid, now)
+            reply_id = reply.id if reply is not None else None
+            unit_of_work.commit_now()
     except IntegrityError:
         # The same MessageSid, handled by a concurrent retry of this webhook.
-        db.session.rollback()
         log.info("SMS %s from %s was handled concurrently: ignored", message_sid, phones.mask(number))
         reply_id = None
     if reply_id is not None:
@@ -61,5 +62,4 @@ def sms_status():
     status = request.form.get("MessageStatus", "").strip()
     if provider_id and status:
         sending.record_provider_status(provider_id, status, request.form.get("ErrorCode") or None, clock.now())
-        db.session.commit()
     return _twiml()

@@ -27,13 +27,13 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from app import clock
-from app.extensions import db
 from app.hotline import action_url, bp
 from app.services.core import validation
 from app.services.core.access import Actor
 from app.services.core.errors import InvalidInput
 from app.services.hotline import calls, phones
 from app.texts import voice as texts
+from app.web import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,21 @@ CONSENT_KEY = "1"
 
 
 def twiml(view):
-    """Answer the view's VoiceResponse (or TwiML text) as text/xml. Should
-    anything fail, the caller still hears the emergency numbers rather than
-    Twilio's "an application error has occurred"; the failure is logged and
-    nothing of the request is kept."""
+    """Answer the view's VoiceResponse (or TwiML text) as text/xml, once what
+    it wrote is committed. Should anything fail, the commit included, the
+    caller still hears the emergency numbers rather than Twilio's "an
+    application error has occurred"; the failure is logged and nothing of the
+    request is kept."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         try:
-            response = view(*args, **kwargs)
+            with unit_of_work.change():
+                response = view(*args, **kwargs)
+                unit_of_work.commit_now()
         except HTTPException:
             raise
         except Exception:
-            db.session.rollback()
             log.exception("hotline %s failed; answered with the emergency numbers", request.path)
             response = VoiceResponse()
             for lang in texts.LANGUAGES:
@@ -119,7 +121,6 @@ def voice():
     if sid:
         calls.start(clock.now(), sid=sid, number=request.form.get("From"),
                     hash_key=current_app.config["CALLER_HASH_KEY"])
-        db.session.commit()
     return _menu(attempt=1)
 
 
@@ -152,13 +153,11 @@ def menu():
         # An unknown key: the menu once more, then Dutch.
         if call is not None:
             calls.record_menu_choice(call, pressed, None, now)
-            db.session.commit()
         return _menu(attempt=attempt + 1)
     lang = texts.MENU_DIGITS.get(pressed, texts.DEFAULT)
     if call is not None:
         calls.record_menu_choice(call, pressed or "none", lang, now)
     operators = calls.on_duty_operators()
-    db.session.commit()
     return _put_through(lang, [operator.phone for operator in operators], request.form.get("CallSid"))
 
 
@@ -235,11 +234,9 @@ def whisper_accept():
     if call is None:
         log.warning("operator %s accepted call %s, which was never recorded", operator.id, sid)
     elif not calls.accept(call, operator, clock.now()):
-        db.session.rollback()
         _say(response, texts.language(operator.language), "whisper_taken")
         response.hangup()
         return response
-    db.session.commit()
     # An empty answer ends the whisper: the operator and the caller are connected.
     return response
 
@@ -298,7 +295,6 @@ def recorded():
     lang = _lang()
     call = calls.get(request.form.get("CallSid"))
     _recording(call)
-    db.session.commit()
     response = VoiceResponse()
     if phones.normalise(request.form.get("From")) is None:
         _say(response, lang, "callback_withheld")
@@ -332,7 +328,6 @@ def callback():
             hash_key=config["CALLER_HASH_KEY"],
             retention_days=config["CALLBACK_NUMBER_RETENTION_DAYS"],
         )
-        db.session.commit()
     if kept:
         _say(response, lang, "callback_yes")
     elif consent and phones.normalise(request.form.get("From")) is None:
@@ -362,5 +357,4 @@ def status():
     if call_status:
         calls.record_status(call, call_status, now, duration_s=_number(request.form.get("CallDuration")))
     _recording(call)
-    db.session.commit()
     return VoiceResponse()

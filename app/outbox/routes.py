@@ -8,6 +8,7 @@ from app.outbox import bp
 from app.services.core import access
 from app.services.core.errors import Conflict
 from app.services.delivery import outbox
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.numbers import positive_int
 
@@ -28,10 +29,9 @@ def retry(message_id: int):
     """A failed or waiting message: due now, sent by the next delivery run."""
     message = outbox.get(message_id)
     try:
-        outbox.retry(current_actor(), message, clock.now())
-        db.session.commit()
+        with unit_of_work.change():
+            outbox.retry(current_actor(), message, clock.now())
     except Conflict:
-        db.session.rollback()
         flash(_("This message is not sent again: it was sent, or it cannot be sent."), "error")
     else:
         flash(_("The message will be sent again within a few seconds."), "success")

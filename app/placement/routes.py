@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import clock
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.models.facility import LANGUAGES
 from app.placement import bp
 from app.presenters import kind_label
@@ -24,6 +24,7 @@ from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
 from app.services.placement.criteria import FIELDS, parse_criteria
 from app.services.registry import capacity, regions
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 
 # The form's fields that are lists (checkboxes) rather than one value.
@@ -61,13 +62,12 @@ def _page(form: dict, *, outcome=None, error=None, status=200):
 
 def _run(form: dict):
     try:
-        criteria = parse_criteria(_criteria_data(form))
-        outcome = placement.search(current_actor(), criteria, clock.now(),
-                                   preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+        with unit_of_work.change():
+            criteria = parse_criteria(_criteria_data(form))
+            outcome = placement.search(current_actor(), criteria, clock.now(),
+                                       preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     except InvalidInput as error:
-        db.session.rollback()
         return _page(form, error=error, status=400)
-    db.session.commit()
     return _page(form, outcome=outcome)
 
 
@@ -98,19 +98,18 @@ def hold():
     now = clock.now()
     unit_id = request.form.get("unit_id", "")
     try:
-        made = holds.create(
-            current_actor(),
-            now,
-            unit_id=unit_id,
-            persons=request.form.get("persons"),
-            household=request.form.get("household") or None,
-            search_id=request.form.get("search_id") or None,
-            call_id=request.form.get("call_id") or None,
-            default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
-        )
-        db.session.commit()
+        with unit_of_work.change():
+            made = holds.create(
+                current_actor(),
+                now,
+                unit_id=unit_id,
+                persons=request.form.get("persons"),
+                household=request.form.get("household") or None,
+                search_id=request.form.get("search_id") or None,
+                call_id=request.form.get("call_id") or None,
+                default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
+            )
     except (Conflict, InvalidInput) as error:
-        db.session.rollback()
         message = (_("This place is no longer free (or the facility closed): search again.")
                    if isinstance(error, Conflict) else error.message)
         return render_template("placement/_hold.html", unit_id=unit_id, error=message), error.status
@@ -134,13 +133,12 @@ def turn_aways():
 def record_turn_away():
     """End a contact without a place, explicitly (e.g. the caller declined)."""
     try:
-        turn_away, created = turn_away_records.record_turn_away(
-            current_actor(), clock.now(), reason=request.form.get("reason"),
-            call_id=request.form.get("call_id") or None, session=request.form.get("session") or None,
-            note=request.form.get("note") or None,
-        )
+        with unit_of_work.change():
+            turn_away, created = turn_away_records.record_turn_away(
+                current_actor(), clock.now(), reason=request.form.get("reason"),
+                call_id=request.form.get("call_id") or None, session=request.form.get("session") or None,
+                note=request.form.get("note") or None,
+            )
     except InvalidInput as error:
-        db.session.rollback()
         return render_template("placement/_turn_away.html", error=error.message), 400
-    db.session.commit()
     return render_template("placement/_turn_away.html", turn_away=turn_away, created=created), 201 if created else 200

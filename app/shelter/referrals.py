@@ -6,12 +6,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app import clock, labels
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.presenters import kind_label
 from app.services.core import access
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.placement import referrals
 from app.shelter import bp
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 
 REFERRAL_ACTIONS = {"accepted": _l("Accept"), "declined": _l("Decline"), "arrived": _l("Arrived")}
@@ -46,21 +47,18 @@ def referral_status(referral_id: int):
     forbidden = False
     status = 200
     try:
-        referrals.update_status(current_actor(), referral, request.form.get("status"), now,
-                                note=request.form.get("note"))
-        db.session.commit()
+        with unit_of_work.change():
+            referrals.update_status(current_actor(), referral, request.form.get("status"), now,
+                                    note=request.form.get("note"))
         saved = _("Saved: %(status)s.", status=labels.REFERRAL_STATUS_LABELS[referral.status])
     except Forbidden as exc:
-        db.session.rollback()
         forbidden, status = True, exc.status
         error = _("You may not update referrals to this facility.")
     except Conflict as exc:
-        db.session.rollback()
         status = exc.status
         error = _("This referral is now “%(status)s”; your change was not saved.",
                   status=labels.REFERRAL_STATUS_LABELS[referrals.get(referral_id).status])
     except InvalidInput as exc:
-        db.session.rollback()
         status = exc.status
         if exc.field == "note":
             error = _("The note is too long (at most %(n)d characters).", n=referrals.STATUS_NOTE_LIMIT)

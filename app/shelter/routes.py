@@ -13,6 +13,7 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.registry import capacity, facilities
 from app.services.registry.presenters import present
 from app.shelter import bp
+from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.numbers import positive_int
 
@@ -64,15 +65,13 @@ def update_unit(unit_id: int):
             wanted = unit.available + int(step)
         else:
             wanted = request.form.get("available", "")
-        capacity.set_available(current_actor(), unit, wanted, request.form.get("version"), now)
-        db.session.commit()
+        with unit_of_work.change():
+            capacity.set_available(current_actor(), unit, wanted, request.form.get("version"), now)
     except Conflict as exc:
-        db.session.rollback()
         conflict = _("Someone else changed this first. It is now %(n)d; your change was not saved.",
                      n=capacity.get_unit(unit_id).available)
         status = exc.status
     except InvalidInput as exc:
-        db.session.rollback()
         error = _invalid_message(exc, unit)
         typed = request.form.get("available", "")  # shown back beside the error
         status = exc.status
@@ -100,8 +99,8 @@ def _invalid_message(exc: InvalidInput, unit) -> str:
 def confirm(facility_id: int):
     facility = _own_facility(facility_id)
     now = clock.now()
-    capacity.confirm_counts(current_actor(), facility, now)
-    db.session.commit()
+    with unit_of_work.change():
+        capacity.confirm_counts(current_actor(), facility, now)
     if not htmx:
         flash(_("Counts confirmed."), "success")
         return redirect(url_for("shelter.facility", facility_id=facility_id))
@@ -119,17 +118,15 @@ def intake(facility_id: int):
         abort(400, "open must be 0 or 1")
     error = None
     try:
-        capacity.set_open_for_intake(current_actor(), facility, choice == "1",
-                                     request.form.get("closed_reason"), clock.now())
-        db.session.commit()
+        with unit_of_work.change():
+            capacity.set_open_for_intake(current_actor(), facility, choice == "1",
+                                         request.form.get("closed_reason"), clock.now())
         status = 200
     except InvalidInput as exc:
-        db.session.rollback()
         error = _("Say why the facility is closed for intake.") if exc.field == "closed_reason" else exc.message
         status = exc.status
     if not htmx:
         if error:
             flash(error, "error")
         return redirect(url_for("shelter.facility", facility_id=facility_id))
-    db.session.refresh(facility)
     return render_template("shelter/_intake.html", facility=present(facility, current_user), error=error), status

@@ -3,12 +3,12 @@
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
-from app.extensions import db, htmx
+from app.extensions import htmx
 from app.services.core import access
 from app.services.core.errors import InvalidInput
 from app.services.hotline import twilio_gateway
 from app.simulator import bp
-from app.web import simulator, simulator_transport, simulator_twiml
+from app.web import simulator, simulator_transport, simulator_twiml, unit_of_work
 from app.web.auth import roles_required
 
 DEFAULTS = {"from": simulator.DEFAULT_CALLER, "digits": "", "hold_open": "1", "sms_from": "+32470000004",
@@ -39,7 +39,7 @@ def _simulate(form, run, field_of=None):
     """Run a simulation in-process; the page with its steps, or what went wrong."""
     # The webhooks run in sessions of their own: this request holds no
     # transaction (nor, on SQLite, the write lock) while they do.
-    db.session.commit()
+    unit_of_work.commit_now()
     transport = simulator_transport.InProcess(current_app._get_current_object())
     try:
         walk = run(transport)

@@ -4,24 +4,22 @@ that have them: the shelter page and 'My holds'."""
 from collections.abc import Callable
 from datetime import datetime
 
-from app.extensions import db
 from app.services.core.errors import Conflict, Forbidden
 from app.services.placement import holds
+from app.web import unit_of_work
 from app.web.hold_presenters import done_text, refusal_text
 
 
 def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], object], forbidden: str,
               **done) -> tuple[str | None, str | None, int]:
-    """Make the change and commit it, or roll it back; what to tell the
-    user: (message, error, status). `forbidden` is the error for a 403;
-    `done` goes to done_text."""
+    """Make the change (the request commits it, or rolls it back on a
+    refusal); what to tell the user: (message, error, status). `forbidden` is
+    the error for a 403; `done` goes to done_text."""
     try:
-        change()
-        db.session.commit()
+        with unit_of_work.change():
+            change()
     except Conflict as exc:
-        db.session.rollback()
         return None, refusal_text(action, holds.get(hold_id), now), exc.status
     except Forbidden as exc:
-        db.session.rollback()
         return None, forbidden, exc.status
     return done_text(action, holds.get(hold_id), now, **done), None, 200

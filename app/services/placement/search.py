@@ -4,7 +4,7 @@ One service for the API (`POST /api/v1/placements/search`) and the operator UI:
 
     criteria = parse_criteria(data)        # a dict, as JSON or a form gives it
     outcome = search(actor, criteria, now, preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
-    db.session.commit()                    # the caller commits (the search row, a turn-away)
+    # the caller's unit of work commits it (the search row, a turn-away)
 
 `parse_criteria(data) -> Criteria` (app.services.placement.criteria) checks the
 criteria; the fields it takes are listed there.
