@@ -1,8 +1,9 @@
 """Fixtures: `app`, `client`, `runner`, a frozen `clock`, and the database.
 
 The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL
-is set. The schema is built once per run by the real migrations; after each
-test every table is emptied and the rows the migrations seeded come back.
+is set. The schema is built once per run by the real migrations, and the app
+once per run for each distinct `app_config`. After each test the tables it
+changed are emptied and the rows the migrations seeded come back.
 """
 
 import os
@@ -13,12 +14,12 @@ import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, literal, select
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.clock import FrozenClock
-from app.extensions import db
+from app.extensions import db, writing
 from tests.fake_smtp import FakeSmtpServer, Mailbox
 from tests.fake_twilio import FakeTwilio, FakeTwilioServer
 from tests.scheduler_process import FAST, SchedulerProcess
@@ -95,27 +96,113 @@ def make_app(database_url: str, **config):
     return app
 
 
+def _rows(connection, table) -> list[dict]:
+    return [dict(row._mapping) for row in connection.execute(select(table).order_by(*table.primary_key))]
+
+
 @pytest.fixture(scope="session")
 def baseline_rows(database_url):
     """Migrate once; remember the rows the migrations seeded."""
     app = make_app(database_url)
     with app.app_context():
         upgrade()
-        rows = {
-            table: [dict(row._mapping) for row in db.session.execute(select(table))]
-            for table in db.metadata.sorted_tables
-        }
-        db.session.remove()
+        with db.engine.connect() as connection:
+            rows = {table: _rows(connection, table) for table in db.metadata.sorted_tables}
         db.engine.dispose()
     return {table: table_rows for table, table_rows in rows.items() if table_rows}
 
 
 def _reset(baseline_rows):
-    with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
-        for table, rows in baseline_rows.items():
-            conn.execute(insert(table), rows)
+    """Empty the tables that differ from the migrated database and seed them
+    again. Which ones is read from the database, not tracked in this process:
+    the scheduler processes a test starts write too. Rows are deleted rather
+    than truncated: TRUNCATE takes PostgreSQL much longer for small tables
+    (it makes new files) and waits for every open transaction on them. A
+    transaction rolled back at the end of the test cannot serve either: the
+    requests, threads and scheduler processes must see what the test committed.
+    Ids go on as before: SQLite reuses the ids of an emptied table, PostgreSQL's
+    sequences go on counting."""
+    with writing(), db.engine.begin() as connection:
+        changed = _changed_tables(connection, baseline_rows)
+        for table in reversed(changed):
+            connection.execute(table.delete())
+        for table in changed:
+            if table in baseline_rows:
+                connection.execute(insert(table), baseline_rows[table])
+
+
+def _changed_tables(connection, baseline_rows) -> list:
+    """The tables, parents first, that hold other rows than the migrations
+    seeded: one query for which tables have rows, and the few seeded tables
+    read whole."""
+    tables = db.metadata.sorted_tables
+    has_rows = connection.execute(
+        select(*(exists(select(literal(1)).select_from(table)).label(table.name) for table in tables))
+    ).one()._asdict()
+    changed = []
+    for table in tables:
+        if table in baseline_rows:
+            if _rows(connection, table) != baseline_rows[table]:
+                changed.append(table)
+        elif has_rows[table.name]:
+            changed.append(table)
+    return changed
+
+
+class AppUnderTest:
+    """The app for one configuration, and its twin (same configuration, same
+    clock, same database) in whose app context the test code runs. Were it
+    the app's own context, Flask would reuse it for every request of the test
+    client, and requests would share the test's database session instead of
+    having their own as in production."""
+
+    def __init__(self, database_url: str, config: dict):
+        self.clock = FrozenClock(START)
+        self.app = make_app(database_url, CLOCK=self.clock, **config)
+        self.twin = make_app(database_url, CLOCK=self.clock, **config)
+        self._built = {each: dict(each.config) for each in (self.app, self.twin)}
+
+    def restore(self) -> None:
+        """As built: a test may move the clock or change the configuration."""
+        self.clock.at = START
+        for each, config in self._built.items():
+            each.config.clear()
+            each.config.update(config)
+
+    def close_connections(self) -> None:
+        for each in self._built:
+            with each.app_context():
+                db.engine.dispose()
+
+
+class BuiltApps:
+    """The apps built in this run, one per distinct configuration. Only the
+    one in use keeps database connections open (PostgreSQL counts them)."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.by_config: dict[str, AppUnderTest] = {}
+        self.in_use: AppUnderTest | None = None
+
+    def for_config(self, config: dict) -> AppUnderTest:
+        key = repr(sorted(config.items()))
+        if key not in self.by_config:
+            self.by_config[key] = AppUnderTest(self.database_url, config)
+        if self.in_use and self.in_use is not self.by_config[key]:
+            self.in_use.close_connections()
+        self.in_use = self.by_config[key]
+        return self.in_use
+
+    def close_connections(self) -> None:
+        for each in self.by_config.values():
+            each.close_connections()
+
+
+@pytest.fixture(scope="session")
+def built_apps(database_url):
+    apps = BuiltApps(database_url)
+    yield apps
+    apps.close_connections()
 
 
 @pytest.fixture
@@ -125,24 +212,16 @@ def app_config():
 
 
 @pytest.fixture
-def app(database_url, baseline_rows, app_config):
-    """The app under test.
-
-    Test code itself runs in the app context of a twin (same configuration,
-    same clock, same database). Were it the app's own context, Flask would
-    reuse it for every request of the test client, and requests would share
-    the test's database session instead of having their own as in production.
-    """
-    clock = FrozenClock(START)
-    app = make_app(database_url, CLOCK=clock, **app_config)
-    twin = make_app(database_url, CLOCK=clock, **app_config)
-    with twin.app_context():
-        yield app
+def app(built_apps, baseline_rows, app_config):
+    """The app under test, built once per run for its configuration and
+    restored for each test; test code runs in its twin's app context
+    (AppUnderTest)."""
+    under_test = built_apps.for_config(app_config)
+    under_test.restore()
+    with under_test.twin.app_context():
+        yield under_test.app
         db.session.remove()
         _reset(baseline_rows)
-    for each in (app, twin):
-        with each.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture
