@@ -273,7 +273,9 @@ def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, 
         # A refused webhook counts the bad signature (rate_counters): that is all it writes.
         leaving_out = ("rate_counters",) if endpoint.startswith("hotline.") else ()
         before = all_rows(*leaving_out) if refused_write else None
-        response = client.open(path, method=method, **kwargs)
+        # Buffered: a streamed answer (the CSV log) is read to its end and
+        # closed, as a browser would, so its request context ends here.
+        response = client.open(path, method=method, buffered=True, **kwargs)
         problem = wrong_answer(method, response, expected)
         if problem is None and refused_write:
             changed = changed_tables(before, all_rows(*leaving_out))
