@@ -68,8 +68,16 @@ def crash():
 
 
 @pytest.fixture
+def app_config():
+    # An app of this module's own (the suite builds one per configuration),
+    # so that the blueprint is registered before its first request.
+    return {"UNIT_OF_WORK_TEST_ROUTES": True}
+
+
+@pytest.fixture
 def app(app):
-    app.register_blueprint(writes)
+    if writes.name not in app.blueprints:
+        app.register_blueprint(writes)
     return app
 
 
