@@ -105,7 +105,7 @@ def _rule_page(rule: AlertRule | None):
         form = RuleForm(data=form_data(alert_rules.rule_fields(rule)) if rule is not None else new_rule_data())
     else:
         form = RuleForm()
-    own = access.alert_rule_region_ids(current_user)
+    own = access.alert_region_ids(current_user)
     form.set_choices([region for region in regions.all_regions() if own is None or region.id in own],
                      capacity.all_kinds(), every_region=own is None)
     if request.method == "POST":

@@ -7,6 +7,7 @@ from flask_login import current_user
 from app.clock import iso_local, local_zone
 from app.models import Alert, AlertRule, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
 from app.services.alerts import rules
+from app.services.core import access
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
 from app.services.registry.presenters import present
@@ -151,7 +152,7 @@ def hold_json(hold: Hold, user: User, now: datetime) -> dict:
         "call_id": hold.call_id,
     }
     # Partners never see calls (PRODUCT.md section 2).
-    if not user.has_role("operator", "manager", "admin", "shelter_staff"):
+    if not access.sees_hold_call(user):
         del data["call_id"]
     return data
 
@@ -174,7 +175,7 @@ def referral_json(referral: Referral, user: User) -> dict:
     }
     # Partners never see calls or notes (PRODUCT.md section 2), but for the
     # referrals they made themselves (which carry no call).
-    if not user.has_role("operator", "manager", "admin", "shelter_staff") and referral.created_by_id != user.id:
+    if not access.sees_referral_call_and_note(user, referral):
         del data["call_id"], data["note"]
     return data
 
@@ -235,7 +236,7 @@ def turn_away_json(turn_away, user: User) -> dict:
         "withdrawn_at": iso_local(turn_away.withdrawn_at),
     }
     # Partners never see calls or notes (they may not list turn-aways at all).
-    if not user.has_role("operator", "manager", "admin"):
+    if not access.sees_turn_away_call_and_note(user):
         del data["call_id"], data["note"]
     return data
 

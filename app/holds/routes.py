@@ -21,7 +21,7 @@ PAGE_SIZE = 50
 
 
 def _sees_all() -> bool:
-    return current_user.has_role("operator", "manager")
+    return current_user.has_role(*access.ALL_HOLDS_LISTERS)
 
 
 @bp.route("/holds")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from app.clock import local_zone
 from app.models import Hold
 from app.presenters import kind_label
+from app.services.core import access
 from app.services.placement import holds
 
 
@@ -37,8 +38,7 @@ def expiry_text(hold: Hold, now: datetime) -> str:
 
 def held_by_partner(hold: Hold) -> bool:
     """Made by a partner (police, justice) rather than the hotline: shown as theirs."""
-    holder = hold.created_by
-    return bool(holder and holder.has_role("partner") and not holder.has_role("operator", "manager", "admin"))
+    return access.is_partner(hold.created_by)
 
 
 def refusal_text(action: str, hold: Hold, now: datetime) -> str:

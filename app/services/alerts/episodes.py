@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Alert, AlertEvent, OutboxMessage
 from app.models.alerts import ALERT_STATES
 from app.services.core import audit
-from app.services.core.access import ALERT_READERS, Actor, may_acknowledge_alert
+from app.services.core.access import ALERT_READERS, Actor, alert_region_ids, may_acknowledge_alert
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
@@ -43,8 +43,9 @@ def alerts_for(actor: Actor, state: str | None = None, *, limit: int = 50,
     if state is not None and state not in ALERT_STATES:
         raise InvalidInput(f"state must be one of {', '.join(ALERT_STATES)}", field="state")
     query = select(Alert).order_by(Alert.id.desc()).limit(limit)
-    if not user.has_role("admin"):
-        query = query.where(Alert.region_id.in_([region.id for region in user.regions]))
+    region_ids = alert_region_ids(user)
+    if region_ids is not None:
+        query = query.where(Alert.region_id.in_(region_ids))
     if state is not None:
         query = query.where(Alert.state == state)
     if before_id is not None:

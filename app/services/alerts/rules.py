@@ -47,7 +47,13 @@ from app.models import Alert, AlertRule, CapacityKind, Region, User
 from app.models.alerts import ALERT_CHANNELS
 from app.services.alerts import evaluation
 from app.services.core import audit, validation
-from app.services.core.access import ALERT_RECIPIENTS, Actor, alert_rule_region_ids, may_edit_alert_rule
+from app.services.core.access import (
+    ALERT_RECIPIENTS,
+    Actor,
+    alert_region_ids,
+    may_edit_alert_rule,
+    may_edit_alert_rules,
+)
 from app.services.core.errors import Forbidden, InvalidInput, NotFound
 
 DEFAULTS = {
@@ -83,9 +89,9 @@ def get_rule(rule_id) -> AlertRule:
 
 def rules_for(actor: Actor) -> list[AlertRule]:
     """Active and inactive rules this actor may edit, by name."""
-    ids = alert_rule_region_ids(actor.user)
-    if ids is not None and not actor.has_role("manager"):
+    if not may_edit_alert_rules(actor.user):
         raise Forbidden("alert rules are for managers and admins")
+    ids = alert_region_ids(actor.user)
     query = select(AlertRule).order_by(AlertRule.name, AlertRule.id)
     if ids is not None:
         query = query.where(AlertRule.region_id.in_(ids))
@@ -241,7 +247,7 @@ def validate_rule(data, named_before=frozenset()) -> dict:
 
 
 def _check_editor(actor: Actor, region_id: int | None) -> None:
-    if not actor.has_role("manager", "admin") or not actor.user.active:
+    if not may_edit_alert_rules(actor.user):
         raise Forbidden("alert rules are for managers and admins")
     if not may_edit_alert_rule(actor.user, region_id):
         if region_id is None:
@@ -252,7 +258,7 @@ def _check_editor(actor: Actor, region_id: int | None) -> None:
 def save_rule(actor: Actor, now: datetime, data, rule: AlertRule | None = None) -> AlertRule:
     """Create a rule, or update `rule` with the keys in `data` (the others
     keep their values). Raises InvalidInput or Forbidden, writing nothing."""
-    if not actor.has_role("manager", "admin"):
+    if not may_edit_alert_rules(actor.user):
         raise Forbidden("alert rules are for managers and admins")
     if rule is not None:
         _check_editor(actor, rule.region_id)

@@ -80,8 +80,13 @@ def export_shows_address(facility: Facility, *, include_confidential: bool) -> b
 PLACEMENT_SEARCHERS = ("operator", "manager", "partner", "admin")
 PLACE_HOLDERS = ("operator", "manager", "partner", "admin")
 REFERRERS = ("operator", "manager", "partner", "admin")
-# The 'My holds' page: those who hold places for others.
+# The 'My holds' page: those who hold places for others; of them, who may
+# switch it to every active hold.
 MY_HOLDS_USERS = ("operator", "manager", "partner")
+ALL_HOLDS_LISTERS = ("operator", "manager")
+# Who sees every hold and referral; anyone else sees those they made, and
+# shelter staff those for their facilities.
+PLACEMENT_OVERSEERS = ("operator", "manager", "admin")
 # Who lists turn-aways (operators and admins all, managers their regions), and who records one.
 TURN_AWAY_READERS = ("operator", "manager", "admin")
 TURN_AWAY_RECORDERS = ("operator", "manager")
@@ -102,8 +107,9 @@ SIMULATOR_USERS = ("operator", "admin")
 # Who opens the outbox (its page and the API's list) and retries its messages.
 OUTBOX_USERS = ("operator", "manager", "admin")
 
-# Who lists alerts and edits alert rules (each in their regions); who may be
-# named in a rule as a recipient or escalation contact, and so open an alert.
+# Who lists alerts and edits alert rules (each in their regions), and so is
+# told of the SMS command OK; who may be named in a rule as a recipient or
+# escalation contact, and so open an alert.
 ALERT_READERS = ("manager", "admin")
 ALERT_RECIPIENTS = ("operator", "manager", "admin")
 
@@ -111,14 +117,28 @@ ALERT_RECIPIENTS = ("operator", "manager", "admin")
 # --- may: decisions about one record ------------------------------------------------
 
 
+def is_partner(user: User | None) -> bool:
+    """A partner (police, justice) and nothing more, rather than the hotline:
+    their holds are marked as theirs (PRODUCT.md section 2)."""
+    return user is not None and user.has_role("partner") and not user.has_role(*PLACEMENT_OVERSEERS)
+
+
+def visible_placement_facility_ids(user: User) -> set[int] | None:
+    """The facilities whose holds and referrals `user` sees, besides those they
+    made: None means all of them (operators, managers, admins); shelter staff
+    their own facilities; anyone else none."""
+    if user.has_role(*PLACEMENT_OVERSEERS):
+        return None
+    if user.has_role("shelter_staff"):
+        return {facility.id for facility in user.facilities}
+    return set()
+
+
 def may_see_hold(user, hold: Hold) -> bool:
     if user is None:
         return False
-    if user.has_role("operator", "manager", "admin"):
-        return True
-    if user.has_role("shelter_staff") and hold.unit.facility in user.facilities:
-        return True
-    return hold.created_by_id == user.id
+    ids = visible_placement_facility_ids(user)
+    return ids is None or hold.unit.facility_id in ids or hold.created_by_id == user.id
 
 
 def may_close_hold(actor: Actor, hold: Hold, *, confirming: bool) -> bool:
@@ -143,11 +163,46 @@ def may_update_referral(user, referral: Referral) -> bool:
 def may_see_referral(user, referral: Referral) -> bool:
     if user is None:
         return False
-    if user.has_role("operator", "manager", "admin"):
-        return True
-    if user.has_role("shelter_staff") and referral.facility_id in {f.id for f in user.facilities}:
-        return True
-    return referral.created_by_id == user.id
+    ids = visible_placement_facility_ids(user)
+    return ids is None or referral.facility_id in ids or referral.created_by_id == user.id
+
+
+# Which call a hold or referral came from, and a referral's note, show to the
+# hotline and to shelter staff (for what comes to them): never to partners,
+# who see no call or note (PRODUCT.md section 2).
+
+
+def sees_hold_call(user: User) -> bool:
+    return user.has_role(*CALL_READERS, "shelter_staff")
+
+
+def sees_referral_call_and_note(user: User, referral: Referral) -> bool:
+    """As for holds, and to whoever made the referral (a partner's carries no call)."""
+    return user.has_role(*CALL_READERS, "shelter_staff") or referral.created_by_id == user.id
+
+
+def sees_turn_away_call_and_note(user: User) -> bool:
+    return user.has_role(*CALL_READERS)
+
+
+def turn_away_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose turn-aways `user` lists: None (all) for operators and
+    admins, their own regions for managers, none for anyone else."""
+    if user is None or not user.has_role(*TURN_AWAY_READERS):
+        return set()
+    if user.has_role("operator", "admin"):
+        return None
+    return {region.id for region in user.regions}
+
+
+def may_switch_duty(actor: Actor, user: User) -> bool:
+    """Operators switch themselves on and off duty; admins may switch anyone."""
+    return actor.user is not None and (actor.user.id == user.id or actor.has_role("admin"))
+
+
+def may_go_on_duty(user: User) -> bool:
+    """Operators: on duty, hotline calls ring on their phone."""
+    return user.has_role("operator")
 
 
 def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
@@ -163,9 +218,10 @@ def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
     return user.email in (rule.recipients or []) or user.email in (rule.escalate_to or [])
 
 
-def alert_rule_region_ids(user: User | None) -> set[int] | None:
-    """The regions whose alert rules `user` may edit: None for all (admins), a
-    set for managers (theirs), empty for anyone else."""
+def alert_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose alerts `user` sees and whose alert rules they may
+    edit: None for all (admins), a set for managers (theirs), empty for
+    anyone else."""
     if user is None or not user.active:
         return set()
     if user.has_role("admin"):
@@ -175,8 +231,13 @@ def alert_rule_region_ids(user: User | None) -> set[int] | None:
     return set()
 
 
+def may_edit_alert_rules(user: User | None) -> bool:
+    """Active managers and admins: the alert rules are theirs (each in their regions)."""
+    return user is not None and user.active and user.has_role(*ALERT_READERS)
+
+
 def may_edit_alert_rule(user: User | None, region_id: int | None) -> bool:
-    ids = alert_rule_region_ids(user)
+    ids = alert_region_ids(user)
     if ids is None:
         return True
     return region_id is not None and region_id in ids

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Call, User, UserRole
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import Actor, may_go_on_duty, may_switch_duty
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.hotline import phones
 
@@ -234,10 +234,10 @@ def earlier_contacts(call: Call, limit: int = 50) -> list[Call]:
 def set_on_duty(actor: Actor, user: User, on: bool, now: datetime) -> None:
     """Switch `user` on or off duty: on duty, hotline calls ring on their
     phone. Operators switch themselves; admins may switch anyone."""
-    if actor.user is None or (actor.user.id != user.id and not actor.has_role("admin")):
+    if not may_switch_duty(actor, user):
         raise Forbidden("only the operator themselves or an admin can switch duty")
     if on:
-        if not user.has_role("operator"):
+        if not may_go_on_duty(user):
             raise InvalidInput("only operators can go on duty", field="on_duty")
         if not user.phone:
             raise InvalidInput("a phone number is needed to go on duty: calls are put through to it",

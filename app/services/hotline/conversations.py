@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Call, OutboxMessage, SmsMessage
 from app.services.core import audit
-from app.services.core.access import Actor
+from app.services.core.access import CALL_WORKERS, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
 from app.services.hotline import phones
@@ -125,7 +125,7 @@ def reply(actor: Actor, call: Call, body: str, now: datetime) -> SmsMessage:
     to the outbox (deliver `.outbox` after the commit) and to the
     conversation. A use of the full number, so audited. Conflict when the
     number is no longer kept."""
-    if not actor.has_role("operator", "manager"):
+    if not actor.has_role(*CALL_WORKERS):
         raise Forbidden("only operators and managers answer help-seekers")
     text = (body or "").strip() if isinstance(body, str) else None
     if not text:

@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import Alert, CapacityKind, CapacityUnit, Facility, OutboxMessage, User
 from app.services.alerts import episodes
 from app.services.core import validation
-from app.services.core.access import Actor, can_update_facility, may_acknowledge_alert
+from app.services.core.access import ALERT_READERS, Actor, can_update_facility, may_acknowledge_alert
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
 from app.services.hotline import phones
@@ -327,6 +327,6 @@ def _help(user: User, lang: str) -> str:
     own = _own_facilities(user)
     if len(own) > 1:
         reply += sms.text(lang, "help_codes", example=own[0].slug, codes=_codes(user))
-    if user.has_role("manager", "admin"):
+    if user.has_role(*ALERT_READERS):
         reply += sms.text(lang, "help_ok")
     return reply

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import CapacityChange, CapacityUnit, Hold, PlacementSearch
 from app.services.core import audit
-from app.services.core.access import PLACE_HOLDERS, Actor, may_close_hold
+from app.services.core.access import PLACE_HOLDERS, Actor, is_partner, may_close_hold, visible_placement_facility_ids
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import MAX_ID, aware_time, record_id, text, whole_number
 from app.services.placement import turn_aways
@@ -119,7 +119,7 @@ def create(
     db.session.add(hold)
     db.session.flush()
     audit.record(actor, "hold.create", now, hold, unit=unit.id, places=places,
-                 by_partner=actor.has_role("partner") and not actor.has_role("operator", "manager", "admin"))
+                 by_partner=is_partner(actor.user))
     contact_key = search.contact_key if search else (f"call:{call_id}" if call_id else None)
     if contact_key:
         # The contact found a place after all: it was no turn-away.
@@ -215,9 +215,9 @@ def visible(user, now: datetime, *, status: str | None = None, facility_id: int 
     query = select(Hold).join(CapacityUnit, CapacityUnit.id == Hold.unit_id).options(
         joinedload(Hold.unit).joinedload(CapacityUnit.facility), joinedload(Hold.created_by)
     )
-    if not user.has_role("operator", "manager", "admin"):
-        own_facilities = [f.id for f in user.facilities] if user.has_role("shelter_staff") else []
-        query = query.where(or_(Hold.created_by_id == user.id, CapacityUnit.facility_id.in_(own_facilities)))
+    facility_ids = visible_placement_facility_ids(user)
+    if facility_ids is not None:
+        query = query.where(or_(Hold.created_by_id == user.id, CapacityUnit.facility_id.in_(facility_ids)))
     if facility_id is not None:
         query = query.where(CapacityUnit.facility_id == facility_id)
     if status == "active":

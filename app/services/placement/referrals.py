@@ -26,7 +26,7 @@ from app.extensions import db
 from app.models import CapacityKind, Facility, Organisation, Referral
 from app.models.placement import REFERRAL_STATUSES
 from app.services.core import audit
-from app.services.core.access import CALL_READERS, REFERRERS, Actor, may_update_referral
+from app.services.core.access import CALL_READERS, REFERRERS, Actor, may_update_referral, visible_placement_facility_ids
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import record_id, text
 
@@ -176,9 +176,9 @@ def visible(user, *, status: str | None = None, facility_id: int | None = None,
         joinedload(Referral.facility), joinedload(Referral.organisation),
         joinedload(Referral.created_by), joinedload(Referral.updated_by),
     )
-    if not user.has_role("operator", "manager", "admin"):
-        own_facilities = [f.id for f in user.facilities] if user.has_role("shelter_staff") else []
-        query = query.where(or_(Referral.created_by_id == user.id, Referral.facility_id.in_(own_facilities)))
+    facility_ids = visible_placement_facility_ids(user)
+    if facility_ids is not None:
+        query = query.where(or_(Referral.created_by_id == user.id, Referral.facility_id.in_(facility_ids)))
     if facility_id is not None:
         query = query.where(Referral.facility_id == facility_id)
     if status is not None:

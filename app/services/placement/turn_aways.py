@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import PlacementSearch, Region, TurnAway
 from app.models.placement import TURN_AWAY_REASONS
 from app.services.core import audit, validation
-from app.services.core.access import TURN_AWAY_READERS, TURN_AWAY_RECORDERS, Actor
+from app.services.core.access import TURN_AWAY_READERS, TURN_AWAY_RECORDERS, Actor, turn_away_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.placement.criteria import SESSION
 
@@ -100,9 +100,7 @@ def turn_away_regions(user) -> set[int] | None:
     (partners and shelter staff never list them)."""
     if user is None or not user.has_role(*TURN_AWAY_READERS):
         raise Forbidden("turn-aways are for operators, managers and admins")
-    if user.has_role("operator", "admin"):
-        return None
-    return {region.id for region in user.regions}
+    return turn_away_region_ids(user)
 
 
 @dataclass(frozen=True)
