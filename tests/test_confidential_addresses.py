@@ -60,7 +60,8 @@ def everything_seen(app, world, role) -> dict[str, str]:
     seen = {}
     for method, path, kwargs in reads(app, world):
         htmx = " (htmx)" if kwargs.get("headers") == HTMX else ""
-        seen[f"{method} {path}{htmx}"] = client.open(path, method=method, buffered=True, **kwargs).get_data(as_text=True)
+        response = client.open(path, method=method, buffered=True, **kwargs)
+        seen[f"{method} {path}{htmx}"] = response.get_data(as_text=True)
     return seen
 
 
