@@ -3,6 +3,7 @@
 Each handler first rolls the request's writes back (app.web.unit_of_work)."""
 
 import logging
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 
@@ -53,6 +54,15 @@ def serialise_conflicts_with(app: Flask, current_state_json: Callable[[dict, dat
     app.extensions["conflict_state_json"] = current_state_json
 
 
+def exception_types(error: BaseException) -> str:
+    """The exception's type and those of the exceptions it came from, without their messages."""
+    names = []
+    while error is not None and len(names) < 10:  # a chain can loop back on itself
+        names.append(f"{type(error).__module__}.{type(error).__qualname__}")
+        error = error.__cause__ or error.__context__
+    return " from ".join(names)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
@@ -80,5 +90,9 @@ def init_app(app: Flask) -> None:
     def unexpected(error: Exception):
         # Also a commit that failed when the view had answered (app.web.unit_of_work).
         unit_of_work.roll_back()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # What an exception says may quote what the request sent (a database
+        # error names the values it could not write), which may be a
+        # household's details: the log keeps where it went wrong, not what it said.
+        log.error("unhandled %s on %s %s\n%s", exception_types(error), request.method, request.path,
+                  "".join(traceback.format_tb(error.__traceback__)).rstrip())
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was saved.")

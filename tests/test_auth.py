@@ -156,3 +156,27 @@ def test_cookie_api_calls_need_the_csrf_token_but_bearer_calls_do_not(csrf_app, 
     bearer = csrf_app.test_client().patch(f"/api/v1/units/{unit_id}", json={"available": 3, "version": 1},
                                          headers={"Authorization": f"Bearer {token}"})
     assert bearer.status_code == 200
+
+
+def test_an_api_call_with_neither_token_nor_session_is_unauthenticated_not_a_csrf_failure(csrf_app):
+    client = csrf_app.test_client()
+    api_rules = [rule for rule in csrf_app.url_map.iter_rules()
+                 if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi"]
+    called = 0
+    for rule in api_rules:
+        path = rule.rule.replace("<int:", "<").replace("<", "{").replace(">", "}").format_map(_Ones())
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method, json={})
+            assert response.status_code == 401, f"{method} {path}: {response.get_data(as_text=True)}"
+            assert response.get_json()["error"]["code"] == "unauthenticated"
+            called += 1
+    assert called > 25
+    response = client.put("/api/v1/holds", json={})
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+class _Ones(dict):
+    """Every path parameter is 1."""
+
+    def __missing__(self, key):
+        return 1

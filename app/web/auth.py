@@ -60,6 +60,10 @@ def init_app(app: Flask) -> None:
         # origins); Twilio webhooks are signed instead (`csrf.exempt`).
         if not app.config["WTF_CSRF_ENABLED"] or bearer_token():
             return
+        # An API call without a session has nothing another site could forge
+        # on its behalf: let the view answer 401, not a CSRF error.
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return
         csrf.protect(apply_exemptions=True)
 
 
