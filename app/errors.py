@@ -9,7 +9,7 @@ from datetime import datetime
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from app import clock
 from app.services.core.errors import ServiceError, Unauthenticated
@@ -63,6 +63,21 @@ def exception_types(error: BaseException) -> str:
     return " from ".join(names)
 
 
+def another_method_answers(error: MethodNotAllowed) -> bool:
+    """Whether the URL names something one of the allowed methods answers.
+    Werkzeug answers 405 when a route's id converter (app.web.numbers) refused
+    the id and a route for another method on the same path came first: that
+    path names nothing, which is a 404."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in error.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        return True
+    return False
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
@@ -84,6 +99,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         unit_of_work.roll_back()
+        if isinstance(error, MethodNotAllowed) and not another_method_answers(error):
+            error = NotFound()
         return error_response(error.code, HTTP_CODES.get(error.code, "error"), error.description)
 
     @app.errorhandler(Exception)

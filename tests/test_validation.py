@@ -314,3 +314,13 @@ def test_the_call_log_names_a_filter_out_of_range(client, api, query, field):
     response = client.get(f"/console/log?{query}", headers={"Accept": "application/json"})
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert field in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["0", "99999999999999999999"])
+def test_an_id_that_is_no_id_is_not_found_whichever_method_comes_first(client, api, value):
+    _, _, tokens = api
+    for method in ("PATCH", "DELETE"):
+        response = call(client, method, f"/api/v1/alert-rules/{value}", tokens["operator"], json={})
+        assert_refused(response, 404)
+    response = call(client, "PUT", "/api/v1/alert-rules/1", tokens["operator"], json={})
+    assert response.status_code == 405
