@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ENVIRONMENT_KEYS, Defaults
 
@@ -27,6 +28,9 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _derive_settings(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app import cli, errors
     from app.clock import SystemClock

@@ -50,6 +50,7 @@ ENVIRONMENT_KEYS = {
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": int,
     "SESSION_COOKIE_SECURE": bool,
+    "TRUSTED_PROXIES": int,
 }
 
 
@@ -64,6 +65,12 @@ class Defaults:
     BABEL_TRANSLATION_DIRECTORIES = "translations"
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # How many proxies (load balancer, nginx) stand in front of the app and set
+    # X-Forwarded-For/-Proto/-Host: their values are believed for that many hops,
+    # so that audit events and rate limits see the client, not the proxy.
+    # 0: none, the headers are ignored (anyone could forge them).
+    TRUSTED_PROXIES = 0
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
