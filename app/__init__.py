@@ -2,9 +2,11 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ENVIRONMENT_KEYS, Defaults
 
@@ -26,11 +28,14 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _derive_settings(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app import cli, errors
     from app.clock import SystemClock
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
-    from app.web import auth, unit_of_work
+    from app.web import auth, reveals, unit_of_work
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -45,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)
+    reveals.init_app(app)
     # Last: its hook then runs first after a view (see init_app).
     unit_of_work.init_app(app)
     return app
@@ -64,33 +70,50 @@ def _from_environment() -> dict:
 
 
 def _derive_settings(app: Flask) -> None:
-    os.makedirs(app.instance_path, exist_ok=True)
-    url = app.config.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'opvang.db'}"
+    # Owner only: the folder holds the keys and, by default, the database.
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        database = Path(app.instance_path) / "opvang.db"
+        # Made here, owner-only, before SQLite would make it with the umask's mode.
+        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        url = f"sqlite:///{database}"
     # psycopg 3 is the PostgreSQL driver; accept the plain URL form too.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key")
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path), "secret_key")
     if not app.config.get("CALLER_HASH_KEY"):
-        app.config["CALLER_HASH_KEY"] = _instance_secret(app, "caller_hash_key")
+        app.config["CALLER_HASH_KEY"] = _instance_secret(Path(app.instance_path), "caller_hash_key")
     # Webhooks are signed with Twilio's auth token; without Twilio (the
     # embedded default) the simulator signs with a token of this installation.
     app.config["HOTLINE_SIGNING_TOKEN"] = (
         app.config.get("TWILIO_AUTH_TOKEN")
         or app.config.get("HOTLINE_SIGNING_TOKEN")
-        or _instance_secret(app, "hotline_signing_token")
+        or _instance_secret(Path(app.instance_path), "hotline_signing_token")
     )
 
 
-def _instance_secret(app: Flask, name: str) -> str:
+def _instance_secret(folder: Path, name: str) -> str:
     """A random secret kept in the instance folder, for the embedded default.
-    Production sets SECRET_KEY and CALLER_HASH_KEY in the environment."""
-    path = Path(app.instance_path) / name
+    Production sets SECRET_KEY and CALLER_HASH_KEY in the environment.
+
+    The secret is written whole to an owner-only temporary file, then linked
+    to its name, which fails if the name exists: of processes starting at once,
+    the first link wins and every process reads that one secret."""
+    path = folder / name
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.")  # mode 0600
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_hex(32))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is the secret
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

@@ -118,16 +118,22 @@ def export_facilities(include_confidential):
     click.echo(out.getvalue(), nl=False)
 
 
+# Configured, these send texts and e-mails for real: no demo data then.
+LIVE_DELIVERY_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_HOST")
+
+
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Load nothing if the database already has regions.")
 def seed_demo(if_empty):
-    """Load the demo regions, organisations, facilities and users (again)."""
+    """Load the demo regions, organisations, facilities and users (again).
+    Refused where Twilio or SMTP is configured, or users other than the demo's exist."""
     with writing():
         if if_empty and not demo.is_empty():
             db.session.rollback()
             click.echo("The database already has regions: demo data not loaded.")
             return
         try:
+            demo.check_may_load(live_settings=[key for key in LIVE_DELIVERY_SETTINGS if current_app.config.get(key)])
             result = demo.load(clock.now())
         except ServiceError as error:
             _fail(error)

@@ -50,6 +50,7 @@ ENVIRONMENT_KEYS = {
     "LOGIN_MAX_FAILURES": int,
     "LOGIN_LOCKOUT_MINUTES": int,
     "SESSION_COOKIE_SECURE": bool,
+    "TRUSTED_PROXIES": int,
 }
 
 
@@ -68,6 +69,12 @@ class Defaults:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     # Larger request bodies are refused with 413 before anything reads them.
     MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # How many proxies (load balancer, nginx) stand in front of the app and set
+    # X-Forwarded-For/-Proto/-Host: their values are believed for that many hops,
+    # so that audit events and rate limits see the client, not the proxy.
+    # 0: none, the headers are ignored (anyone could forge them).
+    TRUSTED_PROXIES = 0
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

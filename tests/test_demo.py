@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app import clock
@@ -225,3 +226,30 @@ def test_the_demo_alert_rule_warns_the_antwerpen_managers_when_crisis_beds_run_s
     sms_to = {message.user.email for message in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.purpose == "alert", OutboxMessage.channel == "sms"))}
     assert sms_to == {"manager@demo.opvang.be", "night@demo.opvang.be"}
+
+
+@pytest.mark.parametrize("setting", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_HOST"])
+@pytest.mark.parametrize("if_empty", [[], ["--if-empty"]])
+def test_seed_demo_refuses_where_texts_or_mails_go_out_for_real(runner, monkeypatch, setting, if_empty):
+    monkeypatch.setitem(current_app.config, setting, "configured")  # the app the command runs in
+    before = counts()
+
+    result = runner.invoke(args=["seed-demo", *if_empty])
+
+    assert result.exit_code != 0
+    assert f"demo data not loaded: {setting} is configured" in result.output
+    assert counts() == before
+
+
+@pytest.mark.parametrize("if_empty", [[], ["--if-empty"]])
+def test_seed_demo_refuses_where_the_database_has_users_of_its_own(runner, if_empty):
+    # No regions yet, but a user made with `flask users create`: the database is in use.
+    factories.user("admin", email="director@refuge.example")
+    db.session.commit()
+    before = counts()
+
+    result = runner.invoke(args=["seed-demo", *if_empty])
+
+    assert result.exit_code != 0
+    assert "demo data not loaded: the database has 1 user of its own" in result.output
+    assert counts() == before

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditEvent, Call, User
+from app.models import AuditEvent, Call, RateCounter, User
 from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.hotline import calls, phones
@@ -755,3 +755,13 @@ def test_duty_is_switched_by_the_operator_or_an_admin_and_audited(app):
 def test_signing_helper_matches_the_configuration(app):
     assert app.config["HOTLINE_PUBLIC_URL"] == PUBLIC_URL
     assert app.config["HOTLINE_SIGNING_TOKEN"] == TOKEN
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(client):
+    # Anyone can send the header: by default (TRUSTED_PROXIES = 0) it cannot pick the limit's key.
+    for forwarded_for in ("198.51.100.1", "198.51.100.2"):
+        client.post("/hotline/voice", data=call_params(), environ_base={"REMOTE_ADDR": "203.0.113.9"},
+                    headers={"X-Forwarded-For": forwarded_for})
+    db.session.rollback()
+    assert [(row.key, row.count) for row in db.session.scalars(select(RateCounter))] == [
+        ("webhook-signature:203.0.113.9", 2)]

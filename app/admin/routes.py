@@ -317,12 +317,14 @@ def _facility_data(form: FacilityForm, hours: dict, units: dict) -> dict:
 
 def _facility_page(facility: Facility | None):
     all_kinds = capacity.all_kinds()
+    # The address reaches the form through the presenter, which audits its reveal.
+    shown = present(facility, current_user) if facility else None
     if request.method == "POST":
         form = FacilityForm()
         hours = hours_from_form(request.form)
         units = units_from_form(request.form, all_kinds)
     elif facility is not None:
-        form = FacilityForm(obj=facility)
+        form = FacilityForm(obj=shown)
         form.region.data = facility.region.slug
         form.organisation.data = facility.organisation.slug if facility.organisation else ""
         hours = hours_from_model(facility.intake_hours)
@@ -332,7 +334,7 @@ def _facility_page(facility: Facility | None):
         hours = hours_from_model({"always": True})
         units = {}
     form.set_choices(regions.all_regions(), organisations.all_organisations())
-    context = {"form": form, "facility": present(facility, current_user) if facility else None,
+    context = {"form": form, "facility": shown,
                "kinds": all_kinds, "hours": hours, "units": units, "days": DAY_LABELS,
                "existing": {u.kind.code for u in facility.units} if facility else set()}
     if request.method == "POST":

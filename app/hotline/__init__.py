@@ -51,12 +51,14 @@ def check_signature():
     if signature and validator.validate(public_url(), request.form.to_dict(), signature):
         return None
     now = clock.now()
-    failures = rate_limits.count(f"webhook-signature:{request.remote_addr}", now, FAILURE_WINDOW)
+    key = f"webhook-signature:{request.remote_addr}"
+    # Over the limit, a forged request writes nothing, not even its count (nor a log line).
+    if rate_limits.current(key, now, FAILURE_WINDOW) >= FAILURE_LIMIT:
+        abort(429, "too many requests with a bad signature")
+    rate_limits.count(key, now, FAILURE_WINDOW)
     # The failure counts although the answer is an error: it is what limits forged webhooks.
     unit_of_work.commit_now()
     log.warning("hotline webhook %s refused: %s signature", request.path, "bad" if signature else "missing")
-    if failures > FAILURE_LIMIT:
-        abort(429, "too many requests with a bad signature")
     abort(403, "missing or invalid X-Twilio-Signature")
 
 

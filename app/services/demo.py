@@ -19,6 +19,7 @@ from app.models import AlertRule, Organisation, Region, User
 from app.services.accounts import users as accounts
 from app.services.alerts import rules
 from app.services.core.access import Actor
+from app.services.core.errors import Conflict
 from app.services.registry import facility_files
 from app.services.registry.capacity import all_kinds
 
@@ -121,6 +122,22 @@ class DemoResult:
 def is_empty() -> bool:
     """No regions yet: the database has no data of its own."""
     return not db.session.scalar(select(func.count()).select_from(Region))
+
+
+def check_may_load(*, live_settings: list[str]) -> None:
+    """Refuse (Conflict) to load the demo where it could reach real people or
+    mix with real data: `live_settings` names the configured settings that
+    deliver for real (Twilio, SMTP; the demo's made-up numbers and addresses
+    would be texted and mailed), and any user other than the demo's means the
+    database is in use."""
+    if live_settings:
+        raise Conflict(f"demo data not loaded: {', '.join(live_settings)} is configured, so its made-up numbers "
+                       "and addresses would get real texts and e-mails")
+    demo_emails = [demo_user.email for demo_user in USERS]
+    others = db.session.scalar(select(func.count()).select_from(User).where(User.email.not_in(demo_emails)))
+    if others:
+        raise Conflict(f"demo data not loaded: the database has {others} user{'' if others == 1 else 's'} "
+                       "of its own")
 
 
 def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:

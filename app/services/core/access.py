@@ -49,6 +49,14 @@ def can_see_address(user: User | None, facility: Facility) -> bool:
     return not facility.confidential and user.has_role("operator", "manager", "shelter_staff")
 
 
+def reveal_is_audited(user: User | None, facility: Facility) -> bool:
+    """PRODUCT.md section 5, rule 5: a confidential address shown to anyone
+    but the facility's own staff (that is, to an admin) is audited."""
+    if not facility.confidential or not can_see_address(user, facility):
+        return False
+    return not (user.has_role("shelter_staff") and facility in user.facilities)
+
+
 def sees_every_region(user: User) -> bool:
     return user.has_role("operator", "manager", "partner", "admin")
 

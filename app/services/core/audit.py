@@ -1,5 +1,7 @@
 from datetime import datetime
 
+from sqlalchemy import exists, select
+
 from app.extensions import db
 from app.models import AuditEvent
 from app.services.core.access import Actor
@@ -24,3 +26,14 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def recorded_after(actor: Actor, action: str, obj, after: datetime) -> bool:
+    """Whether `actor` did `action` to `obj` later than `after`, by the audit events."""
+    return db.session.scalar(select(exists().where(
+        AuditEvent.actor_id == actor.user_id,
+        AuditEvent.action == action,
+        AuditEvent.object_type == obj.__tablename__,
+        AuditEvent.object_id == obj.id,
+        AuditEvent.at > after,
+    )))

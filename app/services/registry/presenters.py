@@ -5,12 +5,23 @@ PRODUCT.md section 5, rule 1: a confidential address reaches only the
 facility's own staff and admins, and the admin's explicit
 `--include-confidential` backup. `access` decides who; the presented facility
 simply has no street, lat or lon for anyone else (they are None, and
-`shows_address` is False)."""
+`shows_address` is False).
 
-from dataclasses import dataclass
+Rule 5: a confidential address read (`street`, `lat` or `lon`) from what
+`present` gave someone other than the facility's own staff (an admin) sends
+`address_revealed`; the web layer (app/web/reveals.py) audits it. A page that
+lists such facilities without their address reveals nothing. The export
+audits its own."""
+
+from dataclasses import dataclass, field
+
+from blinker import Namespace
 
 from app.models import CapacityUnit, Facility, User
-from app.services.core.access import can_see_address, export_shows_address
+from app.services.core.access import can_see_address, export_shows_address, reveal_is_audited
+
+# Sent with `facility` and `viewer` on each read of an address whose reveal is audited.
+address_revealed = Namespace().signal("address-revealed")
 
 
 @dataclass(frozen=True)
@@ -41,17 +52,38 @@ class PresentedFacility:
     high_security: bool
     languages: tuple[str, ...]
     units: tuple[CapacityUnit, ...]
-    # Whether this viewer may see where the facility is; when not, the three
-    # below are None whatever the facility has.
+    # Whether this viewer may see where the facility is; when not, `street`,
+    # `lat` and `lon` are None whatever the facility has.
     shows_address: bool
-    street: str | None
-    lat: float | None
-    lon: float | None
+    _street: str | None
+    _lat: float | None
+    _lon: float | None
+    # (facility, viewer) when reading the address is a reveal to audit.
+    _audited_reveal: tuple[Facility, User] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def street(self) -> str | None:
+        return self._revealed(self._street)
+
+    @property
+    def lat(self) -> float | None:
+        return self._revealed(self._lat)
+
+    @property
+    def lon(self) -> float | None:
+        return self._revealed(self._lon)
+
+    def _revealed(self, value):
+        if self._audited_reveal is not None:
+            facility, viewer = self._audited_reveal
+            address_revealed.send(facility=facility, viewer=viewer)
+        return value
 
 
 def present(facility: Facility, viewer: User | None) -> PresentedFacility:
     """`facility` as `viewer` (a signed-in user, or None) may see it."""
-    return _presented(facility, shows_address=can_see_address(viewer, facility))
+    return _presented(facility, shows_address=can_see_address(viewer, facility),
+                      audited_reveal=(facility, viewer) if reveal_is_audited(viewer, facility) else None)
 
 
 def present_for_export(facility: Facility, *, include_confidential: bool) -> PresentedFacility:
@@ -60,7 +92,7 @@ def present_for_export(facility: Facility, *, include_confidential: bool) -> Pre
     return _presented(facility, shows_address=export_shows_address(facility, include_confidential=include_confidential))
 
 
-def _presented(facility: Facility, *, shows_address: bool) -> PresentedFacility:
+def _presented(facility: Facility, *, shows_address: bool, audited_reveal: tuple | None = None) -> PresentedFacility:
     return PresentedFacility(
         id=facility.id,
         slug=facility.slug,
@@ -87,7 +119,8 @@ def _presented(facility: Facility, *, shows_address: bool) -> PresentedFacility:
         languages=tuple(facility.languages),
         units=tuple(facility.units),
         shows_address=shows_address,
-        street=facility.street if shows_address else None,
-        lat=facility.lat if shows_address else None,
-        lon=facility.lon if shows_address else None,
+        _street=facility.street if shows_address else None,
+        _lat=facility.lat if shows_address else None,
+        _lon=facility.lon if shows_address else None,
+        _audited_reveal=audited_reveal,
     )
