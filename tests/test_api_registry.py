@@ -136,6 +136,35 @@ def test_history_newest_first_with_paging(client, reg, clock):
     assert [(c["before"], c["after"]) for c in rest] == [(2, 3), (0, 2)]
 
 
+def test_history_shows_who_and_why_only_to_the_hotline_admins_and_the_facilitys_staff(client, reg):
+    unit = unit_of(reg.shelter, "crisis_bed")
+    assert call(client, "PATCH", f"/api/v1/units/{unit.id}", reg.tokens.staff,
+                json={"available": 3, "version": 1, "note": "Mevrouw X kwam binnen"}).status_code == 200
+    path, template = f"/api/v1/units/{unit.id}/history", "/api/v1/units/{unit_id}/history"
+    for who in ("operator", "manager", "admin", "staff"):
+        latest = assert_documented(call(client, "GET", path, getattr(reg.tokens, who)), template)[0]
+        assert (latest["actor"], latest["note"]) == (reg.people.staff.name, "Mevrouw X kwam binnen"), who
+    for who in ("partner", "refuge_staff"):  # counts and times only
+        response = call(client, "GET", path, getattr(reg.tokens, who))
+        latest = assert_documented(response, template)[0]
+        assert (latest["before"], latest["after"], latest["actor"], latest["note"]) == (2, 3, None, None), who
+        assert reg.people.staff.name not in response.get_data(as_text=True), who
+
+
+def test_a_confidential_facilitys_postcode_only_with_its_address(client, reg):
+    path = "/api/v1/facilities/{facility_id}"
+    for who in ("partner", "operator", "manager", "staff"):
+        refuge = assert_documented(call(client, "GET", f"/api/v1/facilities/{reg.refuge.id}",
+                                        getattr(reg.tokens, who)), path)
+        assert (refuge["postcode"], refuge["municipality"]) == (None, "Antwerpen"), who
+        shelter = call(client, "GET", f"/api/v1/facilities/{reg.shelter.id}", getattr(reg.tokens, who)).get_json()
+        assert shelter["postcode"] == "2000", who
+    for who in ("refuge_staff", "admin"):
+        refuge = assert_documented(call(client, "GET", f"/api/v1/facilities/{reg.refuge.id}",
+                                        getattr(reg.tokens, who)), path)
+        assert refuge["postcode"] == refuge["address"]["postcode"] == "2000", who
+
+
 # --- changing a count ------------------------------------------------------
 
 

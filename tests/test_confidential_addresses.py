@@ -2,21 +2,22 @@
 facility's own staff and admins. Every GET route of `app.url_map` (pages,
 their htmx fragments, API answers, CSV exports), and the placement search, is
 read by each role that may not see the refuge's address (tests/world.py):
-neither its street nor its coordinates may be in any answer.
-
-Its postcode is not checked: the API still answers it to everyone
-(api/serializers.py facility_json), where API.md says it is null for
-everyone but the facility's staff and admins.
+neither its street, nor its coordinates, nor its postcode (API.md: null for
+everyone but the facility's staff and admins) may be in any answer.
 """
+
+import re
 
 from tests import world as make_world
 from tests.api import call
-from tests.world import LAT, LON, REFUGE_NAME, STREET
+from tests.world import LAT, LON, POSTCODE, REFUGE_NAME, STREET
 
 NOT_ENTITLED = ("anonymous", "partner", "other_staff", "operator", "other_manager", "manager")
 ENTITLED = ("own_staff", "admin")
 HTMX = {"HX-Request": "true"}
 CRITERIA = {"client_type": "victim", "adults": "1", "gender": "female", "postcode": "2000"}
+# The postcode as a word of its own: not inside a longer number or a token.
+POSTCODE_SHOWN = re.compile(rf"(?<![\w.-]){POSTCODE}(?![\w.-])")
 
 
 def secrets() -> list[str]:
@@ -74,6 +75,8 @@ def test_nobody_else_gets_the_confidential_address(app, clock):
             assert any(REFUGE_NAME in text for text in seen.values()), role
         leaks += [f"{role}: {request} shows {secret!r}"  # ...but never where it is
                   for request, text in seen.items() for secret in secrets() if secret in text]
+        leaks += [f"{role}: {request} shows the postcode" for request, text in seen.items()
+                  if POSTCODE_SHOWN.search(text)]
     assert not leaks, "\n".join(leaks)
 
 
@@ -82,6 +85,7 @@ def test_own_staff_and_admins_do_see_it(app, clock):
     for role in ENTITLED:
         seen = "\n".join(everything_seen(app, world, role).values())
         assert STREET in seen and str(LAT) in seen and str(LON) in seen, role
+        assert POSTCODE_SHOWN.search(seen), role
 
 
 def test_partners_see_no_address_at_all(app, clock):

@@ -27,8 +27,9 @@ from app.services.registry import organisations
 from tests import factories as make
 
 # The refuge's address: distinctive, so that finding it in an answer is a leak.
+# No real postcode, and no other facility's: where it shows, it is the refuge's.
 STREET = "Geheimestraat 17"
-POSTCODE = "2018"
+POSTCODE = "2987"
 LAT, LON = 51.0917364, 4.6583729
 REFUGE_NAME = "Vluchthuis Verborgen"
 

@@ -109,7 +109,7 @@ def unit_history(unit_id: int):
     unit = capacity.get_unit(unit_id)
     _visible_facility(unit.facility_id)
     rows = capacity.history(unit, limit=limit, before_id=cursor)
-    return jsonify([change_json(c) for c in rows]), 200, next_link(rows, limit, lambda c: c.id)
+    return jsonify([change_json(c, current_user) for c in rows]), 200, next_link(rows, limit, lambda c: c.id)
 
 
 # --- holds -------------------------------------------------------------------

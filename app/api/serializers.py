@@ -82,7 +82,10 @@ def region_json(totals: RegionTotals) -> dict:
     }
 
 
-def change_json(change: CapacityChange) -> dict:
+def change_json(change: CapacityChange, user: User) -> dict:
+    # Who made a change and their note stay null for those who may not see
+    # them: the shape (API.md) is the same for everyone.
+    shows_author = access.sees_change_author_and_note(user, change.unit.facility)
     return {
         "id": change.id,
         "at": iso_local(change.at),
@@ -91,8 +94,8 @@ def change_json(change: CapacityChange) -> dict:
         "before": change.before,
         "after": change.after,
         "source": change.source,
-        "actor": change.actor.name if change.actor else None,
-        "note": change.note,
+        "actor": change.actor.name if shows_author and change.actor else None,
+        "note": change.note if shows_author else None,
     }
 
 

@@ -30,7 +30,7 @@ from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
-from app.services.core import access
+from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import call_records, calls, conversations
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
@@ -320,19 +320,14 @@ def call_log():
                            log_error=None, operators=call_takers(), outcomes=OUTCOMES, now=clock.now())
 
 
-def _csv_cell(value) -> str:
-    """A text cell that a spreadsheet must not take for a formula (a name
-    typed by someone); masked numbers and times are the system's own."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_row(call: Call) -> list:
+    # The operator's name is the only free text (typed by someone); masked
+    # numbers, codes and times are the system's own.
     flag = {True: "yes", False: "no", None: "unknown"}
     return [call.id, call.sid, call.channel, call.caller_masked, call.language or "", call.status,
             iso_local(call.started_at), iso_local(call.answered_at) or "", iso_local(call.ended_at) or "",
             "" if call.duration_s is None else call.duration_s,
-            _csv_cell(call.operator.name) if call.operator else "", flag[call.safe_to_call_back],
+            spreadsheet.text_cell(call.operator.name) if call.operator else "", flag[call.safe_to_call_back],
             flag[call.safe_to_leave_message], "yes" if call.callback_requested else "no", call.outcome or ""]
 
 

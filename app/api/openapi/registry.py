@@ -95,7 +95,8 @@ SCHEMAS = {
             "region": {"type": "string"},
             "type": {"enum": ["crisis_centre", "refuge", "relief_point", "offender_programme"]},
             "municipality": {"type": "string"},
-            "postcode": {"type": "string"},
+            "postcode": {"type": ["string", "null"],
+                         "description": "null for a confidential facility, but for its own staff and admins."},
             "intake_phone": NULLABLE_STRING,
             "intake_hours": ref("IntakeHours"),
             "open_now": {"type": "boolean"},
@@ -141,8 +142,10 @@ SCHEMAS = {
             "before": {"type": "integer"},
             "after": {"type": "integer"},
             "source": {"enum": ["web", "sms", "api", "hold", "import"]},
-            "actor": NULLABLE_STRING,
-            "note": NULLABLE_STRING,
+            "actor": {"type": ["string", "null"],
+                      "description": "Who made the change; null but for the hotline, admins and the "
+                                     "facility's own staff."},
+            "note": {"type": ["string", "null"], "description": "As `actor`."},
         },
     },
     "UnitChange": {

@@ -193,6 +193,13 @@ def sees_turn_away_call_and_note(user: User) -> bool:
     return user.has_role(*CALL_READERS)
 
 
+def sees_change_author_and_note(user: User, facility: Facility) -> bool:
+    """Who changed a unit's counts, and their note: the hotline, admins and
+    the facility's own staff. Anyone else (partners, other facilities' staff)
+    sees each change's counts and time only."""
+    return user.has_role(*CALL_READERS) or (user.has_role("shelter_staff") and facility in user.facilities)
+
+
 def turn_away_region_ids(user: User | None) -> set[int] | None:
     """The regions whose turn-aways `user` lists: None (all) for operators and
     admins, their own regions for managers, none for anyone else."""

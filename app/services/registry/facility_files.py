@@ -6,6 +6,10 @@ facility. An import checks every row first and names each bad one by its
 place in the file (`line 4` in CSV/TSV, the header being line 1; `item 3` in
 JSON); it writes nothing unless every row is good. Nothing here commits: on
 FileInvalid the caller rolls back.
+
+The export neutralises free-text cells that a spreadsheet would take for a
+formula (app/services/core/spreadsheet.py); a CSV/TSV import undoes it, so
+that an export imported back is the same facilities.
 """
 
 import csv
@@ -22,7 +26,7 @@ from sqlite_utils.utils import Format, RowError, RowsFromFileError, rows_from_fi
 
 from app.extensions import db
 from app.models import CapacityKind, CapacityUnit, Facility, Organisation, Region
-from app.services.core import audit
+from app.services.core import audit, spreadsheet
 from app.services.core.access import Actor
 from app.services.core.errors import InvalidInput, ServiceError
 from app.services.registry import facilities
@@ -31,6 +35,10 @@ from app.services.registry.capacity import all_kinds
 UNIT_SUFFIXES = ("total", "available", "room_size")
 FORMATS_BY_SUFFIX = {".csv": Format.CSV, ".tsv": Format.TSV, ".tab": Format.TSV, ".json": Format.JSON}
 FORMATS_BY_NAME = {"csv": Format.CSV, "tsv": Format.TSV, "json": Format.JSON}
+# The columns people type freely: the cells of an export a spreadsheet could
+# take for a formula. The others are validated numbers, yes/no, codes and
+# slugs, and an E.164 phone number (which starts with + by right).
+TEXT_COLUMNS = ("name", "municipality", "street", "closed_reason", "intake_hours")
 # Where sqlite-utils puts the values of a row that has more than the header.
 _EXTRAS = "\x00extras"
 
@@ -149,6 +157,9 @@ def _parse_delimited(data: bytes, format: Format, known: set[str]) -> tuple[list
             record = dict(record)
             if record.pop(_EXTRAS, None):
                 problems.append(f"{where}: more values than there are columns")
+            for name in TEXT_COLUMNS:
+                if isinstance(record.get(name), str):
+                    record[name] = spreadsheet.read_text_cell(record[name])
             rows.append(Row(where, record))
     except (csv.Error, RowError) as error:
         problems.append(f"cannot read the file: {error}")
@@ -186,7 +197,7 @@ def check(rows: list[Row], kinds: list[CapacityKind], problems: list[str] | None
         elif slug:
             first_seen[slug] = row.where
         try:
-            clean = facilities.validate(row.data, kinds)
+            clean = facilities.validate(_with_stored_address(row.data, slug), kinds)
         except InvalidInput as error:
             problems.append(f"{row.where}: {error.message}")
             continue
@@ -205,20 +216,34 @@ def check(rows: list[Row], kinds: list[CapacityKind], problems: list[str] | None
     return checked
 
 
+def _with_stored_address(data: dict, slug: str) -> dict:
+    """The row, with a blank postcode, street, or lat and lon of a facility
+    stored as confidential taken from the stored facility: a file exported
+    without the confidential addresses must not erase them (nor fail for the
+    postcode it leaves blank)."""
+    existing = db.session.scalar(select(Facility).where(Facility.slug == slug)) if slug else None
+    if existing is None or not existing.confidential:
+        return data
+    kept = dict(data)
+    for name in ("postcode", "street"):
+        if _blank(data.get(name)):
+            kept[name] = getattr(existing, name)
+    if _blank(data.get("lat")) and _blank(data.get("lon")):
+        kept["lat"], kept["lon"] = existing.lat, existing.lon
+    return kept
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def apply(actor: Actor, rows: list[CheckedRow], now: datetime) -> ImportResult:
     """Create or update (by slug) the checked rows' facilities, with history
-    written under the actor's source. A blank street, or blank lat and lon,
-    for a facility stored as confidential keeps the stored value: a file
-    exported without the confidential addresses must not erase them."""
+    written under the actor's source."""
     result = ImportResult()
     for row in rows:
         clean = dict(row.clean)
         existing = db.session.scalar(select(Facility).where(Facility.slug == clean["slug"]))
-        if existing is not None and existing.confidential:
-            if clean["street"] is None:
-                clean["street"] = existing.street
-            if clean["lat"] is None and clean["lon"] is None:
-                clean["lat"], clean["lon"] = existing.lat, existing.lon
         try:
             facilities.save(actor, clean, now)
         except ServiceError as error:
@@ -243,9 +268,10 @@ def import_file(actor: Actor, data: bytes, now: datetime, *, format: str | Forma
 def export_csv(actor: Actor, now: datetime, out: TextIO, *, include_confidential: bool = False) -> int:
     """Write every facility to `out` as CSV, by slug; return how many.
 
-    Confidential addresses (street, lat, lon) stay blank unless
+    Confidential addresses (postcode, street, lat, lon) stay blank unless
     `include_confidential`: then each one revealed is audited (PRODUCT.md
-    section 5, rules 1 and 5)."""
+    section 5, rules 1 and 5). Free-text cells are neutralised for
+    spreadsheets."""
     kinds = all_kinds()
     query = (
         select(Facility)
@@ -261,7 +287,8 @@ def export_csv(actor: Actor, now: datetime, out: TextIO, *, include_confidential
     revealed = []
     count = 0
     for facility in db.session.scalars(query).unique():
-        writer.writerow(facilities.as_row(facility, kinds, include_address=include_confidential))
+        row = facilities.as_row(facility, kinds, include_address=include_confidential)
+        writer.writerow({**row, **{name: spreadsheet.text_cell(row[name]) for name in TEXT_COLUMNS}})
         count += 1
         if include_confidential and facility.confidential:
             revealed.append(facility)

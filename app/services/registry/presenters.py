@@ -5,7 +5,8 @@ PRODUCT.md section 5, rule 1: a confidential address reaches only the
 facility's own staff and admins, and the admin's explicit
 `--include-confidential` backup. `access` decides who; the presented facility
 simply has no street, lat or lon for anyone else (they are None, and
-`shows_address` is False).
+`shows_address` is False), and a confidential one no postcode either: the
+municipality alone says where it is (API.md).
 
 Rule 5: a confidential address read (`street`, `lat` or `lon`) from what
 `present` gave someone other than the facility's own staff (an admin) sends
@@ -34,9 +35,10 @@ class PresentedFacility:
     region_name: str
     organisation_slug: str | None
     municipality: str
-    # Shown with the municipality to everyone, as the API and the export
-    # always have: the postcode table maps it to the municipality's centre.
-    postcode: str
+    # With the municipality to everyone, but for a confidential facility only
+    # with its address: in a town of several postcodes (Gent) it narrows down
+    # where the refuge is.
+    postcode: str | None
     confidential: bool
     intake_phone: str | None
     intake_hours: dict
@@ -102,7 +104,7 @@ def _presented(facility: Facility, *, shows_address: bool, audited_reveal: tuple
         region_name=facility.region.name,
         organisation_slug=facility.organisation.slug if facility.organisation else None,
         municipality=facility.municipality,
-        postcode=facility.postcode,
+        postcode=facility.postcode if shows_address or not facility.confidential else None,
         confidential=facility.confidential,
         intake_phone=facility.intake_phone,
         intake_hours=facility.intake_hours,
