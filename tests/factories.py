@@ -80,6 +80,19 @@ def login(client, user_, password=PASSWORD):
     return response
 
 
+def call(number=None):
+    """A hotline contact begun as the app begins one: a help-seeker's SMS
+    (from `number`, or a number of its own). Flushed, not committed."""
+    from sqlalchemy import select
+
+    from app.models import Call
+    from app.services.hotline import conversations
+
+    sid = f"SM{next(_numbers):032d}"
+    conversations.receive(number or f"+3248{next(_numbers):07d}", "Ik heb hulp nodig", sid, clock.now())
+    return db.session.scalar(select(Call).where(Call.sid == sid))
+
+
 def hold(unit, by, *, persons=1, minutes=None, **fields):
     """A hold made through the real service by `by` (an operator, manager or
     partner), `minutes` long (the default length when None). Flushed, not committed."""

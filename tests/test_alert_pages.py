@@ -246,7 +246,7 @@ def test_the_acknowledge_button_and_a_second_acknowledgement(app, firing):
     response = client.post(f"/alerts/{firing.alert.id}/ack")
     assert response.status_code == 303 and response.headers["Location"] == "/alerts/"
     page = text(client.get("/alerts/"))
-    assert f"Alert {firing.alert.id} acknowledged" in page
+    assert f"Alert {firing.alert.code} acknowledged" in page
     row = re.search(rf'<tr data-alert="{firing.alert.id}">(.*?)</tr>', page, re.DOTALL).group(1)
     assert "acknowledged by Mia Manager at" in row and "Acknowledge</button>" not in row
     alert = alert_of(firing.rule)
@@ -259,7 +259,7 @@ def test_the_acknowledge_button_and_a_second_acknowledgement(app, firing):
     response = admin.post(f"/alerts/{firing.alert.id}/ack", data={"back": "show"})
     assert response.status_code == 303 and response.headers["Location"] == f"/alerts/{firing.alert.id}"
     page = text(admin.get(response.headers["Location"]))
-    assert f"Alert {firing.alert.id} was acknowledged already by Mia Manager at" in page
+    assert f"Alert {firing.alert.code} was acknowledged already by Mia Manager at" in page
     assert 'class="flash error"' in page
     assert written() == before
     assert alert_of(firing.rule).acknowledged_by_id == firing.manager.id
@@ -274,7 +274,7 @@ def test_acknowledging_a_pending_alert_or_none_at_all(app, world, clock):
     assert "pending" in row and "not fired yet" in row and "Acknowledge</button>" not in row
     before = written()
     response = client.post(f"/alerts/{pending.id}/ack", follow_redirects=True)
-    assert f"Alert {pending.id} has not fired yet: there is nothing to acknowledge." in text(response)
+    assert f"Alert {pending.code} has not fired yet: there is nothing to acknowledge." in text(response)
     assert client.post("/alerts/999999/ack").status_code == 404
     assert client.get("/alerts/999999").status_code == 404
     assert client.get(f"/alerts/{pending.id}/ack").status_code == 405
@@ -287,7 +287,7 @@ def test_acknowledging_a_pending_alert_or_none_at_all(app, world, clock):
     assert alert_of(world.rule).state == "resolved"
     before = written()
     response = client.post(f"/alerts/{pending.id}/ack", follow_redirects=True)
-    assert f"Alert {pending.id} is resolved already: there is nothing to acknowledge." in text(response)
+    assert f"Alert {pending.code} is resolved already: there is nothing to acknowledge." in text(response)
     assert written() == before
     page = text(client.get(f"/alerts/{pending.id}"))
     assert "Cancelled" in page and "free places were back at the threshold before it fired" in page

@@ -273,7 +273,7 @@ def test_repeats_every_repeat_minutes_while_unacknowledged(world, clock):
     assert sent(world, "repeated", 1) == sent(world, "repeated", 2) == MANAGERS
     assert alert.last_notified_at == alert.fired_at + timedelta(minutes=60)
     reminder = next(row for row in notice_rows("repeated") if row.recipient == PHONES["en"])
-    assert reminder.body.startswith(f"Opvang reminder {alert.id}: still 2 crisis beds free in Antwerpen")
+    assert reminder.body.startswith(f"Opvang reminder {alert.code}: still 2 crisis beds free in Antwerpen")
     assert {row.dedup_key for row in notice_rows("repeated") if row.user_id == world.users["nl"].id} == {
         f"alert:{alert.id}:repeated:{n}:{world.users['nl'].id}:{channel}" for n in (1, 2)
         for channel in ("sms", "email")}
@@ -295,7 +295,7 @@ def test_escalation_once_to_the_named_users_then_repeats_to_them_too(world, cloc
     assert sent(world, "repeated", 1) == MANAGERS
     assert sent(world, "repeated", 2) == MANAGERS | {("admin", "sms"), ("admin", "email")}
     [escalation] = [row for row in notice_rows("escalated") if row.channel == "sms"]
-    assert escalation.body.startswith(f"Opvang escalation {alert.id}: 45 min unacknowledged. 2 crisis beds free")
+    assert escalation.body.startswith(f"Opvang escalation {alert.code}: 45 min unacknowledged. 2 crisis beds free")
 
     # The admin acknowledges: no more repeats; the resolution reaches everyone told.
     episodes.acknowledge(world.admin, alert, clock.now())
@@ -322,7 +322,7 @@ def test_escalation_goes_to_the_active_admins_when_nobody_is_named(world, clock)
                                                           ("escalated", 25, None)]
     assert sent(world, "escalated") == {("admin", "sms"), ("admin", "email"), ("admin2", "email")}
     [french] = [row for row in notice_rows("escalated") if row.user_id == world.users["admin2"].id]
-    assert french.subject == f"Escalade : Opvang alerte {the_alert().id} sans réponse : 2 lits de crise libres, " \
+    assert french.subject == f"Escalade : Opvang alerte {the_alert().code} sans réponse : 2 lits de crise libres, " \
                              "région Antwerpen"
 
 
@@ -352,9 +352,9 @@ def test_acknowledging_stops_repeats_and_escalation_and_the_resolution_reaches_e
     assert the_alert().state == "resolved"
     assert sent(world, "resolved") == MANAGERS
     assert {row.body for row in notice_rows("resolved") if row.channel == "sms"} == {
-        f"Opvang alarm {alert.id} opgelost: 5 crisisbedden vrij in Antwerpen (drempel 3).",
-        f"Opvang alerte {alert.id} résolue : 5 lits de crise libres, région Antwerpen (seuil 3).",
-        f"Opvang alert {alert.id} resolved: 5 crisis beds free in Antwerpen (threshold 3)."}
+        f"Opvang alarm {alert.code} opgelost: 5 crisisbedden vrij in Antwerpen (drempel 3).",
+        f"Opvang alerte {alert.code} résolue : 5 lits de crise libres, région Antwerpen (seuil 3).",
+        f"Opvang alert {alert.code} resolved: 5 crisis beds free in Antwerpen (threshold 3)."}
 
 
 def test_acknowledging_what_cannot_be_acknowledged(world, clock):
@@ -410,8 +410,8 @@ def test_the_critical_level_is_told_once_even_in_quiet_hours(world, clock):
     assert sent(world, "critical") == MANAGERS
     assert {row.next_attempt_at for row in notice_rows("critical")} == {clock.now()}  # not held back
     [nl] = [row for row in notice_rows("critical") if row.recipient == PHONES["nl"]]
-    assert nl.body == (f"Opvang KRITIEK {alert.id}: 0 crisisbedden vrij in Antwerpen (drempel 3); 3 vol, "
-                       f"1 verouderd. Antwoord OK {alert.id}")
+    assert nl.body == (f"Opvang KRITIEK {alert.code}: 0 crisisbedden vrij in Antwerpen (drempel 3); 3 vol, "
+                       f"1 verouderd. Antwoord OK {alert.code}")
 
     # Up and down again: critical once per episode; no repeats in quiet hours.
     world.set_free(1, clock)
@@ -538,8 +538,8 @@ def test_a_rule_on_several_kinds_sums_them(world, clock):
     assert alert.free == 7  # 5 crisis beds and 2 emergency beds of the refuge
     assert alert.full_facilities == 2  # Mechelen and Lier; the refuge has both free
     [en] = [row for row in notice_rows() if row.recipient == PHONES["en"]]
-    assert en.body == (f"Opvang alert {alert.id}: 7 free (crisis beds, emergency beds) in Antwerpen (threshold 8); "
-                       f"2 full, 1 stale. Reply OK {alert.id}")
+    assert en.body == (f"Opvang alert {alert.code}: 7 free (crisis beds, emergency beds) in Antwerpen (threshold 8); "
+                       f"2 full, 1 stale. Reply OK {alert.code}")
 
 
 @pytest.mark.parametrize("kind_id", [40, 70])
@@ -562,8 +562,8 @@ def test_full_and_stale_are_counted_whatever_the_kinds_ids(world, clock, kind_id
     assert (overflow.free, overflow.full_facilities, overflow.stale_facilities) == (2, 1, 1)
     [en] = [row for row in notice_rows() if row.recipient == PHONES["en"] and row.alert_id == overflow.id]
     # A kind an admin added reads as its label (app/texts/sms.py).
-    assert en.body == (f"Opvang alert {overflow.id}: 2 overflow bed free in Antwerpen (threshold 3); 1 full, "
-                       f"1 stale. Reply OK {overflow.id}")
+    assert en.body == (f"Opvang alert {overflow.code}: 2 overflow bed free in Antwerpen (threshold 3); 1 full, "
+                       f"1 stale. Reply OK {overflow.code}")
 
 
 def test_deactivating_or_deleting_a_rule_cancels_its_open_episode(world, clock):
@@ -710,7 +710,7 @@ def test_the_notices_name_the_figures_in_each_recipients_language_and_nothing_el
     make_rule(world, clock, for_minutes=0)
     world.set_free(2, clock)
     evaluate(clock)
-    code = the_alert().id
+    code = the_alert().code
     by_user = {(world.name_of(row.user_id), row.channel): row for row in notice_rows()}
     assert by_user[("nl", "sms")].body == (
         f"Opvang alarm {code}: 2 crisisbedden vrij in Antwerpen (drempel 3); 2 vol, 1 verouderd. Antwoord OK {code}")
@@ -803,9 +803,9 @@ def alert_state(alert_id: int) -> tuple:
 
 def test_ok_code_by_sms_acknowledges(client, world, clock, twilio, firing):
     clock.advance(minutes=3)
-    sms(client, PHONES["fr"], f"ok {firing.id}.")
+    sms(client, PHONES["fr"], f"ok {firing.code}.")
     assert last_reply(twilio, PHONES["fr"]) == (
-        f"Opvang : alerte {firing.id} (Antwerpen) confirmée. Plus de rappels ; chacun sera prévenu quand elle sera "
+        f"Opvang : alerte {firing.code} (Antwerpen) confirmée. Plus de rappels ; chacun sera prévenu quand elle sera "
         "résolue.")
     db.session.expire_all()
     alert = db.session.get(Alert, firing.id)
@@ -818,24 +818,33 @@ def test_ok_code_by_sms_acknowledges(client, world, clock, twilio, firing):
     assert count(AlertEvent, AlertEvent.event == "repeated") == 0
     # Someone else answers later: told who did, nothing changed.
     before = alert_state(firing.id)
+    sms(client, PHONES["nl"], f"OK {firing.code}")
+    assert last_reply(twilio, PHONES["nl"]) == (
+        f"Opvang: alarm {firing.code} was al bevestigd door Luc Dubois om 21:08. Niets gewijzigd.")
+    assert alert_state(firing.id) == before
+
+
+def test_the_code_is_random_and_ok_with_the_alert_id_acknowledges_nothing(client, world, twilio, firing):
+    """A spoofed SMS cannot guess the code from the alerts' numbering."""
+    assert firing.code != str(firing.id) and len(firing.code) == 5 and firing.code.isalnum()
+    before = alert_state(firing.id)
     sms(client, PHONES["nl"], f"OK {firing.id}")
     assert last_reply(twilio, PHONES["nl"]) == (
-        f"Opvang: alarm {firing.id} was al bevestigd door Luc Dubois om 21:08. Niets gewijzigd.")
+        f"Opvang: geen alarm {firing.id} dat jij kunt bevestigen. Niets gewijzigd.")
     assert alert_state(firing.id) == before
 
 
 @pytest.mark.parametrize("who, code, reply", [
-    ("nl", "99999", "Opvang: geen alarm 99999 dat jij kunt bevestigen. Niets gewijzigd."),
+    ("nl", "XXXXX", "Opvang: geen alarm XXXXX dat jij kunt bevestigen. Niets gewijzigd."),
     ("gent", "{code}", "Opvang: geen alarm {code} dat jij kunt bevestigen. Niets gewijzigd."),
     ("staff", "{code}", "Opvang: geen alarm {code} dat jij kunt bevestigen. Niets gewijzigd."),
-    ("en", "", "Send OK and the alert's code, e.g. OK 17. Nothing changed."),
-    ("en", "seventeen", "Send OK and the alert's code, e.g. OK 17. Nothing changed."),
+    ("en", "", "Send OK and the alert's code, e.g. OK K7RM4. Nothing changed."),
 ])
 def test_ok_with_an_unknown_or_foreign_code_changes_nothing(client, world, twilio, firing, who, code, reply):
     before = alert_state(firing.id)
     events = count(AuditEvent)
-    sms(client, world.users[who].phone, f"OK {code.format(code=firing.id)}".strip())
-    assert last_reply(twilio, world.users[who].phone) == reply.format(code=firing.id)
+    sms(client, world.users[who].phone, f"OK {code.format(code=firing.code)}".strip())
+    assert last_reply(twilio, world.users[who].phone) == reply.format(code=firing.code)
     assert alert_state(firing.id) == before and count(AuditEvent) == events
 
 
@@ -845,8 +854,8 @@ def test_ok_for_a_pending_or_resolved_alert_changes_nothing(client, world, clock
     evaluate(clock)
     pending = the_alert()
     before = alert_state(pending.id)
-    sms(client, PHONES["en"], f"OK {pending.id}")
-    assert last_reply(twilio, PHONES["en"]) == f"Opvang: no alert {pending.id} that you can acknowledge. " \
+    sms(client, PHONES["en"], f"OK {pending.code}")
+    assert last_reply(twilio, PHONES["en"]) == f"Opvang: no alert {pending.code} that you can acknowledge. " \
                                                "Nothing changed."
     assert alert_state(pending.id) == before
     evaluate(clock, 10)
@@ -854,8 +863,8 @@ def test_ok_for_a_pending_or_resolved_alert_changes_nothing(client, world, clock
     evaluate(clock, 1)
     assert the_alert().state == "resolved"
     before = alert_state(pending.id)
-    sms(client, PHONES["en"], f"OK {pending.id}")
-    assert last_reply(twilio, PHONES["en"]) == f"Opvang: alert {pending.id} is resolved already. Nothing changed."
+    sms(client, PHONES["en"], f"OK {pending.code}")
+    assert last_reply(twilio, PHONES["en"]) == f"Opvang: alert {pending.code} is resolved already. Nothing changed."
     assert alert_state(pending.id) == before
 
 
@@ -877,7 +886,7 @@ def test_notices_go_out_by_twilio_and_smtp_and_ok_stops_the_repeats(client, worl
     world.set_free(2, clock)
     evaluate(clock)
     evaluate(clock, 10)
-    code = the_alert().id
+    code = the_alert().code
     assert sending.deliver_due(clock.now()) == {"sent": len(MANAGERS)}
     bodies = {m.form["To"]: m.form["Body"] for m in twilio.messages}
     assert set(bodies) == {PHONES["nl"], PHONES["fr"], PHONES["en"]}

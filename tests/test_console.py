@@ -9,13 +9,13 @@ import json
 import logging
 import re
 from html import unescape
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, Call, Hold, OutboxMessage, SmsMessage, TurnAway, User
+from app.models import AuditEvent, Call, Hold, OutboxMessage, PlacementSearch, SmsMessage, TurnAway, User
 from app.services.hotline import calls
 from tests import factories as make
 from tests.api import assert_documented
@@ -562,20 +562,19 @@ def test_from_call_to_hold_through_the_console(client, people, clock):
     live = html_of(client.get("/console/live"))
     assert f'href="/console/calls/{call.id}"' in live
     client.post(f"/console/calls/{call.id}/take", headers=HTMX)
+    page_before_save = html_of(client.get(f"/console/calls/{call.id}"))
     saved = client.post(f"/console/calls/{call.id}", headers=HTMX, data={
         "client_type": "victim", "adults": "1", "children": "6", "gender": "female", "needs": [""],
         "languages": ["", "fr"], "postcode": "Antwerpen", "safe_to_call_back": "yes",
         "safe_to_leave_message": "no", "notes": "", "outcome": ""})
     assert saved.status_code == 200
-    # Click 2: "Search placement" opens the search pre-filled and already run.
-    page = html_of(client.get(f"/console/calls/{call.id}"))
-    href = unescape(re.search(r'<a class="button primary" id="search-placement" href="([^"]+)"', page).group(1))
-    url = urlsplit(href)
-    assert url.path == "/placement/" and parse_qs(url.query) == {
-        "run": ["1"], "call_id": [str(call.id)], "session": [f"call-{call.id}"], "client_type": ["victim"],
-        "adults": ["1"], "gender": ["female"], "postcode": ["Antwerpen"], "children": ["6"], "languages": ["fr"]}
-    results = html_of(client.get(href))
+    # Click 2: "Search placement" (on the page as it was before Save: it posts
+    # the call alone) opens the search pre-filled from the call as saved, and run.
+    action, fields = search_placement_form(page_before_save)
+    assert fields == {"call_id": str(call.id)}
+    results = html_of(client.post(action, data=fields))
     assert "Vluchthuis Antwerpen" in results and f'name="call_id" value="{call.id}"' in results
+    assert 'value="Antwerpen"' in results and 'name="session" value="call-' in results
     unit_id = re.search(r'<li class="result[^"]*" data-unit="(\d+)"', results).group(1)
     form = results[results.index(f'id="hold-{unit_id}"'):]
     search_id = re.search(r'name="search_id" value="(\d+)"', form).group(1)
@@ -596,15 +595,33 @@ def test_from_call_to_hold_through_the_console(client, people, clock):
     assert [(h["id"], h["call_id"]) for h in api] == [(hold.id, call.id)]
 
 
+def search_placement_form(page: str) -> tuple[str, dict]:
+    """The call page's "Search placement" form: where it posts, and its fields (no CSRF token)."""
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>((?:(?!</form>).)*?)id="search-placement"', page,
+                     re.DOTALL)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2)))
+    fields.pop("csrf_token", None)
+    return unescape(form.group(1)), fields
+
+
 def test_search_placement_without_a_postcode_opens_the_form_unrun(client, people):
     call = voice_call(client)
     make.login(client, people["operator"])
     page = html_of(client.get(f"/console/calls/{call.id}"))
-    href = unescape(re.search(r'id="search-placement" href="([^"]+)"', page).group(1))
-    assert parse_qs(urlsplit(href).query) == {"call_id": [str(call.id)], "session": [f"call-{call.id}"],
-                                              "languages": ["en"]}
     assert "Save a postcode first" in page
-    assert client.get(href).status_code == 200
+    action, fields = search_placement_form(page)
+    opened = client.post(action, data=fields)
+    assert opened.status_code == 200 and f'name="call_id" value="{call.id}"' in html_of(opened)
+    assert count(PlacementSearch) == 0
+
+
+def test_a_partner_cannot_search_for_a_call(client, people):
+    call = voice_call(client)
+    partner = make.user("partner")
+    db.session.commit()
+    make.login(client, partner)
+    assert client.post("/placement/for-call", data={"call_id": str(call.id)}).status_code == 403
+    assert count(PlacementSearch) == 0
 
 
 def test_no_place_found_records_a_turn_away_for_the_call_once(client, people):

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, CapacityChange, CapacityUnit, Hold
+from app.models import AuditEvent, CapacityChange, CapacityUnit, Hold, TurnAway
 from tests import factories as make
 from tests.api import assert_documented, call
 
@@ -182,7 +182,7 @@ def test_release_and_extend(client, w, clock):
 
 
 def test_partners_hold_and_release_their_own_holds_only(client, w):
-    response = hold(client, w.tokens.partner, w.bed, call_id=77)
+    response = hold(client, w.tokens.partner, w.bed)
     body = response.get_json()
     assert response.status_code == 201 and "call_id" not in body
     assert body["contact"].endswith("+32470999999")
@@ -194,6 +194,43 @@ def test_partners_hold_and_release_their_own_holds_only(client, w):
     assert call(client, "POST", f"/api/v1/holds/{body['id']}/confirm", w.tokens.partner).status_code == 403
     assert [h["id"] for h in call(client, "GET", "/api/v1/holds", w.tokens.partner).get_json()] == [body["id"]]
     assert call(client, "POST", f"/api/v1/holds/{body['id']}/release", w.tokens.partner).status_code == 200
+
+
+def refused_field(response) -> str:
+    assert response.status_code == 400, response.get_json()
+    return response.get_json()["error"]["field"]
+
+
+def test_a_hold_names_only_a_call_that_exists_and_never_a_partners(client, w):
+    call_id = make.call().id
+    db.session.commit()
+    assert refused_field(hold(client, w.tokens.partner, w.bed, call_id=call_id)) == "call_id"
+    assert refused_field(hold(client, w.tokens.partner, w.bed, call_id=999999)) == "call_id"
+    assert refused_field(hold(client, w.tokens.operator, w.bed, call_id=999999)) == "call_id"
+    assert rows(Hold) == 0
+    response = hold(client, w.tokens.operator, w.bed, call_id=call_id)
+    assert response.status_code == 201 and response.get_json()["call_id"] == call_id
+
+
+def test_a_hold_names_only_a_search_its_maker_may_use(client, w):
+    search = call(client, "POST", "/api/v1/placements/search", w.tokens.operator,
+                  json={"client_type": "victim", "postcode": "2000", "session": "s1"}).get_json()["search_id"]
+    assert refused_field(hold(client, w.tokens.partner, w.bed, search_id=search)) == "search_id"
+    assert refused_field(hold(client, w.tokens.operator, w.bed, search_id=999999)) == "search_id"
+    assert rows(Hold) == 0
+    assert hold(client, w.tokens.operator2, w.bed, search_id=search).status_code == 201
+
+
+def test_a_partners_hold_never_withdraws_an_operators_turn_away(client, w):
+    """The contact is the session: a partner's search in a session of the same
+    name is their own, and their hold from it leaves the operator's record."""
+    recorded = call(client, "POST", "/api/v1/turn-aways", w.tokens.operator, json={"reason": "full", "session": "s1"})
+    assert recorded.status_code == 201
+    search = call(client, "POST", "/api/v1/placements/search", w.tokens.partner,
+                  json={"client_type": "victim", "postcode": "2000", "session": "s1"}).get_json()["search_id"]
+    assert hold(client, w.tokens.partner, w.bed, search_id=search).status_code == 201
+    db.session.rollback()
+    assert db.session.scalars(select(TurnAway.withdrawn_at)).all() == [None]
 
 
 def test_other_facilities_staff_cannot_touch_a_hold(client, w):

@@ -194,7 +194,7 @@ GRAMMAR = [
     ("en", "3 FREE", None, HELP["en"]),
     # OK code acknowledges an alert: shelter staff have none to acknowledge.
     ("en", "OK 17", None, "Opvang: no alert 17 that you can acknowledge. Nothing changed."),
-    ("en", "OK", None, "Send OK and the alert's code, e.g. OK 17. Nothing changed."),
+    ("en", "OK", None, "Send OK and the alert's code, e.g. OK K7RM4. Nothing changed."),
     # A deactivated user: nothing changes, a neutral reply.
     ("inactive", "VRIJ 3", None, "Opvang: met dit nummer kun je geen aantallen doorgeven. Niets gewijzigd."),
     ("inactive", "STATUS", None, "Opvang: met dit nummer kun je geen aantallen doorgeven. Niets gewijzigd."),

@@ -28,7 +28,7 @@ from app.models import (
 )
 from app.models.scheduling import StaleReminder
 from app.services.accounts import users
-from app.services.alerts import digest
+from app.services.alerts import digest, evaluation
 from app.services.core.access import Actor
 from app.services.delivery import outbox
 from app.services.placement import hold_expiry, holds, turn_aways
@@ -510,7 +510,8 @@ def digest_world(app, clock):
 
     def alert(rule_, region, fired, resolved, free, events=()):
         row = Alert(rule_id=rule_.id, region_id=region.id, state="resolved" if resolved else "firing",
-                    open_key=None if resolved else f"{rule_.id}:{region.id}", free=free, threshold=rule_.threshold,
+                    open_key=None if resolved else f"{rule_.id}:{region.id}", code=evaluation.new_code(), free=free,
+                    threshold=rule_.threshold,
                     started_at=(fired or local(27, 1)) - timedelta(minutes=10), fired_at=fired, resolved_at=resolved)
         db.session.add(row)
         db.session.flush()

@@ -91,6 +91,7 @@ EXPECTED = {
     # Placement: search, hold, refer. The world's hold is the operator's.
     "placement.search_page": page(*SEARCHERS),
     "placement.search": page(*SEARCHERS),
+    "placement.search_for_call": page(*HOTLINE),
     "placement.hold": page(*SEARCHERS),
     "placement.turn_aways": page(*HOTLINE),
     "placement.record_turn_away": page(*TURN_AWAY_RECORDERS),
@@ -283,3 +284,28 @@ def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, 
         if problem:
             wrong.append(f"{method} {path} ({endpoint}): {problem}")
     assert not wrong, f"as {role}:\n" + "\n".join(wrong)
+
+
+# What a GET might be tempted to act on: the query strings that once made one write.
+GET_QUERIES = {
+    "placement.search_page": "?run=1&call_id={call_id}&client_type=victim&postcode=2000&session=s1",
+}
+
+
+def test_no_get_changes_domain_data(app, clock):
+    """A link (on another site, in an e-mail) can make a browser send any GET:
+    none may change domain data. Audit events and rate counters aside."""
+    world = make_world.build(clock)
+    client = make_world.client_of(app, world, "operator")
+    wrote = []
+    for endpoint, method, path in requests(app, world):
+        if method != "GET":
+            continue
+        query = GET_QUERIES.get(endpoint, "").format(**world.arguments)
+        before = all_rows("audit_events", "rate_counters")
+        response = client.get(path + query, buffered=True)
+        assert response.status_code < 500, f"{path}{query}: {response.status_code}"
+        changed = changed_tables(before, all_rows("audit_events", "rate_counters"))
+        if changed:
+            wrote.append(f"GET {path}{query} ({endpoint}) wrote to {', '.join(changed)}")
+    assert not wrote, "\n".join(wrote)

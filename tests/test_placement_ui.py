@@ -26,15 +26,24 @@ def count(model):
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def test_a_prefilled_link_searches_at_once(client, world):
+def test_the_form_posted_without_htmx_answers_the_whole_page(client, world):
     gent, operator = world
     make.login(client, operator)
-    page = client.get("/placement/?run=1&client_type=victim&adults=1&children=4,9&gender=female&postcode=9000")
+    page = client.post("/placement/search", data={
+        "client_type": "victim", "adults": "1", "children": "4,9", "gender": "female", "postcode": "9000"})
     html = page.get_data(as_text=True)
-    assert page.status_code == 200
+    assert page.status_code == 200 and "<h1>" in html
     assert "Vluchthuis Gent" in html and "Geheimweg" not in html
     assert 'name="persons" value="3"' in html
     assert count(PlacementSearch) == 1
+
+
+def test_criteria_in_a_url_neither_search_nor_fill_the_form(client, world):
+    _, operator = world
+    make.login(client, operator)
+    page = client.get("/placement/?run=1&client_type=victim&children=4,9&gender=female&postcode=9000")
+    assert page.status_code == 200 and 'value="9000"' not in page.get_data(as_text=True)
+    assert count(PlacementSearch) == 0
 
 
 def test_the_form_posts_and_answers_the_results_fragment(client, world):
@@ -118,6 +127,6 @@ def test_partners_search_and_hold_but_see_no_turn_aways(client, world):
     partner = make.user("partner")
     db.session.commit()
     make.login(client, partner)
-    html = client.get("/placement/?run=1&client_type=victim&postcode=9000").get_data(as_text=True)
+    html = client.post("/placement/search", data={"client_type": "victim", "postcode": "9000"}).get_data(as_text=True)
     assert "Vluchthuis Gent" in html and "Geheimweg" not in html
     assert client.get("/placement/turn-aways").status_code == 403

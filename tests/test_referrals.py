@@ -49,11 +49,13 @@ def w(app):
         other_staff=make.user("shelter_staff", facilities_=[centre]),
         programme_staff=make.user("shelter_staff", facilities_=[programme]),
     )
+    call_id = make.call().id
     db.session.commit()
     tokens = SimpleNamespace(**{name: make.token_for(user) for name, user in vars(people).items()})
     db.session.commit()
     return SimpleNamespace(point=point, programme=programme, both=both, centre=centre, centre_slots=centre_slots,
-                           point_beds=point_beds, justice=justice, police=police, people=people, tokens=tokens)
+                           point_beds=point_beds, justice=justice, police=police, people=people, tokens=tokens,
+                           call_id=call_id)
 
 
 def refer(client, token, **body):
@@ -95,13 +97,14 @@ def set_status(referral_id, status):
 
 
 def test_an_operator_refers_a_call_to_a_relief_point(client, w, clock):
-    response = refer(client, w.tokens.operator, facility_id=w.point.id, call_id=42, note="  Spreekt enkel Frans ")
+    response = refer(client, w.tokens.operator, facility_id=w.point.id, call_id=w.call_id,
+                     note="  Spreekt enkel Frans ")
     body = assert_documented(response, "/api/v1/referrals", "post")
     assert response.status_code == 201
     assert body["facility_id"] == w.point.id and body["facility"] == "Hulppunt Gent"
     assert (body["organisation_id"], body["organisation"]) == (None, None)
     assert (body["kind"], body["status"], body["call_id"], body["note"]) == (
-        "intake_slot", "proposed", 42, "Spreekt enkel Frans")
+        "intake_slot", "proposed", w.call_id, "Spreekt enkel Frans")
     assert body["created_by"] == body["updated_by"] == w.people.operator.name
     assert body["created_at"] == body["updated_at"] == "2026-11-28T21:00:00+01:00"
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "referral.create")).one()
@@ -153,6 +156,7 @@ def test_the_kind_defaults_to_the_facilitys_slot_kind_and_is_required_when_it_ha
     ({"facility_id": "point", "note": {"a": 1}}, "note"),
     ({"facility_id": "point", "call_id": "call-9"}, "call_id"),
     ({"facility_id": "point", "call_id": 0}, "call_id"),
+    ({"facility_id": "point", "call_id": 999999}, "call_id"),  # no such call
 ])
 def test_bad_input_is_400_naming_the_field_and_writes_nothing(client, w, body, field):
     names = {"point", "centre", "centre_slots", "point_beds", "justice"}
@@ -189,7 +193,7 @@ def test_anonymous_callers_are_401(client, w):
 
 
 def test_a_partner_refers_without_a_call(client, w):
-    response = refer(client, w.tokens.partner, facility_id=w.point.id, call_id=7)
+    response = refer(client, w.tokens.partner, facility_id=w.point.id, call_id=w.call_id)
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "call_id"
     assert count(Referral) == 0 and referral_events() == 0
     response = refer(client, w.tokens.partner, organisation_id=w.justice.id, note="Aangifte gedaan")
@@ -325,7 +329,7 @@ def listed(client, token, query=""):
 
 def test_each_role_sees_its_referrals(client, w):
     by_partner = made(client, w, by="partner", note="Van de politie")
-    by_operator = made(client, w, call_id=5, note="Van de lijn")
+    by_operator = made(client, w, call_id=w.call_id, note="Van de lijn")
     to_programme = made(client, w, target="programme")
     to_justice = made(client, w, target="justice", by="partner")
     everything = [by_partner, by_operator, to_programme, to_justice]
@@ -339,7 +343,7 @@ def test_each_role_sees_its_referrals(client, w):
     # The partner sees the note of their own referral; staff see the call too.
     own = listed(client, w.tokens.partner)[0]
     assert own["note"] == "Van de politie" and own["call_id"] is None
-    assert listed(client, w.tokens.staff)[1]["call_id"] == 5
+    assert listed(client, w.tokens.staff)[1]["call_id"] == w.call_id
 
 
 def test_a_partner_cannot_reach_another_partners_referral(client, w):
@@ -350,7 +354,7 @@ def test_a_partner_cannot_reach_another_partners_referral(client, w):
 
 
 def test_partners_never_get_calls_or_notes_of_referrals_they_did_not_make(client, w):
-    referral_id = made(client, w, call_id=9, note="Adres: Kerkstraat 1")
+    referral_id = made(client, w, call_id=w.call_id, note="Adres: Kerkstraat 1")
     referral = fresh(referral_id)
     shown = referral_json(referral, w.people.partner)
     assert "call_id" not in shown and "note" not in shown

@@ -42,10 +42,11 @@ def w(app):
         admin=make.user("admin"),
         staff=make.user("shelter_staff"),
     )
+    call_id = make.call().id
     db.session.commit()
     tokens = SimpleNamespace(**{name: make.token_for(user) for name, user in vars(people).items()})
     db.session.commit()
-    return SimpleNamespace(people=people, tokens=tokens, oost=oost, antwerpen=antwerpen)
+    return SimpleNamespace(people=people, tokens=tokens, oost=oost, antwerpen=antwerpen, call_id=call_id)
 
 
 def search(client, token, **criteria):
@@ -93,14 +94,14 @@ def test_ineligible_when_no_facility_takes_the_household(client, w):
 
 
 def test_a_turn_away_keeps_the_criteria_and_the_region_but_no_personal_data(client, w):
-    body = search(client, w.tokens.operator, children=[4, 9], languages=["fr"], call_id=501, session="s1",
+    body = search(client, w.tokens.operator, children=[4, 9], languages=["fr"], call_id=w.call_id, session="s1",
                   avoid_facilities=[77])
     (turn_away,) = all_turn_aways()
     assert turn_away.id and body["turn_away"] == {"reason": "ineligible"}
-    assert (turn_away.region_id, turn_away.call_id, turn_away.search_id) == (w.oost.id, 501, body["search_id"])
-    assert turn_away.contact_key == "call:501" and turn_away.recorded_by_id == w.people.operator.id
+    assert (turn_away.region_id, turn_away.call_id, turn_away.search_id) == (w.oost.id, w.call_id, body["search_id"])
+    assert turn_away.contact_key == f"call:{w.call_id}" and turn_away.recorded_by_id == w.people.operator.id
     assert turn_away.criteria["children"] == [4, 9] and turn_away.criteria["avoided"] == 1
-    assert "501" not in str(turn_away.criteria) and "s1" not in str(turn_away.criteria)
+    assert "call" not in str(turn_away.criteria) and "s1" not in str(turn_away.criteria)
     assert "77" not in str(turn_away.criteria)
     assert count(AuditEvent, AuditEvent.action == "turn_away.record") == 1
 
@@ -124,9 +125,9 @@ def test_two_sessions_are_two_turn_aways(client, w):
 
 
 def test_one_call_is_one_turn_away_whatever_the_sessions(client, w):
-    search(client, w.tokens.operator, call_id=501, session="session-a")
-    search(client, w.tokens.operator2, call_id=501, session="session-b")
-    assert [t.contact_key for t in all_turn_aways()] == ["call:501"]
+    search(client, w.tokens.operator, call_id=w.call_id, session="session-a")
+    search(client, w.tokens.operator2, call_id=w.call_id, session="session-b")
+    assert [t.contact_key for t in all_turn_aways()] == [f"call:{w.call_id}"]
 
 
 def test_without_call_or_session_each_search_is_its_own_contact(client, w):
@@ -159,10 +160,10 @@ def test_a_hold_from_the_contacts_search_withdraws_its_turn_away(client, w):
 
 
 def test_a_hold_for_the_call_withdraws_its_turn_away(client, w):
-    search(client, w.tokens.operator, call_id=501)
+    search(client, w.tokens.operator, call_id=w.call_id)
     shelter = in_gent("shelter")
     response = call(client, "POST", "/api/v1/holds", w.tokens.operator,
-                    json={"unit_id": shelter.units[0].id, "persons": 1, "call_id": 501})
+                    json={"unit_id": shelter.units[0].id, "persons": 1, "call_id": w.call_id})
     assert response.status_code == 201
     assert all_turn_aways()[0].withdrawn_at is not None
 
@@ -171,12 +172,12 @@ def test_a_hold_for_the_call_withdraws_its_turn_away(client, w):
 
 
 def test_the_list_of_a_day_in_local_time(client, w, clock):
-    search(client, w.tokens.operator, session="evening", call_id=501)  # Saturday 21:00 in Brussels
+    search(client, w.tokens.operator, session="evening", call_id=w.call_id)  # Saturday 21:00 in Brussels
     clock.advance(hours=3, minutes=30)  # Sunday 00:30 in Brussels, still Saturday in UTC
     search(client, w.tokens.operator, session="night")
 
     body = assert_documented(call(client, "GET", f"{LIST}?date=2026-11-28", w.tokens.operator), LIST)
-    assert [(t["reason"], t["region"], t["call_id"]) for t in body] == [("ineligible", "oost-vlaanderen", 501)]
+    assert [(t["reason"], t["region"], t["call_id"]) for t in body] == [("ineligible", "oost-vlaanderen", w.call_id)]
     assert body[0]["at"] == "2026-11-28T21:00:00+01:00" and body[0]["criteria"]["postcode"] == "9000"
     body = assert_documented(call(client, "GET", LIST, w.tokens.operator), LIST)  # today: Sunday
     assert [t["at"] for t in body] == ["2026-11-29T00:30:00+01:00"]
@@ -228,15 +229,17 @@ def test_the_list_pages(client, w):
 
 def test_an_operator_records_one_once_per_contact(client, w):
     response = call(client, "POST", LIST, w.tokens.operator,
-                    json={"reason": "full", "call_id": 501, "region": "antwerpen", "note": "no room for six"})
+                    json={"reason": "full", "call_id": w.call_id, "region": "antwerpen", "note": "no room for six"})
     first = assert_documented(response, LIST, "post")
     assert response.status_code == 201
-    assert (first["reason"], first["region"], first["call_id"], first["note"]) == ("full", "antwerpen", 501,
+    assert (first["reason"], first["region"], first["call_id"], first["note"]) == ("full", "antwerpen", w.call_id,
                                                                                    "no room for six")
-    response = call(client, "POST", LIST, w.tokens.operator2, json={"reason": "closed", "call_id": 501})
+    response = call(client, "POST", LIST, w.tokens.operator2, json={"reason": "closed", "call_id": w.call_id})
     again = assert_documented(response, LIST, "post")
     assert response.status_code == 200 and again == first
-    response = call(client, "POST", LIST, w.tokens.manager, json={"reason": "closed", "call_id": 502})
+    other_call = make.call().id
+    db.session.commit()
+    response = call(client, "POST", LIST, w.tokens.manager, json={"reason": "closed", "call_id": other_call})
     assert response.status_code == 201
     assert count(TurnAway) == 2
 
@@ -270,7 +273,7 @@ def test_bad_records_are_400_and_write_nothing(client, w, payload, field):
 
 @pytest.mark.parametrize("role", ["partner", "staff", "admin"])
 def test_only_operators_and_managers_record(client, w, role):
-    response = call(client, "POST", LIST, getattr(w.tokens, role), json={"reason": "full", "call_id": 501})
+    response = call(client, "POST", LIST, getattr(w.tokens, role), json={"reason": "full", "call_id": w.call_id})
     assert_documented(response, LIST, "post")
     assert response.status_code == 403 and count(TurnAway) == 0
 
@@ -284,7 +287,7 @@ def test_per_region_and_day(client, w, clock):
     clock.advance(hours=4)                                           # Sunday 01:00 in Brussels
     in_gent("tiny", units={"crisis_bed": (2, 1)})
     search(client, w.tokens.operator, session="c", adults=2, beyond_region=False)  # Sun, oost-vlaanderen, full
-    search(client, w.tokens.operator, session="d", adults=2, beyond_region=False, call_id=9)
+    search(client, w.tokens.operator, session="d", adults=2, beyond_region=False, call_id=w.call_id)
     now = clock.now()
 
     counts = turn_aways.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 29), now)
@@ -297,10 +300,10 @@ def test_per_region_and_day(client, w, clock):
     assert [c.count for c in turn_aways.per_region_and_day(None, date(2026, 11, 28), date(2026, 11, 28), now)] \
         == [1, 1]
 
-    # A hold for call 9 withdraws its turn-away: the count drops.
+    # A hold for the call withdraws its turn-away: the count drops.
     roomy = in_gent("roomy")
     db.session.commit()
-    holds.create(Actor(w.people.operator, "web"), now, unit_id=roomy.units[0].id, persons=1, call_id=9,
+    holds.create(Actor(w.people.operator, "web"), now, unit_id=roomy.units[0].id, persons=1, call_id=w.call_id,
                  default_minutes=120)
     db.session.commit()
     counts = turn_aways.per_region_and_day({w.oost.id}, date(2026, 11, 29), date(2026, 11, 29), now)

@@ -53,9 +53,9 @@ def is_fallback(message: OutboxMessage) -> bool:
 def ack_refusal(alert: Alert) -> str:
     """Why the acknowledgement was refused (409), from the alert as it is now."""
     if alert.state == "resolved":
-        return _("Alert %(code)d is resolved already: there is nothing to acknowledge.", code=alert.id)
+        return _("Alert %(code)s is resolved already: there is nothing to acknowledge.", code=alert.code)
     if alert.state == "pending":
-        return _("Alert %(code)d has not fired yet: there is nothing to acknowledge.", code=alert.id)
+        return _("Alert %(code)s has not fired yet: there is nothing to acknowledge.", code=alert.code)
     who = alert.acknowledged_by.name if alert.acknowledged_by else _("someone else")
-    return _("Alert %(code)d was acknowledged already by %(name)s at %(time)s.", code=alert.id, name=who,
+    return _("Alert %(code)s was acknowledged already by %(name)s at %(time)s.", code=alert.code, name=who,
              time=local_time(alert.acknowledged_at))

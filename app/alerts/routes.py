@@ -81,8 +81,8 @@ def acknowledge(alert_id: int):
     except Conflict:
         flash(ack_refusal(alert), "error")
     else:
-        flash(_("Alert %(code)d acknowledged: no more reminders or escalation. Everyone who was told hears when "
-                "it is resolved.", code=alert.id), "success")
+        flash(_("Alert %(code)s acknowledged: no more reminders or escalation. Everyone who was told hears when "
+                "it is resolved.", code=alert.code), "success")
     if request.form.get("back") == "show":
         return redirect(url_for("alerts.show", alert_id=alert.id), 303)
     return redirect(url_for("alerts.index"), 303)

@@ -102,7 +102,7 @@ def change_json(change: CapacityChange, user: User) -> dict:
 def alert_json(alert: Alert) -> dict:
     return {
         "id": alert.id,
-        "code": alert.id,
+        "code": alert.code,
         "rule_id": alert.rule_id,
         "region": alert.region.slug,
         "state": alert.state,

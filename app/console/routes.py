@@ -2,8 +2,9 @@
 placement for the SMS replies and turn-aways).
 
 From a ringing phone to a held place: the live list links to the call's page
-(one click), its "Search placement" opens the search pre-filled and already
-run (two), and each result's Hold links the hold to the call (three).
+(one click), its "Search placement" posts the call to the search, which
+pre-fills itself from the call's record and runs (two), and each result's
+Hold links the hold to the call (three).
 
 Who: operators, managers and admins open every page here; working a call
 (taking it, recording it, answering by SMS, recording a turn-away) is for
@@ -139,26 +140,6 @@ def _record_form(call: Call) -> MultiDict:
     return form
 
 
-def search_url(call: Call) -> str:
-    """The placement search pre-filled with the call's needs (and the
-    caller's language); run at once when the place to search from is known."""
-    needs = call.needs or {}
-    args = {"call_id": call.id, "session": f"call-{call.id}"}
-    for name in ("client_type", "adults", "gender", "postcode"):
-        if needs.get(name) is not None:
-            args[name] = needs[name]
-    if needs.get("children"):
-        args["children"] = ",".join(str(age) for age in needs["children"])
-    if needs.get("needs"):
-        args["needs"] = list(needs["needs"])
-    languages = needs.get("languages") or ([call.language] if call.language else [])
-    if languages:
-        args["languages"] = list(languages)
-    if needs.get("postcode"):
-        args = {"run": "1", **args}
-    return url_for("placement.search_page", **args)
-
-
 def _call_context(call: Call, now, **extra) -> dict:
     context = dict(
         call=call,
@@ -169,7 +150,6 @@ def _call_context(call: Call, now, **extra) -> dict:
         holds=call_records.holds_of(call),
         referrals=call_records.referrals_of(call),
         turn_away=call_records.turn_away_of(call),
-        search_url=search_url(call),
         messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
         callback_number_kept=call_records.number_kept_for_callback(call, now),

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -54,10 +54,15 @@ class AlertRule(db.Model):
 
 class Alert(db.Model):
     """One episode of a rule in one region: pending → firing → resolved. Its
-    id is the acknowledgement code (`OK 17`)."""
+    `code` is the acknowledgement code (`OK K7RM4`): random, so that nobody
+    acknowledges an alert by guessing, and unique among the open alerts."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_state_rule_id", "state", "rule_id"),)
+    __table_args__ = (
+        Index("ix_alerts_state_rule_id", "state", "rule_id"),
+        Index("uq_alerts_open_code", "code", unique=True, sqlite_where=text("open_key IS NOT NULL"),
+              postgresql_where=text("open_key IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id"))
@@ -65,6 +70,7 @@ class Alert(db.Model):
     # "<rule>:<region>" while the episode is open, NULL once resolved: the
     # database allows one open episode per rule and region.
     open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16))
     critical: Mapped[bool] = mapped_column(default=False)
     free: Mapped[int]

@@ -22,7 +22,7 @@ class PlacementSearch(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # "call:<id>" or "session:<token>": the contact this search is part of.
     contact_key: Mapped[str] = mapped_column(String(80), index=True)
-    call_id: Mapped[int | None]
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     criteria: Mapped[dict] = mapped_column(JSON)
     result_count: Mapped[int]
@@ -48,7 +48,7 @@ class Hold(db.Model):
     places: Mapped[int]
     household: Mapped[str | None] = mapped_column(String(500))
     arrival: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    call_id: Mapped[int | None] = mapped_column(index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     search_id: Mapped[int | None] = mapped_column(ForeignKey("placement_searches.id"))
     note: Mapped[str | None] = mapped_column(Text)
     # How the facility reaches whoever holds the place (their phone, a desk).
@@ -81,7 +81,7 @@ class TurnAway(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     contact_key: Mapped[str] = mapped_column(String(80), unique=True)
-    call_id: Mapped[int | None]
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
     search_id: Mapped[int | None] = mapped_column(ForeignKey("placement_searches.id"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     reason: Mapped[str] = mapped_column(String(16))
@@ -107,7 +107,7 @@ class Referral(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    call_id: Mapped[int | None] = mapped_column(index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"), index=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -1,8 +1,11 @@
 """Thin routes over app/services/placement/ (criteria, search, turn_aways, holds).
 
-From a ringing phone to a held place: the call's "Search placement" link opens
-this page pre-filled and already searched (`run=1`); each result has a Hold
-button; that is three clicks.
+From a ringing phone to a held place: the call's "Search placement" posts
+the call (`search_for_call`), and this page pre-fills itself from the call's
+record and searches; each result has a Hold button; that is three clicks.
+Searching records (a search, perhaps a turn-away), so it is a POST: a GET
+only shows the form, and criteria never travel in a URL (the access log would
+keep a household's details past their retention).
 """
 
 import secrets
@@ -11,6 +14,7 @@ from datetime import timedelta
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from app import clock
 from app.extensions import htmx
@@ -19,10 +23,11 @@ from app.placement import bp
 from app.presenters import kind_label
 from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
+from app.services.hotline import call_records
 from app.services.placement import holds
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
-from app.services.placement.criteria import FIELDS, parse_criteria
+from app.services.placement.criteria import FIELDS, linked_call_id, parse_criteria
 from app.services.registry import capacity, regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
@@ -32,7 +37,7 @@ LIST_FIELDS = ("needs", "languages", "kinds")
 
 
 def _criteria_data(values) -> dict:
-    """What the form (or a pre-filling link) sent, as parse_criteria takes it:
+    """What the form sent, as parse_criteria takes it:
     empty fields left out, so that defaults apply."""
     data = {}
     for name in FIELDS:
@@ -74,20 +79,33 @@ def _run(form: dict):
 @bp.route("/")
 @roles_required(*access.PLACEMENT_SEARCHERS)
 def search_page():
-    """The form, pre-filled from the query string (a call's needs); with
-    `run=1` it searches at once."""
-    form = request.args.copy()
-    form.setdefault("session", secrets.token_urlsafe(12))
-    form.setdefault("client_type", "victim")
-    if request.args.get("run") == "1":
-        return _run(form)
-    return _page(form)
+    """The empty form, for a search of its own (a contact without a call)."""
+    return _page(MultiDict({"session": secrets.token_urlsafe(12), "client_type": "victim"}))
 
 
 @bp.route("/search", methods=["POST"])
 @roles_required(*access.PLACEMENT_SEARCHERS)
 def search():
     return _run(request.form)
+
+
+@bp.route("/for-call", methods=["POST"])
+@roles_required(*access.CALL_READERS)
+def search_for_call():
+    """A call's "Search placement": the form pre-filled from what the call
+    holds now (so a household saved a moment ago is in it), and run at once
+    when the place to search from is known."""
+    try:
+        call_id = linked_call_id(current_actor(), request.form.get("call_id"))
+        if call_id is None:
+            raise InvalidInput("call_id is required", field="call_id")
+    except InvalidInput as error:
+        return _page(MultiDict({"client_type": "victim"}), error=error, status=400)
+    form = MultiDict(call_records.search_criteria(call_records.get_by_id(call_id)))
+    form.setdefault("client_type", "victim")
+    if form.get("postcode"):
+        return _run(form)
+    return _page(form)
 
 
 @bp.route("/hold", methods=["POST"])

@@ -26,7 +26,7 @@ NOTICE_EVENTS = ("fired", "critical", "repeated", "escalated", "resolved")
 
 @dataclass(frozen=True)
 class NoticeFacts:
-    code: int  # the alert's id, the acknowledgement code
+    code: str  # the acknowledgement code (Alert.code)
     rule_name: str
     region: str  # the region's name
     kinds: list  # CapacityKind rows (code, labels), in the rule's order

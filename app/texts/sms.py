@@ -67,8 +67,8 @@ TEXTS = {
         "ack_unknown": "Opvang: geen alarm {code} dat jij kunt bevestigen. Niets gewijzigd.",
         "ack_already": "Opvang: alarm {code} was al bevestigd door {name} om {time}. Niets gewijzigd.",
         "ack_resolved": "Opvang: alarm {code} is al opgelost. Niets gewijzigd.",
-        "ack_no_code": "Stuur OK en de code van het alarm, bv. OK 17. Niets gewijzigd.",
-        "help_ok": " OK 17 = alarm 17 bevestigen.",
+        "ack_no_code": "Stuur OK en de code van het alarm, bv. OK K7RM4. Niets gewijzigd.",
+        "help_ok": " OK K7RM4 = alarm K7RM4 bevestigen.",
     },
     "fr": {
         "set": "{facility} : {count} {kind} {free} (sur {total})",
@@ -95,8 +95,8 @@ TEXTS = {
         "ack_unknown": "Opvang : aucune alerte {code} que vous pouvez confirmer. Rien n'a changé.",
         "ack_already": "Opvang : l'alerte {code} a déjà été confirmée par {name} à {time}. Rien n'a changé.",
         "ack_resolved": "Opvang : l'alerte {code} est déjà résolue. Rien n'a changé.",
-        "ack_no_code": "Envoyez OK et le code de l'alerte, p.ex. OK 17. Rien n'a changé.",
-        "help_ok": " OK 17 = confirmer l'alerte 17.",
+        "ack_no_code": "Envoyez OK et le code de l'alerte, p.ex. OK K7RM4. Rien n'a changé.",
+        "help_ok": " OK K7RM4 = confirmer l'alerte K7RM4.",
     },
     "en": {
         "set": "{facility}: {count} {kind} {free} (of {total})",
@@ -122,8 +122,8 @@ TEXTS = {
         "ack_unknown": "Opvang: no alert {code} that you can acknowledge. Nothing changed.",
         "ack_already": "Opvang: alert {code} was already acknowledged by {name} at {time}. Nothing changed.",
         "ack_resolved": "Opvang: alert {code} is resolved already. Nothing changed.",
-        "ack_no_code": "Send OK and the alert's code, e.g. OK 17. Nothing changed.",
-        "help_ok": " OK 17 = acknowledge alert 17.",
+        "ack_no_code": "Send OK and the alert's code, e.g. OK K7RM4. Nothing changed.",
+        "help_ok": " OK K7RM4 = acknowledge alert K7RM4.",
     },
 }
 

@@ -81,7 +81,8 @@ SCHEMAS.update({
                      "acknowledged_at", "acknowledged_by", "resolved_at"],
         "properties": {
             "id": {"type": "integer"},
-            "code": {"type": "integer", "description": "The acknowledgement code (SMS `OK code`)."},
+            "code": {"type": "string",
+                     "description": "The acknowledgement code (SMS `OK code`): random, unique among open alerts."},
             "rule_id": {"type": "integer"},
             "region": {"type": "string"},
             "state": ALERT_STATE,

@@ -71,6 +71,7 @@ told by what in details["told"] ([[user id, channel], …]).
 """
 
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -87,8 +88,23 @@ PURPOSE = "alert"
 OPEN_STATES = ("pending", "firing")
 
 
+# Acknowledgement codes: no letters or digits that read alike (0/O, 1/I/L, 2/Z, 5/S, 8/B):
+# 23⁵, some 6 million, so that a spoofed `OK <code>` SMS cannot guess one.
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
+CODE_LENGTH = 5
+
+
 def open_key(rule_id: int, region_id: int) -> str:
     return f"{rule_id}:{region_id}"
+
+
+def new_code() -> str:
+    """A random acknowledgement code that no open alert has (the database
+    refuses a second: uq_alerts_open_code)."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if db.session.scalar(select(Alert.id).where(Alert.code == code, Alert.open_key.is_not(None))) is None:
+            return code
 
 
 def dedup_key(alert_id: int, event: str, n: int, user_id: int, channel: str) -> str:
@@ -168,7 +184,8 @@ def _start(run: Run, rule: AlertRule, region: Region, free: int) -> Alert:
     """A new episode, pending (flushed by the caller with the others). Every
     column is given, so that its row changes like the others (run.write)."""
     full, stale = run.full_and_stale(region.id, rule.kinds)
-    alert = Alert(rule_id=rule.id, region_id=region.id, open_key=open_key(rule.id, region.id), state="pending",
+    alert = Alert(rule_id=rule.id, region_id=region.id, open_key=open_key(rule.id, region.id), code=new_code(),
+                  state="pending",
                   critical=False, free=free, threshold=rule.threshold, full_facilities=full,
                   stale_facilities=stale, started_at=run.now, fired_at=None, recovering_since=None,
                   last_notified_at=None, escalated_at=None, resolved_at=None)
@@ -284,7 +301,7 @@ def _notify(run: Run, rule: AlertRule, region: Region, alert: Alert, event: str,
         return []
     since = (alert.fired_at or alert.started_at).astimezone(run.zone)
     facts = alert_texts.NoticeFacts(
-        code=alert.id, rule_name=rule.name, region=region.name, kinds=run.kinds(rule.kinds), free=alert.free,
+        code=alert.code, rule_name=rule.name, region=region.name, kinds=run.kinds(rule.kinds), free=alert.free,
         threshold=rule.threshold, critical_at=rule.critical_at, full=alert.full_facilities,
         stale=alert.stale_facilities, since=since, minutes=minutes)
     for user, channel in pairs:

@@ -6,7 +6,7 @@ The role sets name what they allow; routes (`roles_required`) and services
 
 from dataclasses import dataclass
 
-from app.models import Alert, Facility, Hold, Referral, Region, User
+from app.models import Alert, Facility, Hold, PlacementSearch, Referral, Region, User
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,26 @@ def may_see_referral(user, referral: Referral) -> bool:
         return False
     ids = visible_placement_facility_ids(user)
     return ids is None or referral.facility_id in ids or referral.created_by_id == user.id
+
+
+def may_tie_to_call(user: User | None) -> bool:
+    """Who may tie a search, hold, referral or turn-away to a call: those who
+    see calls. A partner's `call_id` is refused."""
+    return user is not None and user.has_role(*CALL_READERS)
+
+
+def may_use_search(user: User | None, search: PlacementSearch) -> bool:
+    """Whose hold may name a search (`search_id`), and so settle its contact:
+    the searcher's own, and any for those who see calls (the hotline works a
+    contact together). Nobody else learns that the search exists."""
+    return user is not None and (search.created_by_id == user.id or user.has_role(*CALL_READERS))
+
+
+def may_withdraw_turn_aways_of_others(user: User | None) -> bool:
+    """A hold withdraws its contact's turn-away (the contact found a place):
+    anyone's for the hotline, only their own for anyone else, so that a
+    partner's hold never undoes what an operator recorded."""
+    return user is not None and user.has_role(*CALL_READERS)
 
 
 # Which call a hold or referral came from, and a referral's note, show to the

@@ -49,6 +49,25 @@ def get_by_id(call_id: int) -> Call:
     return call
 
 
+def search_criteria(call: Call) -> dict:
+    """The placement search's criteria (as parse_criteria takes them) from what
+    the call holds now: its household and needs, else the caller's language,
+    tied to the call. Read when the search runs, never carried in a URL."""
+    needs = call.needs or {}
+    criteria = {"call_id": str(call.id), "session": f"call-{call.id}"}
+    for name in ("client_type", "adults", "gender", "postcode"):
+        if needs.get(name) is not None:
+            criteria[name] = str(needs[name])
+    if needs.get("children"):
+        criteria["children"] = ", ".join(str(age) for age in needs["children"])
+    if needs.get("needs"):
+        criteria["needs"] = list(needs["needs"])
+    languages = needs.get("languages") or ([call.language] if call.language else [])
+    if languages:
+        criteria["languages"] = list(languages)
+    return criteria
+
+
 def _locked(call: Call) -> Call:
     """`call`, its row locked until the transaction ends, its values fresh."""
     return db.session.scalar(

@@ -295,14 +295,12 @@ def _status_line(facility: Facility, figures: capacity.UnitFigures, lang: str) -
 
 
 def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> str:
-    code = words[0].lstrip("#") if words else ""
-    try:
-        alert_id = validation.record_id(code, "code")
-    except InvalidInput:
-        alert_id = None
-    if alert_id is None:
+    code = words[0].lstrip("#").upper() if words else ""
+    if not code:
         raise _Refusal(sms.text(lang, "ack_no_code"))
-    alert = db.session.get(Alert, alert_id)
+    # The open alert of that code, else the latest that had it.
+    alert = db.session.scalar(select(Alert).where(Alert.code == code)
+                              .order_by(Alert.open_key.is_(None), Alert.id.desc()).limit(1))
     # Not there, or not the sender's: the same reply, nothing revealed.
     if alert is None or not may_acknowledge_alert(actor.user, alert) or alert.state == "pending":
         raise _Refusal(sms.text(lang, "ack_unknown", code=code))

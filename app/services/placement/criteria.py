@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CapacityKind
+from app.models import Call, CapacityKind
 from app.models.capacity import CLIENT_TYPES
 from app.models.facility import GENDERS, LANGUAGES
 from app.services.core import validation
+from app.services.core.access import Actor, may_tie_to_call
 from app.services.core.errors import InvalidInput
 from app.services.core.validation import whole_number
 from app.services.registry import places
@@ -51,6 +52,20 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
 
+
+
+def linked_call_id(actor: Actor, value) -> int | None:
+    """A `call_id` sent with a search, hold, referral or turn-away: a call
+    that exists, tied to it by someone who sees calls. Partners never see a
+    call (PRODUCT.md section 2): theirs is refused whether or not it exists."""
+    call_id = validation.record_id(value, "call_id")
+    if call_id is None:
+        return None
+    if not may_tie_to_call(actor.user):
+        raise InvalidInput("partners do not work with calls: leave call_id out", field="call_id")
+    if db.session.get(Call, call_id) is None:
+        raise InvalidInput(f"no call {call_id}", field="call_id")
+    return call_id
 
 
 @dataclass(frozen=True)

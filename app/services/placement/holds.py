@@ -15,10 +15,19 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import CapacityChange, CapacityUnit, Hold, PlacementSearch
 from app.services.core import audit
-from app.services.core.access import PLACE_HOLDERS, Actor, is_partner, may_close_hold, visible_placement_facility_ids
+from app.services.core.access import (
+    PLACE_HOLDERS,
+    Actor,
+    is_partner,
+    may_close_hold,
+    may_use_search,
+    may_withdraw_turn_aways_of_others,
+    visible_placement_facility_ids,
+)
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.services.core.validation import MAX_ID, aware_time, record_id, text, whole_number
+from app.services.core.validation import MAX_ID, aware_time, text, whole_number
 from app.services.placement import turn_aways
+from app.services.placement.criteria import linked_call_id
 from app.services.registry.capacity import held_places
 
 MAX_MINUTES = 24 * 60
@@ -83,11 +92,12 @@ def create(
     note = text(note, "note", 2000)
     contact = text(contact, "contact", 200) or _how_to_reach(actor)
     arrival = aware_time(arrival, "arrival")
-    call_id = record_id(call_id, "call_id")
+    call_id = linked_call_id(actor, call_id)
     search = None
     if search_id is not None:
         search = db.session.get(PlacementSearch, whole_number(search_id, "search_id", 1, MAX_ID))
-        if search is None:
+        # Someone else's search is answered as one that does not exist.
+        if search is None or not may_use_search(actor.user, search):
             raise InvalidInput(f"no search {search_id}", field="search_id")
 
     unit = lock_unit(unit_id)
@@ -123,7 +133,8 @@ def create(
     contact_key = search.contact_key if search else (f"call:{call_id}" if call_id else None)
     if contact_key:
         # The contact found a place after all: it was no turn-away.
-        turn_aways.withdraw(contact_key, now)
+        recorded_by = None if may_withdraw_turn_aways_of_others(actor.user) else actor.user_id
+        turn_aways.withdraw(contact_key, now, recorded_by_id=recorded_by)
     return hold
 
 

@@ -29,6 +29,7 @@ from app.services.core import audit
 from app.services.core.access import CALL_READERS, REFERRERS, Actor, may_update_referral, visible_placement_facility_ids
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.core.validation import record_id, text
+from app.services.placement.criteria import linked_call_id
 
 RELIEF_TYPES = ("relief_point", "offender_programme")
 TRANSITIONS = {
@@ -87,9 +88,7 @@ def create(
         raise InvalidInput("kind must be a kind code", field="kind")
     kind = kind.strip() if kind is not None else None
     note = text(note, "note", NOTE_LIMIT)
-    call_id = record_id(call_id, "call_id")
-    if call_id is not None and not actor.has_role(*CALL_READERS):
-        raise InvalidInput("partners do not refer from calls: leave call_id out", field="call_id")
+    call_id = linked_call_id(actor, call_id)
 
     facility = organisation = None
     if facility_id is not None:

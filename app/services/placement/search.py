@@ -57,8 +57,8 @@ from sqlalchemy import bindparam, select
 
 from app.extensions import db
 from app.models import CapacityUnit, Facility, PlacementSearch, Region, TurnAway
-from app.services.core.access import CALL_READERS, PLACEMENT_SEARCHERS, Actor
-from app.services.core.errors import Forbidden, InvalidInput
+from app.services.core.access import PLACEMENT_SEARCHERS, Actor
+from app.services.core.errors import Forbidden
 from app.services.placement import candidates, turn_aways
 from app.services.placement.candidates import (
     F_GENDERS,
@@ -71,7 +71,7 @@ from app.services.placement.candidates import (
     U_REGION,
     U_ROOM,
 )
-from app.services.placement.criteria import Criteria
+from app.services.placement.criteria import Criteria, linked_call_id
 from app.services.placement.nearby import best
 from app.services.placement.ranking import Ranker, Reason, places_needed
 from app.services.registry import intake_hours, places
@@ -188,8 +188,7 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
     nothing fits. Does not commit. `zone` defaults to the app's time zone."""
     if not actor.has_role(*PLACEMENT_SEARCHERS):
         raise Forbidden("searching places needs the role operator, manager, partner or admin")
-    if criteria.call_id is not None and not actor.has_role(*CALL_READERS):
-        raise InvalidInput("partners do not work with calls: leave call_id out", field="call_id")
+    linked_call_id(actor, criteria.call_id)
     if zone is None:
         from app.clock import local_zone
 

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import PlacementSearch, Region, TurnAway
 from app.models.placement import TURN_AWAY_REASONS
-from app.services.core import audit, validation
+from app.services.core import audit
 from app.services.core.access import TURN_AWAY_READERS, TURN_AWAY_RECORDERS, Actor, turn_away_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.placement.criteria import SESSION
+from app.services.placement.criteria import SESSION, linked_call_id
 
 
 def contact_key(*, call_id: int | None = None, session: str | None = None, search_id: int | None = None) -> str:
@@ -63,11 +63,14 @@ def record(
     return turn_away
 
 
-def withdraw(key: str, now: datetime) -> None:
-    """The contact found a place after all: its turn-away no longer counts."""
+def withdraw(key: str, now: datetime, *, recorded_by_id: int | None = None) -> None:
+    """The contact found a place after all: its turn-away no longer counts.
+    With `recorded_by_id`, only if that user recorded it."""
+    statement = update(TurnAway).where(TurnAway.contact_key == key, TurnAway.withdrawn_at.is_(None))
+    if recorded_by_id is not None:
+        statement = statement.where(TurnAway.recorded_by_id == recorded_by_id)
     db.session.execute(
-        update(TurnAway)
-        .where(TurnAway.contact_key == key, TurnAway.withdrawn_at.is_(None))
+        statement
         .values(withdrawn_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -152,7 +155,7 @@ def record_turn_away(actor: Actor, now: datetime, *, reason, call_id=None, sessi
         raise Forbidden("recording a turn-away needs the role operator or manager")
     if reason not in TURN_AWAY_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(TURN_AWAY_REASONS)}", field="reason")
-    call_id = validation.record_id(call_id, "call_id")
+    call_id = linked_call_id(actor, call_id)
     if session in (None, ""):
         session = None
     elif not isinstance(session, str) or not SESSION.fullmatch(session):
