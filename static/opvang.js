@@ -9,3 +9,10 @@ document.addEventListener("htmx:sendError", function () { showRequestError(true)
 document.addEventListener("htmx:afterRequest", function (event) {
   if (event.detail.successful) showRequestError(false);
 });
+
+// No inline handlers (the Content-Security-Policy forbids them): a control
+// marked data-submit-on-change sends its form as soon as it changes.
+document.addEventListener("change", function (event) {
+  var control = event.target;
+  if (control.matches("[data-submit-on-change]") && control.form) control.form.submit();
+});

@@ -1,0 +1,48 @@
+"""The headers every answer carries (pages, fragments, API JSON, TwiML,
+static files, errors): a Content-Security-Policy that allows no inline script,
+inline style, plugin or framing, and the headers older browsers need for the
+same. The pages hold no inline code for this reason: their script is
+static/opvang.js, their style static/opvang.css, and htmx is told not to
+inject its indicator style (the htmx-config meta tag in base.html)."""
+
+from flask import Flask, Response
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+
+# Opvang uses none of these browser features; no page (or anything injected
+# into one) may ask for them. Only features browsers know: an unknown one is
+# reported as an error in the console.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment",
+                    "usb")
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Links from Opvang to elsewhere never tell where they came from: its
+    # URLs name facilities, calls and holds.
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    # frame-ancestors for browsers that predate it.
+    "X-Frame-Options": "DENY",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_add_security_headers)
+
+
+def _add_security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
