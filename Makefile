@@ -29,11 +29,12 @@ translations: $(CATALOGUES:.po=.mo)
 %.mo: %.po | $(VENV)/.runtime
 	$(BIN)/pybabel compile --statistics -i $< -o $@
 
-## Start the web app (http://127.0.0.1:5000) and the scheduler on SQLite with demo data.
+## Start the web app (http://127.0.0.1:5000) and the scheduler on SQLite with demo data,
+## in the development configuration (cookies also over plain http: app/config.py `Development`).
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	OPVANG_DEVELOPMENT=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 ## The whole suite on SQLite and on PostgreSQL (PG_TEST_URL), side by side.
 test: install-dev

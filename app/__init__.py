@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import ENVIRONMENT_KEYS, Defaults
+from app.config import DEVELOPMENT_SWITCH, ENVIRONMENT_KEYS, Defaults, Development
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +23,8 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_object(Defaults)
+    if _switched_on(os.environ.get(DEVELOPMENT_SWITCH)):
+        app.config.from_object(Development)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(_from_environment())
     if config:
@@ -64,10 +66,14 @@ def _from_environment() -> dict:
         if raw is None or raw == "":
             continue
         if kind is bool:
-            values[key] = raw.lower() in ("1", "true", "yes", "on")
+            values[key] = _switched_on(raw)
         else:
             values[key] = kind(raw)
     return values
+
+
+def _switched_on(raw: str | None) -> bool:
+    return (raw or "").lower() in ("1", "true", "yes", "on")
 
 
 def _derive_settings(app: Flask) -> None:

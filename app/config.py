@@ -47,9 +47,14 @@ ENVIRONMENT_KEYS = {
     "OUTBOX_RETRY_MAX_SECONDS": float,
     "HOLD_DEFAULT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
-    "LOGIN_MAX_FAILURES": int,
-    "LOGIN_LOCKOUT_MINUTES": int,
+    "LOGIN_FREE_FAILURES_PER_ACCOUNT": int,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
+    "LOGIN_THROTTLE_MAX_WAIT_MINUTES": int,
+    "LOGIN_THROTTLE_QUIET_MINUTES": int,
     "SESSION_COOKIE_SECURE": bool,
+    "REMEMBER_COOKIE_SECURE": bool,
+    "SESSION_ABSOLUTE_HOURS": float,
+    "SESSION_IDLE_MINUTES": float,
     "TRUSTED_PROXIES": int,
 }
 
@@ -78,9 +83,17 @@ class Defaults:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = False
+    # Cookies go over https only; off only in the development configuration
+    # (`Development` below), since a proxy in front of gunicorn is production.
+    SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    # A web session ends this long after sign-in whatever happens (a night
+    # shift and its handover fit), and after this long without a click
+    # (the pages' own polling does not count).
+    SESSION_ABSOLUTE_HOURS = 13
+    SESSION_IDLE_MINUTES = 60
     # CSRF is checked in a before_request hook, so that bearer-token API calls
     # and signed Twilio webhooks can be exempted per request.
     WTF_CSRF_CHECK_DEFAULT = False
@@ -88,9 +101,14 @@ class Defaults:
 
     # werkzeug's password hashing; the tests choose a fast one.
     PASSWORD_HASH_METHOD = "scrypt"
-    # Failed logins: after this many in a row an account is locked for a while.
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCKOUT_MINUTES = 15
+    # Failed sign-ins (app/services/accounts/login_throttle.py): past this many
+    # free failures for one e-mail address from one address, or from one address
+    # (an office may share one), attempts from there wait 1, 2, 4 ... minutes, up
+    # to the maximum; a streak is forgotten after its wait and the quiet minutes.
+    LOGIN_FREE_FAILURES_PER_ACCOUNT = 5
+    LOGIN_FREE_FAILURES_PER_ADDRESS = 20
+    LOGIN_THROTTLE_MAX_WAIT_MINUTES = 60
+    LOGIN_THROTTLE_QUIET_MINUTES = 15
 
     TWILIO_ACCOUNT_SID = None
     TWILIO_AUTH_TOKEN = None
@@ -191,3 +209,14 @@ class Defaults:
     # How often the managers' alerts page refreshes, in seconds, and past alerts per page.
     ALERTS_REFRESH_SECONDS = 15
     ALERTS_PAGE_SIZE = 25
+
+
+# Set in the environment by `make run` (the Makefile): the app on plain http
+# at 127.0.0.1 for one developer. Applied over Defaults, before
+# `instance/config.py` and the environment.
+DEVELOPMENT_SWITCH = "OPVANG_DEVELOPMENT"
+
+
+class Development:
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False

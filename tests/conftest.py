@@ -89,6 +89,10 @@ def make_app(database_url: str, **config):
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "CLOCK": FrozenClock(START),
             "SERVER_NAME": "localhost",
+            # Tests move the clock by hours and days after one sign-in; the
+            # session timeouts are tested with their defaults (test_sessions.py).
+            "SESSION_ABSOLUTE_HOURS": 10 * 365 * 24,
+            "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
             **config,
         }
     )

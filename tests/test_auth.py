@@ -1,4 +1,4 @@
-"""Signing in and out, lockout shared by every worker, CSRF, cookies, roles."""
+"""Signing in and out, CSRF, cookies, roles (sessions: test_sessions.py; throttling: test_login_throttle.py)."""
 
 import re
 
@@ -42,43 +42,17 @@ def test_login_never_redirects_to_another_site(client, operator):
     assert response.location == "/"
 
 
-def test_wrong_password_is_refused_and_counted(client, operator):
+def test_wrong_password_is_refused(client, operator):
     response = client.post("/login", data={"email": "OP@example.org ", "password": "wrong"})
     assert response.status_code == 401
     # Nobody is signed in: the page speaks the default language, Dutch.
     assert "Verkeerd e-mailadres of wachtwoord" in response.get_data(as_text=True)
-    db.session.rollback()
-    assert db.session.get(User, operator.id).failed_logins == 1
 
 
 def test_unknown_address_gets_the_same_answer(client, operator):
     response = client.post("/login", data={"email": "nobody@example.org", "password": "wrong"})
     assert response.status_code == 401
     assert "Verkeerd e-mailadres of wachtwoord" in response.get_data(as_text=True)
-
-
-def test_lockout_is_counted_in_the_database_across_workers(database_url, app, operator, clock):
-    # Two app instances stand for two web workers: the count is shared.
-    worker_a = app.test_client()
-    worker_b = make_app(database_url, CLOCK=clock).test_client()
-    for attempt in range(5):
-        worker = worker_a if attempt % 2 else worker_b
-        assert worker.post("/login", data={"email": operator.email, "password": "nope"}).status_code == 401
-    # Locked now: even the right password is refused, on either worker.
-    response = worker_a.post("/login", data={"email": operator.email, "password": make.PASSWORD})
-    assert response.status_code == 401
-    assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
-    assert worker_b.post("/login", data={"email": operator.email, "password": make.PASSWORD}).status_code == 401
-    clock.advance(minutes=16)
-    assert worker_b.post("/login", data={"email": operator.email, "password": make.PASSWORD}).status_code == 302
-
-
-def test_a_successful_login_resets_the_count(client, operator):
-    for _ in range(4):
-        client.post("/login", data={"email": operator.email, "password": "nope"})
-    make.login(client, operator)
-    db.session.rollback()
-    assert db.session.get(User, operator.id).failed_logins == 0
 
 
 def test_session_cookie_is_httponly_and_samesite(client, operator):

@@ -8,7 +8,7 @@ from app.models.geography import Organisation, Region
 from app.models.hotline import Call, OutboxMessage, RateCounter, SmsMessage
 from app.models.placement import Hold, PlacementSearch, Referral, TurnAway
 from app.models.scheduling import JobRun, SchedulerLease
-from app.models.user import ApiToken, User, UserRole
+from app.models.user import ApiToken, LoginFailures, User, UserRole, WebSession
 
 __all__ = [
     "Alert",
@@ -23,6 +23,7 @@ __all__ = [
     "Facility",
     "Hold",
     "JobRun",
+    "LoginFailures",
     "Organisation",
     "OutboxMessage",
     "PlacementSearch",
@@ -34,4 +35,5 @@ __all__ = [
     "TurnAway",
     "User",
     "UserRole",
+    "WebSession",
 ]

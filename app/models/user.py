@@ -45,16 +45,11 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Counted in the database so that every web worker sees the same count.
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # How this user wants alerts: among "sms" and "email" (a rule's channels
     # limit them further).
     alert_channels: Mapped[list] = mapped_column(JSON, default=lambda: ["sms", "email"])
     # Operators with a phone who switched on duty are dialled for hotline calls.
     on_duty: Mapped[bool] = mapped_column(default=False)
-    # Part of the session id: raising it signs the user out everywhere.
-    session_epoch: Mapped[int] = mapped_column(default=0)
 
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
@@ -78,7 +73,7 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_epoch}"
+        return str(self.id)
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
@@ -98,3 +93,27 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class WebSession(db.Model):
+    """A signed-in browser. The session cookie carries a random id; only its
+    SHA-256 is stored. Signing out deletes the row, so a copied cookie stops
+    working; a new password or a revocation deletes all of a user's rows."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailures(db.Model):
+    """A streak of failed sign-ins for one key (an address, or an e-mail
+    address from an address), counted in the database so that every web
+    worker sees the same streak (app/services/accounts/login_throttle.py)."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,15 +1,24 @@
 """Who is asking, and may they: sign-in by session or bearer token, the role
 checks every blueprint's views use, the CSRF check, the language and time zone
-of the request."""
+of the request.
 
+A web session is a row on the server (app/services/accounts/sessions.py) whose
+random id the signed cookie carries, beside the time of the user's last
+activity: the idle timeout is checked, and the time refreshed, in the cookie
+alone, so that a read never writes the database. Requests that the pages'
+polling makes send the POLLING_HEADER and do not count as activity.
+"""
+
+from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, current_app, request, session
-from flask_login import current_user
+from flask import Flask, Response, current_app, request, session
+from flask_login import current_user, login_user, logout_user
 
-from app.extensions import csrf, db, login_manager
+from app import clock
+from app.extensions import csrf, login_manager
 from app.models import User
-from app.services.accounts import users
+from app.services.accounts import sessions, users
 from app.services.core import validation
 from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput, Unauthenticated
@@ -29,19 +38,23 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
+    def load_user(user_id: str) -> User | None:
         # A request that carries a bearer token is authenticated by it alone.
         if bearer_token():
             return None
-        user_id, _, epoch = session_id.partition(":")
         try:
             user_id = validation.whole_number(user_id, "user", 1, validation.MAX_ID)
-            epoch = validation.whole_number(epoch, "epoch", 0, validation.MAX_ID)
         except InvalidInput:
             return None
-        user = db.session.get(User, user_id)
-        if user is None or user.session_epoch != epoch:
+        session_id, active_at = session.get(SESSION_ID), session.get(ACTIVE_AT)
+        if not isinstance(session_id, str) or not isinstance(active_at, int | float):
             return None
+        now = clock.now()
+        if now.timestamp() - active_at > _idle_timeout().total_seconds():
+            return None
+        user = sessions.user_of(session_id, user_id, now, _lifetime())
+        if user is not None and not request.headers.get(POLLING_HEADER):
+            session[ACTIVE_AT] = now.timestamp()
         return user
 
     @login_manager.request_loader
@@ -65,6 +78,47 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/") and not current_user.is_authenticated:
             return
         csrf.protect(apply_exemptions=True)
+
+    @app.after_request
+    def strict_transport_security(response: Response) -> Response:
+        # Over https, browsers are told to come back over https only.
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_SECONDS}"
+        return response
+
+
+# The session cookie's keys: the server-side session's id, and the time
+# (seconds since the epoch) of the user's last activity.
+SESSION_ID = "web_session"
+ACTIVE_AT = "active_at"
+# Sent by the pages' polling elements (`hx-headers`): their requests are not activity.
+POLLING_HEADER = "X-Opvang-Poll"
+HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+
+
+def _idle_timeout() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def sign_in(user: User) -> None:
+    """Start a web session for `user` (authenticated already)."""
+    now = clock.now()
+    login_user(user)
+    session[SESSION_ID] = sessions.start(user, now, _lifetime())
+    session[ACTIVE_AT] = now.timestamp()
+
+
+def sign_out() -> None:
+    """End this browser's web session: its cookie, copied or not, no longer signs anyone in."""
+    session_id = session.pop(SESSION_ID, None)
+    session.pop(ACTIVE_AT, None)
+    if isinstance(session_id, str):
+        sessions.end(session_id)
+    logout_user()
 
 
 def select_locale() -> str:

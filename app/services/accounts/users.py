@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import ApiToken, Facility, Region, User, UserRole
 from app.models.alerts import ALERT_CHANNELS
 from app.models.user import ROLES
+from app.services.accounts import login_throttle, sessions
 from app.services.core import audit, validation
 from app.services.core.access import Actor, may_give_roles
 from app.services.core.errors import Conflict, InvalidInput, NotFound
@@ -21,9 +22,10 @@ MIN_PASSWORD_LENGTH = 10
 
 
 class LoginRefused(Exception):
-    def __init__(self, message: str, locked_until: datetime | None = None):
+    def __init__(self, message: str, retry_after: timedelta | None = None):
         super().__init__(message)
-        self.locked_until = locked_until
+        # Set when the attempt was throttled: how long until the next may be checked.
+        self.retry_after = retry_after
 
 
 def normalise_email(email: str) -> str:
@@ -102,6 +104,9 @@ def save_user(
         user.alert_channels = [channel for channel in ALERT_CHANNELS if channel in alert_channels]
     if password is not None:
         user.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        # A new password ends every web session (whoever knew the old one is
+        # out); API tokens have their own revocation.
+        sessions.end_all(user)
     db.session.flush()
     audit.record(
         actor,
@@ -136,7 +141,7 @@ def set_active(actor: Actor, user: User, active: bool, now: datetime) -> None:
 
 
 def revoke_sessions_and_tokens(actor: Actor, user: User, now: datetime) -> int:
-    user.session_epoch += 1
+    sessions.end_all(user)
     revoked = db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
@@ -146,40 +151,35 @@ def revoke_sessions_and_tokens(actor: Actor, user: User, now: datetime) -> int:
     return revoked
 
 
-def authenticate(email: str, password: str, now: datetime, *, ip: str | None,
-                 max_failures: int, lockout: timedelta) -> User:
+def authenticate(email: str, password: str, now: datetime, *, ip: str | None) -> User:
     """The user with these credentials, or LoginRefused.
 
-    Failures are counted on the user's row with an atomic UPDATE, so every web
-    worker sees the same count; after `max_failures` in a row the account is
-    locked for `lockout`, even for the right password.
+    While a streak of failures from `ip` (or for `email` from `ip`) makes
+    attempts wait (login_throttle), the attempt is refused unchecked, with how
+    long to wait; unknown e-mail addresses are throttled alike. Otherwise a
+    wrong e-mail address, a wrong password and a deactivated account are one
+    and the same refusal, and each counts as a failure.
     """
+    email = normalise_email(email)
     user = get_user_by_email(email)
-    refused = LoginRefused("wrong e-mail address or password")
+    actor = Actor(user, "web", ip)
+    wait = login_throttle.retry_after(email, ip, now)
+    if wait is not None:
+        audit.record(actor, "login.throttled", now, user, email=email)
+        raise LoginRefused("too many failed attempts", retry_after=wait)
     if user is None or not user.active or not user.password_hash:
         # Hash anyway, so that an unknown address takes as long as a known one.
         check_password_hash(_DUMMY_HASH, password or "")
-        audit.record(Actor(None, "web", ip), "login.failed", now, email=normalise_email(email))
-        raise refused
-    if user.locked_until is not None and user.locked_until > now:
-        audit.record(Actor(user, "web", ip), "login.locked", now, user)
-        raise LoginRefused("too many failed attempts", locked_until=user.locked_until)
-    if not check_password_hash(user.password_hash, password or ""):
-        db.session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
-        )
-        db.session.refresh(user)
-        if user.failed_logins >= max_failures:
-            user.locked_until = now + lockout
-            user.failed_logins = 0
-        audit.record(Actor(user, "web", ip), "login.failed", now, user)
-        if user.locked_until is not None and user.locked_until > now:
-            raise LoginRefused("too many failed attempts", locked_until=user.locked_until)
-        raise refused
-    user.failed_logins = 0
-    user.locked_until = None
+        accepted = False
+    else:
+        accepted = check_password_hash(user.password_hash, password or "")
+    if not accepted:
+        login_throttle.count_failure(email, ip, now)
+        audit.record(actor, "login.failed", now, user, email=email)
+        raise LoginRefused("wrong e-mail address or password")
+    login_throttle.forget_account(email, ip)
     user.last_login_at = now
-    audit.record(Actor(user, "web", ip), "login", now, user)
+    audit.record(actor, "login", now, user)
     return user
 
 

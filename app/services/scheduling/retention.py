@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, delete, or_, select, update
 
 from app.extensions import db
 from app.models import Call, Hold, OutboxMessage, PlacementSearch, Referral, SmsMessage, TurnAway
+from app.services.accounts import login_throttle
 from app.services.core import audit, rate_limits
 from app.services.core.access import SYSTEM
 
@@ -124,7 +125,8 @@ def purge(now: datetime) -> dict[str, int]:
     _rows(update(SmsMessage).where(SmsMessage.outbox_id.in_(done)).values(outbox_id=None))
     counts["outbox"] = _rows(delete(OutboxMessage).where(OutboxMessage.id.in_(done)))
 
-    counts["rate_counters"] = rate_limits.purge(now, now - counters)
+    # Sign-in failure streaks are rate-limit counters too.
+    counts["rate_counters"] = rate_limits.purge(now, now - counters) + login_throttle.purge(counters)
 
     if any(counts.values()):
         audit.record(SYSTEM, "retention.purge", now, **counts)
