@@ -1,7 +1,7 @@
 """Web sessions kept on the server, and sign-in throttling by address instead of an account lock.
 
 Revision ID: 5a981f51f4a6
-Revises: 63870167ceb5
+Revises: b4bbc244148b
 Create Date: 2026-12-04 18:05:20.762227
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5a981f51f4a6'
-down_revision = '63870167ceb5'
+down_revision = 'b4bbc244148b'
 branch_labels = None
 depends_on = None
 
