@@ -151,6 +151,22 @@ def test_history_shows_who_and_why_only_to_the_hotline_admins_and_the_facilitys_
         assert reg.people.staff.name not in response.get_data(as_text=True), who
 
 
+
+def test_who_updated_a_unit_shows_only_to_the_hotline_admins_and_the_facilitys_staff(client, reg):
+    unit = unit_of(reg.shelter, "crisis_bed")
+    assert call(client, "PATCH", f"/api/v1/units/{unit.id}", reg.tokens.staff,
+                json={"available": 3, "version": 1}).status_code == 200
+    path, template = f"/api/v1/facilities/{reg.shelter.id}", "/api/v1/facilities/{facility_id}"
+
+    def updated_by(who):
+        body = assert_documented(call(client, "GET", path, getattr(reg.tokens, who)), template)
+        return next(each["updated_by"] for each in body["units"] if each["id"] == unit.id)
+
+    for who in ("operator", "manager", "admin", "staff"):
+        assert updated_by(who) == reg.people.staff.name, who
+    for who in ("partner", "refuge_staff"):
+        assert updated_by(who) is None, who
+
 def test_a_confidential_facilitys_postcode_only_with_its_address(client, reg):
     path = "/api/v1/facilities/{facility_id}"
     for who in ("partner", "operator", "manager", "staff"):

@@ -99,7 +99,7 @@ def update_unit(unit_id: int):
     with unit_of_work.change():
         capacity.set_available(current_actor(), unit, body["available"], body.get("version"), now,
                                note=body.get("note"))
-    return jsonify(unit_json(unit, now, capacity.UnitFigures([unit], now)))
+    return jsonify(unit_json(unit, now, capacity.UnitFigures([unit], now), current_actor().user))
 
 
 @bp.route("/units/<int:unit_id>/history")

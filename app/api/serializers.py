@@ -13,8 +13,11 @@ from app.services.registry.capacity import RegionTotals, UnitFigures
 from app.services.registry.presenters import present
 
 
-def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
+def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures, user: User) -> dict:
     counts = figures(unit)
+    # Who changed the counts, as in the unit's history: not for partners nor
+    # other facilities' staff (access.sees_change_author_and_note).
+    shows_author = unit.updated_by is not None and access.sees_change_author_and_note(user, unit.facility)
     return {
         "id": unit.id,
         "kind": unit.kind.code,
@@ -25,7 +28,7 @@ def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures) -> dict:
         "room_size": unit.room_size,
         "version": unit.version,
         "updated_at": iso_local(unit.updated_at),
-        "updated_by": unit.updated_by.name if unit.updated_by else None,
+        "updated_by": unit.updated_by.name if shows_author else None,
         "stale": unit.is_stale(now),
     }
 
@@ -57,7 +60,7 @@ def facility_json(facility: Facility, user: User, now: datetime, figures: UnitFi
         },
         "languages": list(shown.languages),
         "stale_after_hours": shown.stale_after_hours,
-        "units": [unit_json(unit, now, figures) for unit in shown.units],
+        "units": [unit_json(unit, now, figures, user) for unit in shown.units],
     }
     if shown.shows_address:
         data["address"] = {
@@ -127,7 +130,7 @@ def rule_json(rule: AlertRule) -> dict:
 
 def current_state_json(current: dict, now: datetime) -> dict:
     """The state a 409 carries beside its error, e.g. {"unit": {...}}."""
-    shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now)),
+    shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now), current_user),
               Referral: _current_referral_json,
               Alert: alert_json,
               OutboxMessage: notification_json}
