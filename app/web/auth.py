@@ -12,7 +12,7 @@ polling makes send the POLLING_HEADER and do not count as activity.
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, current_app, request, session
 from flask_login import current_user, login_user, logout_user
 
 from app import clock
@@ -79,13 +79,6 @@ def init_app(app: Flask) -> None:
             return
         csrf.protect(apply_exemptions=True)
 
-    @app.after_request
-    def strict_transport_security(response: Response) -> Response:
-        # Over https, browsers are told to come back over https only.
-        if request.is_secure:
-            response.headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_SECONDS}"
-        return response
-
 
 # The session cookie's keys: the server-side session's id, and the time
 # (seconds since the epoch) of the user's last activity.
@@ -93,7 +86,6 @@ SESSION_ID = "web_session"
 ACTIVE_AT = "active_at"
 # Sent by the pages' polling elements (`hx-headers`): their requests are not activity.
 POLLING_HEADER = "X-Opvang-Poll"
-HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
 
 
 def _lifetime() -> timedelta:

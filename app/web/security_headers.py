@@ -5,7 +5,7 @@ same. The pages hold no inline code for this reason: their script is
 static/opvang.js, their style static/opvang.css, and htmx is told not to
 inject its indicator style (the htmx-config meta tag in base.html)."""
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -37,6 +37,8 @@ SECURITY_HEADERS = {
     # frame-ancestors for browsers that predate it.
     "X-Frame-Options": "DENY",
 }
+# Over https, browsers are told to come back over https only, for a year.
+STRICT_TRANSPORT_SECURITY = f"max-age={365 * 24 * 3600}"
 
 
 def init_app(app: Flask) -> None:
@@ -45,4 +47,6 @@ def init_app(app: Flask) -> None:
 
 def _add_security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
     return response
