@@ -16,6 +16,7 @@ ORGANISATION_KIND_LABELS = {
     "crisis_centre": _l("Crisis centre"),
     "justice_house": _l("Justice house"),
     "police_zone": _l("Police zone"),
+    "child_protection": _l("Child protection"),
     "other": _l("Other"),
 }
 FACILITY_TYPE_LABELS = {

@@ -6,7 +6,8 @@ from app.models.capacity import CapacityChange, CapacityKind, CapacityUnit
 from app.models.facility import Facility
 from app.models.geography import Organisation, Region
 from app.models.hotline import Call, OutboxMessage, RateCounter, SmsMessage
-from app.models.placement import Hold, PlacementSearch, Referral, TurnAway
+from app.models.placement import Hold, PlacementOffer, PlacementRequest, PlacementSearch, Referral, TurnAway
+from app.models.risk import RiskItem, RiskScale
 from app.models.scheduling import JobRun, SchedulerLease
 from app.models.user import ApiToken, LoginFailures, User, UserRole, WebSession
 
@@ -26,9 +27,13 @@ __all__ = [
     "LoginFailures",
     "Organisation",
     "OutboxMessage",
+    "PlacementOffer",
+    "PlacementRequest",
     "PlacementSearch",
     "Referral",
     "RateCounter",
+    "RiskItem",
+    "RiskScale",
     "SchedulerLease",
     "Region",
     "SmsMessage",

@@ -33,6 +33,8 @@ class CapacityKind(db.Model):
     # The client types this kind serves.
     serves: Mapped[list] = mapped_column(JSON)
     position: Mapped[int] = mapped_column(default=0)
+    # A hold on this kind waits for the facility's acceptance (`requested`).
+    requires_acceptance: Mapped[bool] = mapped_column(default=False)
 
     def label(self, locale: str) -> str:
         return self.labels.get(locale) or self.labels.get("en") or self.code

@@ -62,6 +62,8 @@ class Facility(db.Model):
     children: Mapped[bool] = mapped_column(default=False)
     max_children: Mapped[int | None]
     max_child_age: Mapped[int | None]
+    # The usual refuge rule: boys only up to this age (None: as max_child_age).
+    max_boy_age: Mapped[int | None]
     wheelchair: Mapped[bool] = mapped_column(default=False)
     pets: Mapped[bool] = mapped_column(default=False)
     high_security: Mapped[bool] = mapped_column(default=False)
@@ -70,6 +72,9 @@ class Facility(db.Model):
     language_mask: Mapped[int]
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When its public point was last set (created or moved): a waiting-list
+    # request checked against a danger place before this has not checked it.
+    located_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     region: Mapped["Region"] = relationship(back_populates="facilities")  # noqa: F821
     organisation: Mapped["Organisation | None"] = relationship()  # noqa: F821

@@ -19,7 +19,7 @@ class Region(db.Model):
         return f"<Region {self.slug}>"
 
 
-ORGANISATION_KINDS = ("caw", "crisis_centre", "justice_house", "police_zone", "other")
+ORGANISATION_KINDS = ("caw", "crisis_centre", "justice_house", "police_zone", "child_protection", "other")
 
 
 class Organisation(db.Model):

@@ -47,6 +47,15 @@ class Call(db.Model):
     needs: Mapped[dict] = mapped_column(JSON, default=dict)
     outcome: Mapped[str | None] = mapped_column(String(16))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Risk screening (app.services.hotline.risk): the answers by item key
+    # ("yes" | "no" | "unknown"), as sensitive as the notes and purged with them.
+    risk_answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    risk_score: Mapped[int | None]
+    # What the answers give; None while a critical item is unanswered ("not screened").
+    risk_computed_level: Mapped[str | None] = mapped_column(String(16))
+    # The level that counts: an operator's override (with its reason), else the computed one.
+    risk_level: Mapped[str | None] = mapped_column(String(16), index=True)
+    risk_override_reason: Mapped[str | None] = mapped_column(Text)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     recording_duration_s: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

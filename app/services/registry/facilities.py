@@ -227,6 +227,10 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
         facility = Facility(created_at=now)
         db.session.add(facility)
     old_stale_after = facility.stale_after_hours
+    # A new point (or a new facility) has not been checked against the danger
+    # places of requests filed before now (PlacementRequest.danger_checked_at).
+    if creating or (facility.public_lat, facility.public_lon) != point:
+        facility.located_at = now
     for field in COLUMNS:
         if field not in ("region", "organisation"):
             setattr(facility, field, clean[field])
