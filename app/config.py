@@ -46,6 +46,8 @@ ENVIRONMENT_KEYS = {
     "OUTBOX_RETRY_BASE_SECONDS": float,
     "OUTBOX_RETRY_MAX_SECONDS": float,
     "HOLD_DEFAULT_MINUTES": int,
+    "HOLD_LONGEST_MINUTES": int,
+    "HOLD_ACCEPT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
     "LOGIN_FREE_FAILURES_PER_ACCOUNT": int,
     "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
@@ -192,8 +194,13 @@ class Defaults:
     OUTBOX_RETRY_BASE_SECONDS = 30
     OUTBOX_RETRY_MAX_SECONDS = 3600
 
-    # How long a hold keeps a place unless extended, in minutes.
+    # How long a hold keeps a place unless extended, in minutes; for a call
+    # screened high risk the longest hold is offered instead. On a kind that
+    # requires the facility's acceptance, a hold waits this long for its answer
+    # (keeping its places) and lapses unanswered.
     HOLD_DEFAULT_MINUTES = 120
+    HOLD_LONGEST_MINUTES = 240
+    HOLD_ACCEPT_MINUTES = 60
 
     # Placement search: each unmet preference (a language not spoken, high
     # security or pets asked for and absent) ranks a place as this many km further.

@@ -69,7 +69,7 @@ def test_every_text_exists_in_every_language_and_sms_texts_are_gsm():
         assert set(jobs.TEXTS[lang]["reasons"]) == {"full", "ineligible", "closed"}
         values = dict(hold=17, count=2, kind="x", facility="Crisis Antwerpen", time="22:30", ago="14 h", code="",
                       page="https://opvang.example/shelter/3", region="Antwerpen", reminded="6 h")
-        for key in ("hold_expired", "stale_sms", "stale_escalation"):
+        for key in ("hold_expired", "hold_lapsed", "hold_declined", "hold_no_show", "stale_sms", "stale_escalation"):
             sms = jobs.text(lang, key, **values)
             assert set(sms) <= GSM, (lang, key, set(sms) - GSM)
             assert len(sms) <= 2 * 153, (lang, key)

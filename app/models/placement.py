@@ -8,6 +8,9 @@ from app.models.types import UTCDateTime
 
 # `requested` only on a kind that requires the facility's acceptance.
 HOLD_STATUSES = ("requested", "active", "confirmed", "released", "expired")
+# The statuses whose holds take their places until expires_at (a requested
+# hold's is its accept_by): one indexed condition wherever places are summed.
+HOLDING_STATUSES = ("requested", "active")
 # How a hold ended (PRODUCT.md, "Hold outcome"). Those that put the contact
 # back into the unmet demand: REOPENING_OUTCOMES.
 HOLD_OUTCOMES = ("admitted", "declined", "no_show", "elsewhere", "cancelled", "expired", "lapsed")

@@ -20,6 +20,17 @@ TEXTS = {
         "hold_expired": "Opvang: je reservering {hold} van {count} {kind} bij {facility} is verlopen om {time}. "
                         "De plaats is weer vrij. Nog nodig? Maak een nieuwe reservering.",
         "hold_expired_subject": "Opvang: reservering {hold} verlopen",
+        # To whoever made a hold that ended otherwise without the household
+        # placed: the contact is back among the unmet demand.
+        "hold_lapsed": "Opvang: je reservering {hold} van {count} {kind} bij {facility} is niet aanvaard "
+                       "voor {time} en vervallen. Zoek een andere plaats.",
+        "hold_lapsed_subject": "Opvang: reservering {hold} niet aanvaard",
+        "hold_declined": "Opvang: {facility} heeft je reservering {hold} van {count} {kind} geweigerd om {time}. "
+                         "Zoek een andere plaats.",
+        "hold_declined_subject": "Opvang: reservering {hold} geweigerd",
+        "hold_no_show": "Opvang: je reservering {hold} van {count} {kind} bij {facility} is om {time} "
+                        "afgesloten: niemand kwam opdagen. Nog nodig? Zoek een nieuwe plaats.",
+        "hold_no_show_subject": "Opvang: reservering {hold}: niemand kwam",
         # To a facility's staff when its counts are stale.
         "stale_sms": "{facility}: werk je aantallen bij, laatste update {ago} geleden. "
                      "Antwoord VRIJ n{code} of open {page}",
@@ -56,6 +67,15 @@ TEXTS = {
         "hold_expired": "Opvang : votre réservation {hold} de {count} {kind} à {facility} a expiré à {time}. "
                         "La place est de nouveau libre. Toujours nécessaire ? Faites une nouvelle réservation.",
         "hold_expired_subject": "Opvang : réservation {hold} expirée",
+        "hold_lapsed": "Opvang : votre réservation {hold} de {count} {kind} à {facility} n'a pas été acceptée "
+                       "avant {time} et a pris fin. Cherchez une autre place.",
+        "hold_lapsed_subject": "Opvang : réservation {hold} non acceptée",
+        "hold_declined": "Opvang : {facility} a refusé votre réservation {hold} de {count} {kind} à {time}. "
+                         "Cherchez une autre place.",
+        "hold_declined_subject": "Opvang : réservation {hold} refusée",
+        "hold_no_show": "Opvang : votre réservation {hold} de {count} {kind} à {facility} a été close à {time} : "
+                        "personne ne s'est présenté. Toujours besoin ? Cherchez une nouvelle place.",
+        "hold_no_show_subject": "Opvang : réservation {hold} : personne n'est venu",
         "stale_sms": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}. "
                      "Répondez LIBRE n{code} ou ouvrez {page}",
         "stale_email": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}.\n\n"
@@ -90,6 +110,15 @@ TEXTS = {
         "hold_expired": "Opvang: your hold {hold} of {count} {kind} at {facility} expired at {time}. "
                         "The place is free again. Still needed? Make a new hold.",
         "hold_expired_subject": "Opvang: hold {hold} expired",
+        "hold_lapsed": "Opvang: your hold {hold} of {count} {kind} at {facility} was not accepted by {time} "
+                       "and has lapsed. Please look for another place.",
+        "hold_lapsed_subject": "Opvang: hold {hold} not accepted",
+        "hold_declined": "Opvang: {facility} declined your hold {hold} of {count} {kind} at {time}. "
+                         "Please look for another place.",
+        "hold_declined_subject": "Opvang: hold {hold} declined",
+        "hold_no_show": "Opvang: your hold {hold} of {count} {kind} at {facility} was closed at {time}: "
+                        "nobody came. Still needed? Look for a new place.",
+        "hold_no_show_subject": "Opvang: hold {hold}: nobody came",
         "stale_sms": "{facility}: please update your counts, last update {ago} ago. "
                      "Reply FREE n{code} or open {page}",
         "stale_email": "{facility}: please update your counts, last update {ago} ago.\n\n"

@@ -66,7 +66,7 @@ class Run:
             bit = case({kinds[code]: self._bits[code] for code in codes}, value=CapacityUnit.kind_id, else_=0)
         held = (
             select(Hold.unit_id, func.sum(Hold.places).label("held"))
-            .where(Hold.status == "active", Hold.expires_at > self.now)
+            .where(capacity.holding(self.now))
             .group_by(Hold.unit_id)
             .subquery()
         )

@@ -160,6 +160,14 @@ def may_close_hold(actor: Actor, hold: Hold, *, confirming: bool) -> bool:
     return not confirming and hold.created_by_id == user.id
 
 
+def may_answer_hold_request(actor: Actor, hold: Hold) -> bool:
+    """Accepting or declining a hold (and releasing one as declined): the
+    facility's own staff only (PRODUCT.md, "until the facility accepts"). Not
+    admins nor operators: the answer is the facility's, on who it can take in."""
+    user = actor.user
+    return user is not None and user.has_role("shelter_staff") and hold.unit.facility in user.facilities
+
+
 def may_update_referral(user, referral: Referral) -> bool:
     if user is None:
         return False

@@ -71,6 +71,15 @@ def text(value, field: str, limit: int, *, required: bool = False) -> str | None
     return value or None
 
 
+def one_of(value, field: str, allowed) -> str | None:
+    """One code out of `allowed`, or None when not given."""
+    if blank(value):
+        return None
+    if value not in allowed:
+        raise InvalidInput(f"{field} must be one of {', '.join(allowed)}", field=field)
+    return value
+
+
 def slug(value, field: str, limit: int) -> str:
     """A required slug: lowercase letters and digits, words joined by dashes."""
     value = text(value, field, limit, required=True)

@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, Float, Text, and_, bindparam, case, cast, false,
 from app.extensions import db
 from app.models import CapacityUnit, Facility, Hold
 from app.models.facility import LANGUAGES
+from app.models.placement import HOLDING_STATUSES
 from app.models.types import UTCDateTime
 from app.services.placement.criteria import Criteria
 
@@ -32,9 +33,9 @@ _COLUMNS = (_U.id, _U.facility_id, _U.kind_id, _U.available, _U.room_size, _U.re
  F_CHILD_AGE, F_GENDERS, F_LANGUAGES, F_HOURS, U_STALE, U_HELD) = range(18)
 _H = Hold.__table__.c
 _NOW = bindparam("now", type_=UTCDateTime)
-# Places taken by the unit's holds, active and unexpired (capacity.held_places),
-# summed per row: a search reads few rows, each an index lookup.
-_HELD = func.coalesce(select(func.sum(_H.places)).where(_H.unit_id == _U.id, _H.status == "active",
+# Places taken by the unit's holds, active or requested and unexpired
+# (capacity.held_places), summed per row: a search reads few rows, each an index lookup.
+_HELD = func.coalesce(select(func.sum(_H.places)).where(_H.unit_id == _U.id, _H.status.in_(HOLDING_STATUSES),
                                                          _H.expires_at > _NOW).scalar_subquery(), 0)
 
 

@@ -1,8 +1,9 @@
 """Turn-aways: contacts that ended without a place, once per contact.
 
 `record` (a search that found nothing, or an operator's record), `withdraw`
-(a hold followed); `record_turn_away` (an operator's explicit record);
-`per_region_and_day` (the manager's view), `turn_aways_on` (the list).
+(a hold followed), `reopen` (that hold ended without a place after all);
+`record_turn_away` (an operator's explicit record); `per_region_and_day`
+(the manager's view), `turn_aways_on` (the list).
 """
 
 import secrets
@@ -74,6 +75,20 @@ def withdraw(key: str, now: datetime, *, recorded_by_id: int | None = None) -> N
         .values(withdrawn_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def reopen(actor: Actor, now: datetime, *, key: str, reason: str, criteria: dict, region_id: int | None,
+           call_id: int | None = None, search_id: int | None = None) -> TurnAway:
+    """The contact's hold ended without a place after all (declined, no-show,
+    expired, lapsed): it is unmet demand again. Its withdrawn turn-away counts
+    once more (on its own day, with its own reason); without one, one is
+    recorded now with `reason`."""
+    turn_away = record(actor, now, key=key, reason=reason, criteria=criteria, region_id=region_id,
+                       call_id=call_id, search_id=search_id)
+    if turn_away.withdrawn_at is not None:
+        turn_away.withdrawn_at = None
+        audit.record(actor, "turn_away.reopen", now, turn_away)
+    return turn_away
 
 
 # --- reports and an operator's record --------------------------------------------

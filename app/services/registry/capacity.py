@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, distinct, func, select, update
+from sqlalchemy import Select, and_, case, distinct, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
 from app.models import CapacityChange, CapacityKind, CapacityUnit, Facility, Hold, Region
+from app.models.placement import HOLDING_STATUSES
 from app.services.core import audit, validation
 from app.services.core.access import Actor, can_update_facility
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -30,15 +31,21 @@ def figures(unit: CapacityUnit, held: int) -> Figures:
     return Figures(unit.total, unit.available, held, free)
 
 
+def holding(now: datetime):
+    """The SQL condition of a hold that takes its places at `now`: active or
+    requested (waiting for the facility's acceptance), and not expired."""
+    return and_(Hold.status.in_(HOLDING_STATUSES), Hold.expires_at > now)
+
+
 def held_places(unit_ids, now: datetime) -> dict[int, int]:
-    """Places taken by holds that are active and not expired at `now`, per
-    unit. An expired hold frees its place here, before any job marks it."""
+    """Places taken by holds that are active or requested and not expired at
+    `now`, per unit. An expired hold frees its place here, before any job marks it."""
     ids = list(unit_ids)
     if not ids:
         return {}
     rows = db.session.execute(
         select(Hold.unit_id, func.sum(Hold.places))
-        .where(Hold.unit_id.in_(ids), Hold.status == "active", Hold.expires_at > now)
+        .where(Hold.unit_id.in_(ids), holding(now))
         .group_by(Hold.unit_id)
     )
     return {unit_id: int(places) for unit_id, places in rows}
@@ -222,7 +229,7 @@ def region_totals(now: datetime, region_ids: set[int] | None = None) -> list[Reg
     # unit has available, and nothing of a closed facility (it has none free).
     per_unit = (
         select(Hold.unit_id, func.sum(Hold.places).label("held"))
-        .where(Hold.status == "active", Hold.expires_at > now)
+        .where(holding(now))
         .group_by(Hold.unit_id)
         .subquery()
     )

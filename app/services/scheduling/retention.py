@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, delete, or_, select, update
 
 from app.extensions import db
 from app.models import Call, Hold, OutboxMessage, PlacementSearch, Referral, SmsMessage, TurnAway
+from app.models.placement import HOLDING_STATUSES
 from app.services.accounts import login_throttle
 from app.services.core import audit, rate_limits
 from app.services.core.access import SYSTEM
@@ -88,7 +89,7 @@ def purge(now: datetime) -> dict[str, int]:
     )
     counts["hold_notes"] = _rows(
         update(Hold)
-        .where(Hold.created_at < notes, or_(Hold.status != "active", Hold.expires_at <= now),
+        .where(Hold.created_at < notes, or_(Hold.status.not_in(HOLDING_STATUSES), Hold.expires_at <= now),
                or_(Hold.household.is_not(None), Hold.note.is_not(None)))
         .values(household=None, note=None)
     )
