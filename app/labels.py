@@ -91,3 +91,14 @@ CANCEL_REASON_LABELS = {
     "out_of_scope": _l("the rule no longer watches this region"),
     "rule_changed": _l("the rule was changed"), "rule_deactivated": _l("the rule was deleted or deactivated"),
 }
+# How a hold ended (PRODUCT.md, "Hold outcome"), and why the facility declined.
+HOLD_OUTCOME_LABELS = {
+    "admitted": _l("arrived and confirmed"), "declined": _l("declined by the facility"),
+    "no_show": _l("no-show"), "elsewhere": _l("found a place elsewhere"), "cancelled": _l("cancelled"),
+    "expired": _l("expired"), "lapsed": _l("lapsed: not accepted in time"),
+}
+# The outcomes a release offers: the maker's, and the facility's staff's too.
+RELEASE_OUTCOME_CHOICES = {"no_show": _l("No-show"), "elsewhere": _l("Found a place elsewhere"),
+                           "cancelled": _l("Cancelled")}
+DECLINE_REASON_LABELS = {"not_eligible": _l("Not eligible"), "no_room": _l("No room after all"),
+                         "safety": _l("Safety"), "other": _l("Other")}

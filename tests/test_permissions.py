@@ -106,6 +106,9 @@ EXPECTED = {
     "api.create_hold": api(*SEARCHERS),
     "api.confirm_hold": api(*HOLD_CLOSERS),
     "api.release_hold": api(*HOLD_CLOSERS),
+    # Only the facility's own staff answer a hold (a requested one: accept).
+    "api.accept_hold": api("own_staff"),
+    "api.decline_hold": api("own_staff"),
     "api.extend_hold": api(*HOLD_CLOSERS),
     "api.referral_list": api(*EVERYONE),
     "api.create_referral": api(*SEARCHERS),
@@ -187,6 +190,7 @@ def bodies(world) -> dict[str, dict]:
         "api.update_unit": {"json": {"available": 3, "version": 1}},
         "api.create_hold": {"json": {"unit_id": world.unit_id, "persons": 1}},
         "api.extend_hold": {"json": {"minutes": 30}},
+        "api.decline_hold": {"json": {"reason": "other"}},
         "api.create_referral": {"json": {}},
         "api.update_referral": {"json": {"status": "accepted"}},
         "api.record_turn_away": {"json": {"reason": "full"}},

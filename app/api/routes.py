@@ -126,8 +126,7 @@ def create_hold():
     if "persons" not in body:
         raise InvalidInput("persons is required", field="persons")
     with unit_of_work.change():
-        hold = holds.create(current_actor(), now, default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
-                            **{name: body.get(name) for name in fields})
+        hold = holds.create(current_actor(), now, **{name: body.get(name) for name in fields})
     return jsonify(hold_json(hold, current_user, now)), 201
 
 
@@ -150,7 +149,24 @@ def confirm_hold(hold_id: int):
 @bp.route("/holds/<int:hold_id>/release", methods=["POST"])
 @login_required
 def release_hold(hold_id: int):
-    return _hold_action(hold_id, lambda hold, now: holds.release(current_actor(), hold, now))
+    # The body is optional: without it the outcome is "cancelled", as before outcomes.
+    body = _json_body() if request.content_length else {}
+    return _hold_action(hold_id, lambda hold, now: holds.release(
+        current_actor(), hold, now, outcome=body.get("outcome"), reason=body.get("reason"), note=body.get("note")))
+
+
+@bp.route("/holds/<int:hold_id>/accept", methods=["POST"])
+@login_required
+def accept_hold(hold_id: int):
+    return _hold_action(hold_id, lambda hold, now: holds.accept(current_actor(), hold, now))
+
+
+@bp.route("/holds/<int:hold_id>/decline", methods=["POST"])
+@login_required
+def decline_hold(hold_id: int):
+    body = _json_body()
+    return _hold_action(hold_id, lambda hold, now: holds.decline(
+        current_actor(), hold, body.get("reason"), body.get("note"), now))
 
 
 @bp.route("/holds/<int:hold_id>/extend", methods=["POST"])

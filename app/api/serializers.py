@@ -152,11 +152,16 @@ def hold_json(hold: Hold, user: User, now: datetime) -> dict:
         "status": hold.status_at(now),
         "created_at": iso_local(hold.created_at),
         "expires_at": iso_local(hold.expires_at),
+        "outcome": hold.outcome,
         "created_by": hold.created_by.name if hold.created_by else None,
         "contact": hold.contact,
         "note": hold.note,
         "call_id": hold.call_id,
     }
+    if hold.accept_by is not None:
+        data["accept_by"] = iso_local(hold.accept_by)
+    if hold.outcome_reason is not None:
+        data["outcome_reason"] = hold.outcome_reason
     # Partners never see calls (PRODUCT.md section 2).
     if not access.sees_hold_call(user):
         del data["call_id"]

@@ -58,7 +58,7 @@ def act(hold_id: int, action: str):
     def change():
         if action == "extend":
             return holds.extend(actor, hold, EXTEND_MINUTES, now)
-        return holds.release(actor, hold, now)
+        return holds.release(actor, hold, now, outcome=request.form.get("outcome"))
 
     message, error, status = carry_out(action, hold_id, now, change,
                                        _("You may extend or release only the holds you made."),

@@ -50,6 +50,15 @@ def _criteria_data(values) -> dict:
     return data
 
 
+def _hold_minutes(outcome) -> tuple[list[int], int]:
+    """The hold form's choice of minutes, and the one pre-selected: the
+    longest for a call screened high risk (holds.default_minutes_for)."""
+    search = outcome.search if outcome else None
+    call = call_records.get_by_id(search.call_id) if search and search.call_id else None
+    choices = sorted({current_app.config["HOLD_DEFAULT_MINUTES"], current_app.config["HOLD_LONGEST_MINUTES"]})
+    return choices, holds.default_minutes_for(call)
+
+
 def _page(form: dict, *, outcome=None, error=None, status=200):
     kinds = capacity.all_kinds()
     context = dict(
@@ -60,6 +69,7 @@ def _page(form: dict, *, outcome=None, error=None, status=200):
         kind_names={kind.code: kind_label(kind) for kind in kinds},
         languages=LANGUAGES,
         now=clock.now(),
+        hold_minutes=_hold_minutes(outcome),
     )
     template = "placement/_results.html" if htmx and request.method == "POST" else "placement/search.html"
     return render_template(template, **context), status
@@ -125,7 +135,7 @@ def hold():
                 household=request.form.get("household") or None,
                 search_id=request.form.get("search_id") or None,
                 call_id=request.form.get("call_id") or None,
-                default_minutes=current_app.config["HOLD_DEFAULT_MINUTES"],
+                minutes=request.form.get("minutes") or None,
             )
     except (Conflict, InvalidInput) as error:
         message = (_("This place is no longer free (or the facility closed): search again.")

@@ -1,8 +1,9 @@
 """Incoming holds on the facility page (template shelter/_holds.html): polled,
-confirmed when the household arrives, or released. The rules live in
+requested ones accepted or declined, confirmed when the household arrives, or
+released with how they ended. The rules live in
 app/services/placement/holds.py, the lists in app/services/placement/hold_lists.py."""
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -50,12 +51,14 @@ def facility_holds(facility_id: int):
     return render_template("shelter/_holds.html", facility=present(facility, current_user), now=clock.now())
 
 
-@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release):action>", methods=["POST"])
+@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release, accept, decline):action>",
+          methods=["POST"])
 @roles_required(*access.SHELTER_PAGE_USERS)
 def hold_action(facility_id: int, hold_id: int, action: str):
-    """Confirm (the household arrived: the unit's count drops) or release a
-    hold. Answers the holds section, with the changed unit's form out of band,
-    and a refusal (409, 403) inline; without htmx, the page again."""
+    """Confirm (the household arrived: the unit's count drops), release (with
+    how it ended), accept or decline (with a reason) a hold. Answers the holds
+    section, with the changed unit's form out of band, and a refusal (409,
+    403, 400) inline; without htmx, the page again."""
     facility = facilities.get_facility(facility_id)
     if not can_update_facility(current_user, facility):
         return _holds_refused(facility)
@@ -63,9 +66,16 @@ def hold_action(facility_id: int, hold_id: int, action: str):
     if hold.unit.facility_id != facility.id:
         raise NotFound(f"no hold {hold_id} for this facility")
     now = clock.now()
-    change = holds.confirm if action == "confirm" else holds.release
-    message, error, status = carry_out(action, hold_id, now, lambda: change(current_actor(), hold, now),
-                                       _("You may not confirm or release this hold."))
+    actor, form = current_actor(), request.form
+    changes = {
+        "confirm": lambda: holds.confirm(actor, hold, now),
+        "release": lambda: holds.release(actor, hold, now, outcome=form.get("outcome"), reason=form.get("reason"),
+                                         note=form.get("note")),
+        "accept": lambda: holds.accept(actor, hold, now),
+        "decline": lambda: holds.decline(actor, hold, form.get("reason"), form.get("note"), now),
+    }
+    message, error, status = carry_out(action, hold_id, now, changes[action],
+                                       _("You may not change this hold."))
     if not htmx:
         flash(error or message, "error" if error else "success")
         return _holds_page(facility)

@@ -1,5 +1,6 @@
-"""How a hold reads on a page: its expiry relative to the clock, and what a
-refused confirm, release or extend means, in the user's language. Template
+"""How a hold reads on a page: its expiry relative to the clock, how it
+ended or whom it waits for, and what a refused confirm, release, accept or
+extend means, in the user's language. Template
 globals for every page: the shelter page, 'My holds' and the call record list holds."""
 
 import math
@@ -8,6 +9,7 @@ from datetime import datetime
 from flask_babel import format_datetime, format_time
 from flask_babel import gettext as _
 
+from app import labels
 from app.clock import local_zone
 from app.models import Hold
 from app.presenters import kind_label
@@ -45,6 +47,10 @@ def refusal_text(action: str, hold: Hold, now: datetime) -> str:
     """Why `action` (confirm, release, extend) was refused (409), from the
     hold's state now. The service decided; this says it to the user."""
     status = hold.status_at(now)
+    if status == "requested":
+        return _("This hold waits for the facility's acceptance: it cannot be confirmed or extended yet.")
+    if status == "active" and action == "accept":
+        return _("This hold was already accepted.")
     if status == "confirmed":
         return _("This hold was already confirmed: the household has arrived.")
     if status == "released":
@@ -55,6 +61,8 @@ def refusal_text(action: str, hold: Hold, now: datetime) -> str:
                      free=holds.free_places(hold.unit, now))
         if action == "extend":
             return _("This hold has expired and cannot be extended: make a new one.")
+        if hold.outcome == "lapsed" or hold.status == "requested":
+            return _("This hold was not accepted in time and has lapsed: its place is free again.")
         return _("This hold has already expired: its place is free again.")
     unit = hold.unit
     return _(
@@ -64,14 +72,35 @@ def refusal_text(action: str, hold: Hold, now: datetime) -> str:
 
 
 def done_text(action: str, hold: Hold, now: datetime, *, minutes: int = 0) -> str:
-    """What a confirm, release or extend did."""
+    """What a confirm, release, accept, decline or extend did."""
     household = hold.household or _("the household")
     if action == "confirm":
         return _("Arrival confirmed for %(household)s. %(kind)s: %(available)d available now.",
                  household=household, kind=kind_label(hold.unit.kind), available=hold.unit.available)
+    if action == "accept":
+        return _("Accepted for %(household)s: %(expiry)s.", household=household, expiry=expiry_text(hold, now))
+    if action == "decline":
+        return _("Declined for %(household)s: the place is free again and the operator is told.",
+                 household=household)
     if action == "release":
         return _("Hold released for %(household)s: the place is free again.", household=household)
     return _("Extended by %(minutes)d min: %(expiry)s.", minutes=minutes, expiry=expiry_text(hold, now))
+
+
+def outcome_text(hold: Hold) -> str | None:
+    """How an ended hold ended ('declined by the facility: not eligible'); None while open."""
+    if hold.outcome is None:
+        return None
+    text = str(labels.HOLD_OUTCOME_LABELS.get(hold.outcome, hold.outcome))
+    if hold.outcome_reason:
+        reason = labels.DECLINE_REASON_LABELS.get(hold.outcome_reason, hold.outcome_reason)
+        return _("%(outcome)s: %(reason)s", outcome=text, reason=str(reason).lower())
+    return text
+
+
+def waiting_text(hold: Hold, now: datetime) -> str:
+    """A requested hold: 'waiting for the facility until 21:40'."""
+    return _("waiting for the facility until %(time)s", time=moment_text(hold.accept_by, now))
 
 
 def moment_text(value: datetime, now: datetime) -> str:
@@ -83,4 +112,5 @@ def moment_text(value: datetime, now: datetime) -> str:
 
 
 def template_globals() -> dict:
-    return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text}
+    return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text,
+            "outcome_text": outcome_text, "waiting_text": waiting_text, "duration_text": duration_text}

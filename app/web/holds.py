@@ -1,10 +1,12 @@
-"""One press on a hold's button (confirm, release, extend), for both pages
-that have them: the shelter page and 'My holds'."""
+"""One press on a hold's button (confirm, release, extend, accept, decline),
+for both pages that have them: the shelter page and 'My holds'."""
 
 from collections.abc import Callable
 from datetime import datetime
 
-from app.services.core.errors import Conflict, Forbidden
+from flask_babel import gettext as _
+
+from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.placement import holds
 from app.web import unit_of_work
 from app.web.hold_presenters import done_text, refusal_text
@@ -22,4 +24,7 @@ def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], obj
         return None, refusal_text(action, holds.get(hold_id), now), exc.status
     except Forbidden as exc:
         return None, forbidden, exc.status
+    except InvalidInput as exc:
+        # Only a form sent by hand gets here: the page's choices are valid.
+        return None, _("Choose how the hold ended, and for a decline its reason."), exc.status
     return done_text(action, holds.get(hold_id), now, **done), None, 200

@@ -1,6 +1,7 @@
 """API description: holds and referrals (app/api/routes.py)."""
 
 from app.api.openapi.common import NULLABLE_INT, NULLABLE_STRING, PAGING, TIME, array, errors, id_param, ref, response
+from app.models.placement import DECLINE_REASONS, HOLD_OUTCOMES, HOLD_STATUSES, RELEASE_OUTCOMES
 
 SCHEMAS = {
     "Hold": {
@@ -17,10 +18,17 @@ SCHEMAS = {
                        "description": "What the hold takes of the unit: persons, or one room or slot."},
             "household": NULLABLE_STRING,
             "arrival": {"type": ["string", "null"], "format": "date-time"},
-            "status": {"enum": ["active", "confirmed", "released", "expired"],
-                       "description": "As of now: an active hold past `expires_at` is `expired`."},
+            "status": {"enum": list(HOLD_STATUSES),
+                       "description": "As of now: an active or requested hold past `expires_at` is `expired`. "
+                                      "On a kind that requires the facility's acceptance a new hold is "
+                                      "`requested` (it takes its places) until accepted."},
             "created_at": TIME,
-            "expires_at": TIME,
+            "expires_at": {**TIME, "description": "While requested: the same as `accept_by`."},
+            "accept_by": {**TIME, "description": "Only on a hold that waits (or waited) for the facility's "
+                                                 "acceptance: unanswered by then, it lapses."},
+            "outcome": {"enum": [*HOLD_OUTCOMES, None],
+                        "description": "How it ended; null while open."},
+            "outcome_reason": {"enum": list(DECLINE_REASONS), "description": "Only on a declined hold."},
             "created_by": NULLABLE_STRING,
             "contact": NULLABLE_STRING,
             "note": NULLABLE_STRING,
@@ -35,7 +43,10 @@ SCHEMAS = {
             "persons": {"type": "integer", "minimum": 1, "maximum": 30},
             "household": {"type": "string", "maxLength": 500},
             "arrival": {"type": "string", "format": "date-time"},
-            "minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 120},
+            "minutes": {"type": "integer", "minimum": 1, "maximum": 1440,
+                        "description": "Default 120 (HOLD_DEFAULT_MINUTES); for a call screened high risk 240 "
+                                       "(HOLD_LONGEST_MINUTES). On a kind that requires acceptance, counted "
+                                       "from the acceptance."},
             "call_id": {"type": "integer"},
             "search_id": {"type": "integer", "description": "The search the hold came from."},
             "note": {"type": "string", "maxLength": 2000},
@@ -99,14 +110,14 @@ SCHEMAS.update({
 PATHS = {}
 
 
-def _hold_action(summary: str, body: dict | None = None) -> dict:
+def _hold_action(summary: str, body: dict | None = None, *, required: bool = True) -> dict:
     operation = {
         "summary": summary,
         "parameters": [id_param("hold_id")],
         "responses": {"200": response(ref("Hold")), **errors(400, 401, 403, 404, 409)},
     }
     if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": body}}}
     return {"post": operation}
 
 
@@ -121,7 +132,7 @@ PATHS.update({
             "summary": "Holds you may see: all for operators and managers, your facilities' for shelter staff, "
                        "your own for partners",
             "parameters": [
-                {"name": "status", "in": "query", "schema": {"enum": ["active", "confirmed", "released", "expired"]}},
+                {"name": "status", "in": "query", "schema": {"enum": list(HOLD_STATUSES)}},
                 {"name": "facility", "in": "query", "schema": {"type": "integer"}},
                 *PAGING,
             ],
@@ -130,7 +141,18 @@ PATHS.update({
     },
     "/api/v1/holds/{hold_id}/confirm": _hold_action(
         "The household arrived: the unit's available count drops by the hold's places"),
-    "/api/v1/holds/{hold_id}/release": _hold_action("Free the place"),
+    "/api/v1/holds/{hold_id}/release": _hold_action(
+        "Free the place, with how it ended (default `cancelled`); `declined` only by the facility's staff, "
+        "with a reason", {"type": "object", "properties": {
+            "outcome": {"enum": list(RELEASE_OUTCOMES), "default": "cancelled"},
+            "reason": {"enum": list(DECLINE_REASONS), "description": "Required with `declined`, only then."},
+            "note": {"type": "string", "maxLength": 2000}}}, required=False),
+    "/api/v1/holds/{hold_id}/accept": _hold_action(
+        "The facility's staff accept a requested hold: it becomes active for its minutes from now"),
+    "/api/v1/holds/{hold_id}/decline": _hold_action(
+        "The facility's staff decline a hold (requested or active): it is released with the outcome `declined`",
+        {"type": "object", "required": ["reason"], "properties": {
+            "reason": {"enum": list(DECLINE_REASONS)}, "note": {"type": "string", "maxLength": 2000}}}),
     "/api/v1/holds/{hold_id}/extend": _hold_action(
         "Keep the place longer", {"type": "object", "required": ["minutes"],
                                   "properties": {"minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}}),
