@@ -78,6 +78,7 @@ class KindForm(FlaskForm):
     counts = SelectField(_l("Counts"), choices=_choices((c, COUNTS_LABELS[c]) for c in COUNTS))
     serves = MultiCheckboxField(_l("Serves"), choices=_choices((t, CLIENT_TYPE_LABELS[t]) for t in CLIENT_TYPES))
     position = StringField(_l("Position in lists"))
+    requires_acceptance = BooleanField(_l("Requires the facility's acceptance"))
 
 
 class FacilityForm(FlaskForm):

@@ -267,6 +267,7 @@ def _kind_page(kind: CapacityKind | None):
                     current_actor(), clock.now(), kind=kind, code=form.code.data,
                     labels={language: form[f"label_{language}"].data for language in kinds.LABEL_LANGUAGES},
                     counts=form.counts.data, serves=form.serves.data or [], position=form.position.data,
+                    requires_acceptance=form.requires_acceptance.data,
                 )
         except (InvalidInput, Conflict) as exc:
             return _invalid(exc, "admin/kind_form.html", form=form, kind=kind)

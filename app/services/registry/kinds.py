@@ -40,9 +40,12 @@ def save(
     counts: str,
     serves: list[str],
     position,
+    requires_acceptance: bool = False,
 ) -> CapacityKind:
     """Create a kind (`kind` None) or update one. What a kind counts cannot
-    change while units of it exist: their counts would mean something else."""
+    change while units of it exist: their counts would mean something else.
+    `requires_acceptance`: a hold on it waits for the facility's acceptance
+    (holds made before a change keep their status)."""
     code = validation.text(code, "code", 32, required=True)
     if not CODE.fullmatch(code):
         raise InvalidInput("code: lowercase letters, digits and underscores, starting with a letter",
@@ -76,7 +79,9 @@ def save(
     kind.counts = counts
     kind.serves = [s for s in CLIENT_TYPES if s in serves]
     kind.position = position
+    kind.requires_acceptance = bool(requires_acceptance)
     db.session.flush()
     audit.record(actor, "capacity_kind.create" if creating else "capacity_kind.update", now, kind,
-                 code=code, counts=counts, serves=kind.serves, position=position)
+                 code=code, counts=counts, serves=kind.serves, position=position,
+                 requires_acceptance=kind.requires_acceptance)
     return kind
