@@ -51,14 +51,33 @@ def facility_holds(facility_id: int):
     return render_template("shelter/_holds.html", facility=present(facility, current_user), now=clock.now())
 
 
-@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release, accept, decline):action>",
-          methods=["POST"])
+@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(confirm, release):action>", methods=["POST"])
 @roles_required(*access.SHELTER_PAGE_USERS)
 def hold_action(facility_id: int, hold_id: int, action: str):
-    """Confirm (the household arrived: the unit's count drops), release (with
-    how it ended), accept or decline (with a reason) a hold. Answers the holds
-    section, with the changed unit's form out of band, and a refusal (409,
-    403, 400) inline; without htmx, the page again."""
+    """Confirm (the household arrived: the unit's count drops) or release
+    (with how it ended) a hold. Answers the holds section, with the changed
+    unit's form out of band, and a refusal (409, 403, 400) inline; without
+    htmx, the page again."""
+    return _act(facility_id, hold_id, action)
+
+
+@bp.route("/<int:facility_id>/holds/<int:hold_id>/<any(accept, decline):action>", methods=["POST"])
+@roles_required(*access.SHELTER_PAGE_USERS)
+def hold_answer(facility_id: int, hold_id: int, action: str):
+    """Accept or decline (with a reason) a hold: only the facility's own
+    staff (access.may_answer_hold_request), not admins. Answers as hold_action."""
+    facility = facilities.get_facility(facility_id)
+    if not can_update_facility(current_user, facility):
+        return _holds_refused(facility)
+    if not access.may_answer_hold_request(current_actor(), holds.get(hold_id)):
+        if not htmx:
+            raise Forbidden("only the facility's own staff accept or decline a hold")
+        return render_template("shelter/_holds.html", facility=present(facility, current_user), now=clock.now(),
+                               hold_error=_("Only the facility's own staff accept or decline a hold.")), 403
+    return _act(facility_id, hold_id, action)
+
+
+def _act(facility_id: int, hold_id: int, action: str):
     facility = facilities.get_facility(facility_id)
     if not can_update_facility(current_user, facility):
         return _holds_refused(facility)
