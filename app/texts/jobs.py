@@ -20,6 +20,10 @@ TEXTS = {
         "hold_expired": "Opvang: je reservering {hold} van {count} {kind} bij {facility} is verlopen om {time}. "
                         "De plaats is weer vrij. Nog nodig? Maak een nieuwe reservering.",
         "hold_expired_subject": "Opvang: reservering {hold} verlopen",
+        # To every operator on duty when a freed place may fit a waiting request:
+        # its number alone, never a facility, household or risk.
+        "placement_offer": "Opvang: aanvraag {request}: er is misschien een plaats.",
+        "placement_offer_subject": "Opvang: aanvraag {request}: er is misschien een plaats",
         # To a facility's staff when its counts are stale.
         "stale_sms": "{facility}: werk je aantallen bij, laatste update {ago} geleden. "
                      "Antwoord VRIJ n{code} of open {page}",
@@ -56,6 +60,8 @@ TEXTS = {
         "hold_expired": "Opvang : votre réservation {hold} de {count} {kind} à {facility} a expiré à {time}. "
                         "La place est de nouveau libre. Toujours nécessaire ? Faites une nouvelle réservation.",
         "hold_expired_subject": "Opvang : réservation {hold} expirée",
+        "placement_offer": "Opvang : demande {request} : une place pourrait convenir.",
+        "placement_offer_subject": "Opvang : demande {request} : une place pourrait convenir",
         "stale_sms": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}. "
                      "Répondez LIBRE n{code} ou ouvrez {page}",
         "stale_email": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}.\n\n"
@@ -90,6 +96,8 @@ TEXTS = {
         "hold_expired": "Opvang: your hold {hold} of {count} {kind} at {facility} expired at {time}. "
                         "The place is free again. Still needed? Make a new hold.",
         "hold_expired_subject": "Opvang: hold {hold} expired",
+        "placement_offer": "Opvang: request {request}: a place may fit.",
+        "placement_offer_subject": "Opvang: request {request}: a place may fit",
         "stale_sms": "{facility}: please update your counts, last update {ago} ago. "
                      "Reply FREE n{code} or open {page}",
         "stale_email": "{facility}: please update your counts, last update {ago} ago.\n\n"

@@ -13,10 +13,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import CapacityChange, CapacityUnit, Hold, PlacementSearch
+from app.models import CapacityChange, CapacityUnit, Hold, PlacementRequest, PlacementSearch
 from app.services.core import audit
 from app.services.core.access import (
     PLACE_HOLDERS,
+    REQUEST_KEEPERS,
     Actor,
     is_partner,
     may_close_hold,
@@ -80,9 +81,11 @@ def create(
     search_id=None,
     note=None,
     contact=None,
+    request_id=None,
     default_minutes: int,
 ) -> Hold:
-    """Hold `persons` places (or a room or slot) of a unit for `minutes`."""
+    """Hold `persons` places (or a room or slot) of a unit for `minutes`;
+    `request_id`: the open waiting-list request it is for."""
     if not actor.has_role(*PLACE_HOLDERS):
         raise Forbidden("holding a place needs the role operator, manager or partner")
     unit_id = whole_number(unit_id, "unit_id", 1, MAX_ID)
@@ -99,6 +102,11 @@ def create(
         # Someone else's search is answered as one that does not exist.
         if search is None or not may_use_search(actor.user, search):
             raise InvalidInput(f"no search {search_id}", field="search_id")
+    if request_id is not None:
+        request_id = whole_number(request_id, "request_id", 1, MAX_ID)
+        request = db.session.get(PlacementRequest, request_id)
+        if request is None or request.status != "open" or not actor.has_role(*REQUEST_KEEPERS):
+            raise InvalidInput(f"no open request {request_id}", field="request_id")
 
     unit = lock_unit(unit_id)
     facility = unit.facility
@@ -119,6 +127,7 @@ def create(
         arrival=arrival,
         call_id=call_id,
         search_id=search.id if search else None,
+        request_id=request_id,
         note=note,
         contact=contact,
         status="active",
