@@ -99,7 +99,8 @@ PLACEMENT_OVERSEERS = ("operator", "manager", "admin")
 TURN_AWAY_READERS = ("operator", "manager", "admin")
 TURN_AWAY_RECORDERS = ("operator", "manager")
 # Who files, lists, withdraws and answers waiting-list requests and their
-# offers (PRODUCT.md flow D): the hotline, never partners.
+# offers (PRODUCT.md flow D): the hotline's desk, one national list (managers
+# filter it by region), never partners.
 REQUEST_KEEPERS = ("operator", "manager")
 
 # Calls: who opens the operator console, its lists and the API's call list, and
@@ -229,16 +230,6 @@ def turn_away_region_ids(user: User | None) -> set[int] | None:
     if user is None or not user.has_role(*TURN_AWAY_READERS):
         return set()
     if user.has_role("operator", "admin"):
-        return None
-    return {region.id for region in user.regions}
-
-
-def request_region_ids(user: User | None) -> set[int] | None:
-    """The regions whose waiting-list requests `user` lists: None (all) for
-    operators, their own regions for managers, none for anyone else."""
-    if user is None or not user.has_role(*REQUEST_KEEPERS):
-        return set()
-    if user.has_role("operator"):
         return None
     return {region.id for region in user.regions}
 

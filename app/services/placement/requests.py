@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import Call, Facility, Hold, PlacementRequest, PlacementSearch, Region
 from app.models.placement import REQUEST_STATUSES
 from app.services.core import audit, validation
-from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor, request_region_ids
+from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.placement import offers
 from app.services.placement.criteria import Criteria, linked_call_id
@@ -76,20 +76,18 @@ def file(actor: Actor, criteria: Criteria, now: datetime, *, note=None, excluded
 
 
 def get(user, request_id: int) -> PlacementRequest:
-    """A request `user` may see; NotFound for one outside their regions."""
     if user is None or not user.has_role(*REQUEST_KEEPERS):
         raise Forbidden("the waiting list is for operators and managers")
     request = db.session.get(PlacementRequest, request_id)
-    regions = request_region_ids(user)
-    if request is None or (regions is not None and request.region_id not in regions):
+    if request is None:
         raise NotFound(f"no placement request {request_id}")
     return request
 
 
 def listing(user, status: str | None = "open", region: str | None = None, *, offset: int = 0,
             limit: int = 100) -> list[PlacementRequest]:
-    """The requests `user` may see (operators all, managers their regions),
-    of `status` (None: all) and `region` (a slug), in waiting-list order."""
+    """The requests of `status` (None: all) and `region` (a slug), in
+    waiting-list order: one national list, for operators and managers."""
     if user is None or not user.has_role(*REQUEST_KEEPERS):
         raise Forbidden("the waiting list is for operators and managers")
     query = select(PlacementRequest)
@@ -102,9 +100,6 @@ def listing(user, status: str | None = "open", region: str | None = None, *, off
         if region_id is None:
             raise InvalidInput(f"unknown region {region!r}", field="region")
         query = query.where(PlacementRequest.region_id == region_id)
-    regions = request_region_ids(user)
-    if regions is not None:
-        query = query.where(PlacementRequest.region_id.in_(regions))
     return list(db.session.scalars(query.order_by(*offers.WAITING_ORDER).offset(offset).limit(limit)))
 
 
