@@ -16,6 +16,8 @@ from app.services.placement import holds, offers, requests
 from app.services.placement.criteria import parse_criteria
 from app.services.registry import capacity
 from tests import factories as make
+from tests.api import assert_documented
+from tests.api import call as call_api
 
 
 @pytest.fixture
@@ -291,3 +293,105 @@ def test_a_hold_for_a_request_needs_an_open_request(w, clock):
                      default_minutes=120)
     assert db.session.scalar(select(func.count()).select_from(Hold)) == 0
     assert db.session.scalar(select(func.count()).select_from(PlacementRequest)) == 0
+
+
+# --- the API --------------------------------------------------------------------------
+
+
+def api_world(w):
+    tokens = SimpleNamespace(operator=make.token_for(w.people.operator), partner=make.token_for(w.people.partner),
+                             manager=make.token_for(w.people.manager))
+    db.session.commit()
+    return tokens
+
+
+def test_api_files_lists_shows_and_withdraws(client, w, clock):
+    tokens = api_world(w)
+    call_ = make.call()
+    call_.risk_level = "elevated"
+    db.session.commit()
+    body = {"client_type": "victim", "gender": "female", "postcode": "2000", "call_id": call_.id, "note": "n"}
+    response = call_api(client, "POST", "/api/v1/placement-requests", tokens.operator, json=body)
+    assert response.status_code == 201, response.get_json()
+    filed = assert_documented(response, "/api/v1/placement-requests", "post")
+    assert (filed["status"], filed["risk_level"], filed["region"], filed["offer"], filed["matches"]) == (
+        "open", "elevated", "antwerpen", None, [])
+    # A second for the same call: 409 with the open one, nothing written.
+    before = rows_of(PlacementRequest)
+    again = call_api(client, "POST", "/api/v1/placement-requests", tokens.operator, json=body)
+    assert again.status_code == 409 and again.get_json()["request"]["id"] == filed["id"]
+    assert rows_of(PlacementRequest) == before
+    listed = call_api(client, "GET", "/api/v1/placement-requests?status=open&region=antwerpen", tokens.manager)
+    assert [r["id"] for r in assert_documented(listed, "/api/v1/placement-requests")] == [filed["id"]]
+    shown = call_api(client, "GET", f"/api/v1/placement-requests/{filed['id']}", tokens.operator)
+    assert assert_documented(shown, "/api/v1/placement-requests/{request_id}")["matches"] == []
+    path = f"/api/v1/placement-requests/{filed['id']}/withdraw"
+    assert call_api(client, "POST", path, tokens.operator, json={}).status_code == 400
+    done = call_api(client, "POST", path, tokens.operator, json={"reason": "with family"})
+    assert assert_documented(done, "/api/v1/placement-requests/{request_id}/withdraw", "post")["status"] == "withdrawn"
+    assert call_api(client, "POST", path, tokens.operator, json={"reason": "again"}).status_code == 409
+
+
+def test_api_refuses_writing_nothing(client, w, clock):
+    tokens = api_world(w)
+    before = rows_of(PlacementRequest)
+    cases = [
+        ("POST", "/api/v1/placement-requests", None, {"client_type": "victim", "postcode": "2000"}, 401),
+        ("POST", "/api/v1/placement-requests", tokens.partner, {"client_type": "victim", "postcode": "2000"}, 403),
+        ("POST", "/api/v1/placement-requests", tokens.operator, {"client_type": "victim"}, 400),
+        ("POST", "/api/v1/placement-requests", tokens.operator, {"client_type": "victim", "postcode": "2000",
+                                                                  "note": "x" * 2001}, 400),
+        ("GET", "/api/v1/placement-requests?status=lost", tokens.operator, None, 400),
+        ("GET", "/api/v1/placement-requests/999999", tokens.operator, None, 404),
+        ("POST", "/api/v1/placement-requests/999999/withdraw", tokens.operator, {"reason": "x"}, 404),
+        ("POST", "/api/v1/placement-offers/999999/take", tokens.operator, {}, 404),
+        ("POST", "/api/v1/placement-offers/999999/decline", tokens.partner, {}, 403),
+    ]
+    for method, path, token, body, status in cases:
+        response = call_api(client, method, path, token, **({"json": body} if body is not None else {}))
+        assert response.status_code == status, (path, response.get_json())
+    assert rows_of(PlacementRequest) == before
+
+
+def test_api_take_and_decline_offers(client, w, clock):
+    tokens = api_world(w)
+    first = file(w, clock)
+    clock.advance(minutes=1)
+    second = file(w, clock)
+    raise_count(w, clock, w.bed, 1)
+    [offer] = open_offers()
+    declined = call_api(client, "POST", f"/api/v1/placement-offers/{offer.id}/decline", tokens.operator)
+    assert assert_documented(declined, "/api/v1/placement-offers/{offer_id}/decline", "post")["offer"]["status"] == (
+        "declined")
+    [offer] = open_offers()
+    assert offer.request_id == second.id
+    before = rows_of(Hold)
+    partner = call_api(client, "POST", f"/api/v1/placement-offers/{offer.id}/take", tokens.partner, json={})
+    assert partner.status_code == 403 and rows_of(Hold) == before
+    taken = call_api(client, "POST", f"/api/v1/placement-offers/{offer.id}/take", tokens.operator, json={})
+    body = assert_documented(taken, "/api/v1/placement-offers/{offer_id}/take", "post")
+    assert body["offer"]["status"] == "taken" and body["offer"]["hold_id"] == body["hold"]["id"]
+    assert db.session.get(Hold, body["hold"]["id"]).request_id == second.id
+    again = call_api(client, "POST", f"/api/v1/placement-offers/{offer.id}/take", tokens.operator, json={})
+    assert again.status_code == 409 and rows_of(Hold) == before + 1
+    assert first.status == "open"
+
+
+def test_api_hold_with_a_request_links_it(client, w, clock):
+    tokens = api_world(w)
+    request = file(w, clock)
+    free = make.facility("free-later", units={"crisis_bed": (4, 0)})
+    db.session.commit()
+    raise_count(w, clock, free.units[0], 3)
+    response = call_api(client, "POST", "/api/v1/holds", tokens.operator,
+                        json={"unit_id": free.units[0].id, "persons": 1, "request_id": request.id})
+    assert response.status_code == 201, response.get_json()
+    assert db.session.get(Hold, response.get_json()["id"]).request_id == request.id
+    refused = call_api(client, "POST", "/api/v1/holds", tokens.partner,
+                       json={"unit_id": free.units[0].id, "persons": 1, "request_id": request.id})
+    assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "request_id"
+
+
+def rows_of(model):
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
