@@ -12,12 +12,14 @@ code), an offer declined or expired, a facility entering its intake hours
   intake hours right now (the desk could not send anyone there: the
   scheduler's `intake_opened` offers them once intake opens);
 - the waiting requests (open, not expired, without an open offer or a live
-  hold of their own, never offered this unit before) whose stored criteria
-  may fit it are read in waiting-list order (requests.WAITING_ORDER), locked
-  in id order (FOR UPDATE on PostgreSQL; SQLite serialises writers), and
-  read again after the lock, so that a request another transaction offered
-  meanwhile is seen;
-- each, in order, is checked against the unit by the search's own rules
+  hold of their own, never offered this unit before) that may fit it are
+  read in waiting-list order (WAITING_ORDER), narrowed by SQL on the stored
+  criteria and the facility's columns, then judged from their criteria
+  (`_may_fit`); each in turn is locked (FOR UPDATE on PostgreSQL; SQLite
+  serialises writers) and read again after the lock, so that a request
+  another transaction offered meanwhile is seen — every transaction locks in
+  the one waiting-list order, so none waits for another in a circle;
+- each is checked against the unit by the search's own rules
   (candidates.read restricted to the unit, then Ranker.rank), and offered the
   places a hold for its household would take, while places are left. The
   partial unique index (one open offer per request) is the last guard.
@@ -36,7 +38,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import case, cast, exists, func, select, update
+from sqlalchemy import case, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.types import Text
@@ -87,15 +89,33 @@ def criteria_of(request: PlacementRequest) -> Criteria:
 
 def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
     """Requests that may be offered a place now (of `unit_id`: one never
-    offered it before, as an offer that was declined or expired passes on)."""
+    offered it before, as an offer that was declined or expired passes on).
+    Each subquery is read once, not once per request."""
     conditions = [
         _R.status == "open", _R.expires_at > now,
-        ~exists().where(_O.request_id == _R.id, _O.status == "open"),
-        ~exists().where(Hold.request_id == _R.id, Hold.status.in_(("active", "requested")), Hold.expires_at > now),
+        _R.id.not_in(select(_O.request_id).where(_O.status == "open")),
+        _R.id.not_in(select(Hold.request_id).where(Hold.request_id.is_not(None),
+                                                   Hold.status.in_(("active", "requested")), Hold.expires_at > now)),
     ]
     if unit_id is not None:
-        conditions.append(~exists().where(_O.request_id == _R.id, _O.unit_id == unit_id,
-                                          _O.status.in_(("declined", "expired"))))
+        conditions.append(_R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id,
+                                                                   _O.status.in_(("declined", "expired")))))
+    return conditions
+
+
+def _narrowed(unit: CapacityUnit, left: int) -> list:
+    """What SQL can tell from the stored criteria and the facility's columns
+    (the kind asked for, the gender taken, no offender at a secret address, a
+    household that fits the places left): only narrows; `_may_fit` and
+    `_fits` judge."""
+    facility, stored = unit.facility, _R.criteria
+    gender = stored["gender"].as_string()
+    conditions = [cast(stored, Text).like(f'%"{unit.kind.code}"%'),
+                  or_(gender.is_(None), gender.in_(facility.genders or ()))]
+    if facility.confidential:
+        conditions.append(stored["client_type"].as_string() == "victim")
+    if unit.kind.counts == "persons":
+        conditions.append(stored["adults"].as_integer() <= left)
     return conditions
 
 
@@ -122,14 +142,27 @@ def _fits(request: PlacementRequest, unit: CapacityUnit, now: datetime, zone: Zo
     return bool(Ranker(criteria, now, zone, 0, None).rank(rows))
 
 
-def _may_fit(stored: dict, region_id: int | None, unit: CapacityUnit) -> int | None:
+def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: CapacityUnit) -> int | None:
     """What a hold for the request would take of the unit, judged from the
-    stored criteria alone (its kind, region and room size), or None."""
-    if unit.kind.code not in stored.get("kinds", ()):
+    stored criteria alone, or None when they rule it out: the kind, the
+    region, the room size, and the facility's hard rules as the search's SQL
+    has them (candidates._facility_rules). Only narrows: `_fits` decides."""
+    facility = unit.facility
+    children = stored["children"]
+    if (unit.kind.code not in stored["kinds"]
+            or (stored.get("beyond_region") is False and region_id != unit.region_id)
+            or facility.id in (excluded or ())
+            or (stored["gender"] is not None and stored["gender"] not in facility.genders)
+            or ("wheelchair" in stored["needs"] and not facility.wheelchair)
+            or (facility.confidential and stored["client_type"] != "victim")
+            or (children and not (facility.children
+                                  and (facility.max_children is None or facility.max_children >= len(children))
+                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))):
         return None
-    if stored.get("beyond_region") is False and region_id != unit.region_id:
-        return None
-    return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(stored["children"]))
+    return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(children))
+
+
+CHUNK = 20  # requests whose criteria are read at a time, in waiting-list order
 
 
 def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[PlacementOffer]:
@@ -139,41 +172,45 @@ def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> li
     left = holds.free_places(unit, now) - offered_places(unit.id)
     if left < 1:
         return []
-    # Narrowed in SQL by the kind's code in the stored criteria's text, then judged in Python.
-    rows = db.session.execute(
-        select(_R.id, _R.criteria, _R.region_id)
-        .where(*waiting_filter(now, unit.id), cast(_R.criteria, Text).like(f'%"{unit.kind.code}"%'))
-        .order_by(*WAITING_ORDER)
-    ).all()
-    needed = {request_id: places for request_id, stored, region_id in rows
-              if (places := _may_fit(stored, region_id, unit)) is not None and places <= left}
-    if not needed:
-        return []
-    # Locked in id order (no deadlock between two units offering at once),
-    # then read again by a new statement: it sees what committed before the lock.
-    db.session.execute(select(_R.id).where(_R.id.in_(sorted(needed))).order_by(_R.id).with_for_update())
-    still = set(db.session.scalars(select(_R.id).where(_R.id.in_(list(needed)), *waiting_filter(now, unit.id))))
+    order = list(db.session.scalars(select(_R.id).where(*waiting_filter(now, unit.id), *_narrowed(unit, left))
+                                    .order_by(*WAITING_ORDER)))
     made = []
-    for request_id, _stored, _region in rows:
-        places = needed.get(request_id)
-        if places is None or request_id not in still or places > left:
-            continue
-        request = db.session.get(PlacementRequest, request_id)
-        if not _fits(request, unit, now, zone):
-            continue
-        offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
-                               offered_at=now, expires_at=now + timedelta(minutes=minutes))
-        try:
-            with db.session.begin_nested():
-                db.session.add(offer)
-        except IntegrityError:  # the request has an open offer after all: the index guards it
-            continue
-        audit.record(SYSTEM, "placement_offer.make", now, offer, request=request_id, unit=unit.id, places=places)
-        made.append(offer)
-        left -= places
-        if left < 1:
-            break
+    for start in range(0, len(order), CHUNK):
+        chunk = order[start:start + CHUNK]
+        rows = {request_id: (stored, region_id, excluded) for request_id, stored, region_id, excluded in
+                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids)
+                                   .where(_R.id.in_(chunk)))}
+        for request_id in chunk:
+            places = _may_fit(*rows[request_id], unit)
+            if places is None or places > left or not _still_waiting(request_id, unit.id, now):
+                continue
+            request = db.session.get(PlacementRequest, request_id)
+            if not _fits(request, unit, now, zone):
+                continue
+            offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
+                                   offered_at=now, expires_at=now + timedelta(minutes=minutes))
+            try:
+                with db.session.begin_nested():
+                    db.session.add(offer)
+            except IntegrityError:  # the request has an open offer after all: the index guards it
+                continue
+            audit.record(SYSTEM, "placement_offer.make", now, offer, request=request_id, unit=unit.id,
+                         places=places)
+            made.append(offer)
+            left -= places
+            if left < 1:
+                return made
     return made
+
+
+def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
+    """Lock the request's row (FOR UPDATE on PostgreSQL; SQLite serialises
+    writers), then read again, by a new statement, whether it still waits: it
+    sees an offer another transaction committed before the lock. Every
+    transaction locks requests in the one waiting-list order, so two never
+    wait for each other in a circle."""
+    db.session.execute(select(_R.id).where(_R.id == request_id).with_for_update())
+    return db.session.scalar(select(_R.id).where(_R.id == request_id, *waiting_filter(now, unit_id))) is not None
 
 
 def _notify(offers: list[PlacementOffer], now: datetime) -> None:
