@@ -49,6 +49,11 @@ ENVIRONMENT_KEYS = {
     "HOLD_LONGEST_MINUTES": int,
     "HOLD_ACCEPT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
+    "PLACEMENT_REQUEST_HOURS": int,
+    "PLACEMENT_OFFER_MINUTES": int,
+    "PLACEMENT_REQUEST_EXPIRY_SECONDS": int,
+    "PLACEMENT_OFFER_EXPIRY_SECONDS": int,
+    "PLACEMENT_INTAKE_OPENING_SECONDS": int,
     "LOGIN_FREE_FAILURES_PER_ACCOUNT": int,
     "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
     "LOGIN_THROTTLE_MAX_WAIT_MINUTES": int,
@@ -205,6 +210,17 @@ class Defaults:
     # Placement search: each unmet preference (a language not spoken, high
     # security or pets asked for and absent) ranks a place as this many km further.
     PLACEMENT_PREFERENCE_KM = 25
+
+    # The waiting list (PRODUCT.md flow D): a request stays open this many
+    # hours unless placed or withdrawn; a freed place offered to it waits this
+    # many minutes for the desk before it passes to the next request. The
+    # scheduler looks for overdue requests and offers, and for facilities
+    # that entered their intake hours, every so many seconds.
+    PLACEMENT_REQUEST_HOURS = 72
+    PLACEMENT_OFFER_MINUTES = 15
+    PLACEMENT_REQUEST_EXPIRY_SECONDS = 300
+    PLACEMENT_OFFER_EXPIRY_SECONDS = 30
+    PLACEMENT_INTAKE_OPENING_SECONDS = 300
 
     # Dashboard polling interval, in seconds, and facilities per page.
     DASHBOARD_REFRESH_SECONDS = 15

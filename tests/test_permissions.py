@@ -62,6 +62,7 @@ FACILITY = ("own_staff", "admin")  # change the refuge and the relief point
 ALERT_READERS = ("other_manager", "manager", "admin")  # alerts and rules of their own regions
 REGION = ("manager", "admin")  # Antwerpen's alert and rule
 TURN_AWAY_RECORDERS = ("operator", "other_manager", "manager")
+REQUEST_KEEPERS = ("operator", "other_manager", "manager")
 
 EXPECTED = {
     "static": public(),
@@ -96,9 +97,17 @@ EXPECTED = {
     "placement.hold": page(*SEARCHERS),
     "placement.turn_aways": page(*HOTLINE),
     "placement.record_turn_away": page(*TURN_AWAY_RECORDERS),
+    "placement.file_request": page(*REQUEST_KEEPERS),
     "api.placement_search": api(*SEARCHERS),
     "api.turn_away_list": api(*HOTLINE),
     "api.record_turn_away": api(*TURN_AWAY_RECORDERS),
+    # The waiting list: the desk's (operators, managers), one national list.
+    "api.file_placement_request": api(*REQUEST_KEEPERS),
+    "api.placement_request_list": api(*REQUEST_KEEPERS),
+    "api.placement_request_detail": api(*REQUEST_KEEPERS),
+    "api.withdraw_placement_request": api(*REQUEST_KEEPERS),
+    "api.take_placement_offer": api(*REQUEST_KEEPERS),
+    "api.decline_placement_offer": api(*REQUEST_KEEPERS),
     "holds.index": page(*HOLDERS),
     # Not the partner: not theirs. Staff and admins act on the shelter page.
     "holds.act": page("operator", "other_manager", "manager"),
@@ -121,6 +130,10 @@ EXPECTED = {
     "console.call": page(*HOTLINE),
     "console.conversation": page(*HOTLINE),
     "console.call_log": page(*HOTLINE),
+    "console.requests_page": page(*REQUEST_KEEPERS),
+    "console.offers_fragment": page(*REQUEST_KEEPERS),
+    "console.take_offer": page(*REQUEST_KEEPERS),
+    "console.pass_offer": page(*REQUEST_KEEPERS),
     "console.call_log_csv": page(*HOTLINE),
     "console.save": page(*CALL_WORKERS),
     "console.take": page(*CALL_WORKERS),
@@ -196,6 +209,8 @@ def bodies(world) -> dict[str, dict]:
         "api.create_referral": {"json": {}},
         "api.update_referral": {"json": {"status": "accepted"}},
         "api.record_turn_away": {"json": {"reason": "full"}},
+        "api.file_placement_request": {"json": {"client_type": "victim", "postcode": "2000"}},
+        "api.withdraw_placement_request": {"json": {"reason": "placed with family"}},
     }
 
 

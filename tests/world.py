@@ -23,6 +23,8 @@ from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
 from app.services.hotline import conversations
 from app.services.placement import referrals
+from app.services.placement import requests as waiting_list
+from app.services.placement.criteria import parse_criteria
 from app.services.registry import organisations
 from tests import factories as make
 
@@ -84,6 +86,10 @@ def build(clock) -> World:
     hold = make.hold(unit, users["operator"], household="1 adult")
     make.hold(unit, users["partner"], household="1 adult")  # the partner's own, on their pages
     referral = referrals.create(Actor(user=users["operator"], source="web"), clock.now(), facility_id=point.id)
+    # The call on the waiting list: a crisis bed is free, so it is offered one at once.
+    waiting = waiting_list.file(Actor(user=users["operator"], source="web"), parse_criteria(
+        {"client_type": "victim", "gender": "female", "postcode": "2000", "call_id": call.id}), clock.now())
+    offer = waiting.offers[0]
     db.session.commit()
     message = db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id))
     kind = db.session.scalar(select(CapacityKind).where(CapacityKind.code == "crisis_bed"))
@@ -93,7 +99,7 @@ def build(clock) -> World:
             "facility_id": refuge.id, "unit_id": unit.id, "hold_id": hold.id, "call_id": call.id,
             "referral_id": referral.id, "alert_id": alert.id, "rule_id": rule.id, "user_id": someone.id,
             "region_id": antwerpen.id, "organisation_id": organisation.id, "kind_id": kind.id,
-            "message_id": message.id, "filename": STATIC_FILE,
+            "message_id": message.id, "filename": STATIC_FILE, "request_id": waiting.id, "offer_id": offer.id,
         },
         refuge_id=refuge.id,
         unit_id=unit.id,

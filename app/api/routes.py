@@ -10,6 +10,8 @@ from app.api.serializers import (
     change_json,
     facility_json,
     hold_json,
+    placement_offer_json,
+    placement_request_json,
     referral_json,
     region_json,
     search_outcome_json,
@@ -22,7 +24,8 @@ from app.models.placement import HOLD_STATUSES, REFERRAL_STATUSES
 from app.services.core import access, validation
 from app.services.core.access import may_see_region, visible_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.placement import holds, referrals
+from app.services.placement import holds, offers, referrals
+from app.services.placement import requests as waiting_list
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
 from app.services.placement.criteria import parse_criteria
@@ -120,7 +123,8 @@ def unit_history(unit_id: int):
 def create_hold():
     body = _json_body()
     now = clock.now()
-    fields = ("unit_id", "persons", "minutes", "household", "arrival", "call_id", "search_id", "note", "contact")
+    fields = ("unit_id", "persons", "minutes", "household", "arrival", "call_id", "search_id", "note", "contact",
+              "request_id")
     if "unit_id" not in body:
         raise InvalidInput("unit_id is required", field="unit_id")
     if "persons" not in body:
@@ -278,3 +282,74 @@ def record_turn_away():
         turn_away, created = turn_away_records.record_turn_away(current_actor(), clock.now(),
                                                                 **{name: body.get(name) for name in fields})
     return jsonify(turn_away_json(turn_away, current_user)), 201 if created else 200
+
+
+# --- the waiting list: placement requests and their offers -----------------------
+
+
+def _matches(request_row, now):
+    return waiting_list.live_matches(current_actor(), request_row, now,
+                                     preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+
+
+@bp.route("/placement-requests", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def file_placement_request():
+    body = dict(_json_body())
+    note = body.pop("note", None)
+    criteria = parse_criteria(body)
+    now = clock.now()
+    with unit_of_work.change():
+        filed = waiting_list.file(current_actor(), criteria, now, note=note)
+    return jsonify(placement_request_json(filed, now, _matches(filed, now))), 201
+
+
+@bp.route("/placement-requests")
+@roles_required(*access.REQUEST_KEEPERS)
+def placement_request_list():
+    limit, cursor = page_args()
+    offset = cursor or 0
+    now = clock.now()
+    rows = waiting_list.listing(current_user, request.args.get("status") or None, request.args.get("region"),
+                                offset=offset, limit=limit)
+    return (jsonify([placement_request_json(r, now) for r in rows]), 200,
+            next_link(rows, limit, lambda _: offset + limit))
+
+
+@bp.route("/placement-requests/<int:request_id>")
+@roles_required(*access.REQUEST_KEEPERS)
+def placement_request_detail(request_id: int):
+    found = waiting_list.get(current_user, request_id)
+    now = clock.now()
+    return jsonify(placement_request_json(found, now, _matches(found, now) if found.status == "open" else []))
+
+
+@bp.route("/placement-requests/<int:request_id>/withdraw", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def withdraw_placement_request(request_id: int):
+    found = waiting_list.get(current_user, request_id)
+    body = _json_body()
+    now = clock.now()
+    with unit_of_work.change():
+        waiting_list.withdraw(current_actor(), found, body.get("reason"), now)
+    return jsonify(placement_request_json(found, now))
+
+
+@bp.route("/placement-offers/<int:offer_id>/take", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def take_placement_offer(offer_id: int):
+    offer = offers.get(offer_id)
+    body = request.get_json(silent=True) or {}
+    now = clock.now()
+    with unit_of_work.change():
+        hold = offers.take(current_actor(), offer, now, minutes=body.get("minutes"))
+    return jsonify({"offer": placement_offer_json(offer), "hold": hold_json(hold, current_user, now)}), 201
+
+
+@bp.route("/placement-offers/<int:offer_id>/decline", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def decline_placement_offer(offer_id: int):
+    offer = offers.get(offer_id)
+    with unit_of_work.change():
+        offers.decline(current_actor(), offer, clock.now())
+    return jsonify({"offer": placement_offer_json(offer)})

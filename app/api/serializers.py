@@ -5,7 +5,19 @@ from datetime import datetime
 from flask_login import current_user
 
 from app.clock import iso_local, local_zone
-from app.models import Alert, AlertRule, CapacityChange, CapacityUnit, Facility, Hold, OutboxMessage, Referral, User
+from app.models import (
+    Alert,
+    AlertRule,
+    CapacityChange,
+    CapacityUnit,
+    Facility,
+    Hold,
+    OutboxMessage,
+    PlacementOffer,
+    PlacementRequest,
+    Referral,
+    User,
+)
 from app.services.alerts import rules
 from app.services.core import access
 from app.services.registry import intake_hours
@@ -133,7 +145,9 @@ def current_state_json(current: dict, now: datetime) -> dict:
     shapes = {CapacityUnit: lambda unit: unit_json(unit, now, UnitFigures([unit], now), current_user),
               Referral: _current_referral_json,
               Alert: alert_json,
-              OutboxMessage: notification_json}
+              OutboxMessage: notification_json,
+              PlacementRequest: lambda request: placement_request_json(request, now),
+              PlacementOffer: placement_offer_json}
     return {key: shapes[type(value)](value) for key, value in current.items()}
 
 
@@ -271,3 +285,49 @@ def notification_json(message: OutboxMessage) -> dict:
         "sent_at": iso_local(message.sent_at),
         "last_error": message.last_error,
     }
+
+
+# --- the waiting list ----------------------------------------------------------
+
+
+def placement_offer_json(offer) -> dict:
+    """A freed place offered to a request: the unit and facility (the desk
+    sees them, as in search results; never an address)."""
+    unit = offer.unit
+    return {
+        "id": offer.id,
+        "request_id": offer.request_id,
+        "status": offer.status,
+        "facility": {"id": unit.facility_id, "name": unit.facility.name},
+        "unit": {"id": unit.id, "kind": unit.kind.code},
+        "places": offer.places,
+        "offered_at": iso_local(offer.offered_at),
+        "expires_at": iso_local(offer.expires_at),
+        "hold_id": offer.hold_id,
+    }
+
+
+def placement_request_json(request, now: datetime, matches=None) -> dict:
+    """A waiting-list request; `matches` (requests.Match) when asked for one.
+    Its criteria never hold danger places; `excluded` counts the facilities
+    they left out."""
+    offer = next((o for o in request.offers if o.status == "open" and o.expires_at > now), None)
+    data = {
+        "id": request.id,
+        "status": request.status,
+        "risk_level": request.risk_level,
+        "opened_at": iso_local(request.opened_at),
+        "expires_at": iso_local(request.expires_at),
+        "closed_at": iso_local(request.closed_at),
+        "close_reason": request.close_reason,
+        "region": request.region.slug if request.region else None,
+        "call_id": request.call_id,
+        "note": request.note,
+        "criteria": request.criteria,
+        "excluded": len(request.excluded_facility_ids or ()),
+        "offer": placement_offer_json(offer) if offer else None,
+    }
+    if matches is not None:
+        data["matches"] = [{**placement_result_json(match.result), "danger_checked": match.danger_checked}
+                           for match in matches]
+    return data

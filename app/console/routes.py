@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 from app import clock
 from app.clock import iso_local
 from app.console import bp
-from app.console.presenters import call_duration, caller_text, waiting_text
+from app.console.presenters import call_duration, caller_text, minutes_text, waiting_text
 from app.extensions import db, htmx
 from app.models import Call
 from app.models.facility import LANGUAGES
@@ -35,7 +35,9 @@ from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import call_records, calls, conversations
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
-from app.services.placement import turn_aways
+from app.services.placement import offers, turn_aways
+from app.services.placement import requests as waiting_list
+from app.services.registry import regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.delivery import deliver_now
@@ -76,7 +78,8 @@ def _duty_context(error: str | None = None) -> dict:
 @roles_required(*access.CALL_READERS)
 def index():
     now = clock.now()
-    return render_template("console/index.html", **_live_context(now), **_duty_context())
+    offered = {"open_offers": offers.open_offers(now)} if current_user.has_role(*access.REQUEST_KEEPERS) else {}
+    return render_template("console/index.html", **_live_context(now), **_duty_context(), **offered)
 
 
 @bp.route("/live")
@@ -281,6 +284,69 @@ def turn_away(call_id: int):
                            may_work=_may_work(), turn_away_reasons=TURN_AWAY_REASONS), 201 if created else 200
 
 
+# --- the waiting list ---------------------------------------------------------------
+
+
+def _offers_context(now) -> dict:
+    return dict(open_offers=offers.open_offers(now), now=now, refresh_seconds=_refresh_seconds())
+
+
+@bp.route("/requests")
+@roles_required(*access.REQUEST_KEEPERS)
+def requests_page():
+    """The waiting list: risk level, then the longest waiting first; by region."""
+    now = clock.now()
+    region = request.args.get("region") or None
+    try:
+        rows = waiting_list.listing(current_user, "open", region)
+    except InvalidInput as error:
+        flash(error.message, "error")
+        rows, region = waiting_list.listing(current_user, "open"), None
+    return render_template("console/requests.html", rows=rows, region=region, all_regions=regions.all_regions(),
+                           **_offers_context(now))
+
+
+@bp.route("/offers")
+@roles_required(*access.REQUEST_KEEPERS)
+def offers_fragment():
+    """The open offers' fragment; it polls itself, so every operator on duty sees a new one at once."""
+    return render_template("console/_offers.html", **_offers_context(clock.now()))
+
+
+def _answer_offer(offer_id: int, answer, done: str):
+    offer = offers.get(offer_id)
+    now = clock.now()
+    try:
+        with unit_of_work.change():
+            answer(offer, now)
+    except (Conflict, InvalidInput) as error:
+        message = _("This offer is no longer open.") if isinstance(error, Conflict) else error.message
+        if htmx:
+            return render_template("console/_offers.html", offer_error=message, **_offers_context(now)), error.status
+        flash(message, "error")
+        return redirect(url_for("console.requests_page"))
+    if htmx:
+        return render_template("console/_offers.html", offer_done=done, **_offers_context(now))
+    flash(done, "success")
+    return redirect(url_for("console.requests_page"))
+
+
+@bp.route("/offers/<int:offer_id>/take", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def take_offer(offer_id: int):
+    """"Hold this place": one click takes the offer and makes the hold for the request."""
+    return _answer_offer(offer_id, lambda offer, now: offers.take(current_actor(), offer, now),
+                         _("Held for request %(id)s.", id=offers.get(offer_id).request_id))
+
+
+@bp.route("/offers/<int:offer_id>/pass", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def pass_offer(offer_id: int):
+    """"Pass": the place goes to the next request."""
+    return _answer_offer(offer_id, lambda offer, now: offers.decline(current_actor(), offer, now),
+                         _("Passed on to the next request."))
+
+
 # --- the call log ----------------------------------------------------------------
 
 
@@ -339,4 +405,5 @@ def call_log_csv():
 # Template helpers of this blueprint's pages.
 @bp.context_processor
 def _helpers() -> dict:
-    return {"caller_text": caller_text, "call_duration": call_duration, "waiting_text": waiting_text}
+    return {"caller_text": caller_text, "call_duration": call_duration, "waiting_text": waiting_text,
+            "minutes_text": minutes_text}

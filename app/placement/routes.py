@@ -25,6 +25,7 @@ from app.services.core import access
 from app.services.core.errors import Conflict, InvalidInput
 from app.services.hotline import call_records
 from app.services.placement import holds
+from app.services.placement import requests as waiting_list
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
 from app.services.placement.criteria import FIELDS, linked_call_id, parse_criteria
@@ -144,6 +145,20 @@ def hold():
     return render_template("placement/_hold.html", unit_id=unit_id, hold=made, now=now), 201
 
 
+@bp.route("/requests", methods=["POST"])
+@roles_required(*access.REQUEST_KEEPERS)
+def file_request():
+    """"File a request": the search's criteria (the search form's fields) go
+    on the waiting list; a place free now is offered at once."""
+    try:
+        with unit_of_work.change():
+            filed = waiting_list.file(current_actor(), parse_criteria(_criteria_data(request.form)), clock.now(),
+                                      note=request.form.get("note") or None)
+    except (Conflict, InvalidInput) as error:
+        return render_template("placement/_file_request.html", error=error.message), error.status
+    return render_template("placement/_file_request.html", filed=filed), 201
+
+
 @bp.route("/turn-aways")
 @roles_required(*access.TURN_AWAY_READERS)
 def turn_aways():
@@ -153,7 +168,8 @@ def turn_aways():
     region_ids = turn_away_records.turn_away_regions(current_user)
     rows = turn_away_records.per_region_and_day(region_ids, today - timedelta(days=13), today, now)
     names = {region.id: region.name for region in regions.all_regions()}
-    return render_template("placement/turn_aways.html", rows=rows, region_names=names, today=today)
+    return render_template("placement/turn_aways.html", rows=rows, region_names=names, today=today,
+                           waiting=waiting_list.open_per_region(region_ids, now))
 
 
 @bp.route("/turn-aways", methods=["POST"])

@@ -31,6 +31,10 @@ TEXTS = {
         "hold_no_show": "Opvang: je reservering {hold} van {count} {kind} bij {facility} is om {time} "
                         "afgesloten: niemand kwam opdagen. Nog nodig? Zoek een nieuwe plaats.",
         "hold_no_show_subject": "Opvang: reservering {hold}: niemand kwam",
+        # To every operator on duty when a freed place may fit a waiting request:
+        # its number alone, never a facility, household or risk.
+        "placement_offer": "Opvang: aanvraag {request}: er is misschien een plaats.",
+        "placement_offer_subject": "Opvang: aanvraag {request}: er is misschien een plaats",
         # To a facility's staff when its counts are stale.
         "stale_sms": "{facility}: werk je aantallen bij, laatste update {ago} geleden. "
                      "Antwoord VRIJ n{code} of open {page}",
@@ -76,6 +80,8 @@ TEXTS = {
         "hold_no_show": "Opvang : votre réservation {hold} de {count} {kind} à {facility} a été close à {time} : "
                         "personne ne s'est présenté. Toujours besoin ? Cherchez une nouvelle place.",
         "hold_no_show_subject": "Opvang : réservation {hold} : personne n'est venu",
+        "placement_offer": "Opvang : demande {request} : une place pourrait convenir.",
+        "placement_offer_subject": "Opvang : demande {request} : une place pourrait convenir",
         "stale_sms": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}. "
                      "Répondez LIBRE n{code} ou ouvrez {page}",
         "stale_email": "{facility} : mettez vos chiffres à jour, dernière mise à jour il y a {ago}.\n\n"
@@ -119,6 +125,8 @@ TEXTS = {
         "hold_no_show": "Opvang: your hold {hold} of {count} {kind} at {facility} was closed at {time}: "
                         "nobody came. Still needed? Look for a new place.",
         "hold_no_show_subject": "Opvang: hold {hold}: nobody came",
+        "placement_offer": "Opvang: request {request}: a place may fit.",
+        "placement_offer_subject": "Opvang: request {request}: a place may fit",
         "stale_sms": "{facility}: please update your counts, last update {ago} ago. "
                      "Reply FREE n{code} or open {page}",
         "stale_email": "{facility}: please update your counts, last update {ago} ago.\n\n"

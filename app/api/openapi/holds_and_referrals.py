@@ -49,6 +49,8 @@ SCHEMAS = {
                                        "from the acceptance."},
             "call_id": {"type": "integer"},
             "search_id": {"type": "integer", "description": "The search the hold came from."},
+            "request_id": {"type": "integer", "description": "The open waiting-list request the hold is for "
+                                                             "(operators, managers)."},
             "note": {"type": "string", "maxLength": 2000},
             "contact": {"type": "string", "maxLength": 200,
                         "description": "How the facility reaches whoever holds it; default: your name and phone."},

@@ -98,6 +98,10 @@ PLACEMENT_OVERSEERS = ("operator", "manager", "admin")
 # Who lists turn-aways (operators and admins all, managers their regions), and who records one.
 TURN_AWAY_READERS = ("operator", "manager", "admin")
 TURN_AWAY_RECORDERS = ("operator", "manager")
+# Who files, lists, withdraws and answers waiting-list requests and their
+# offers (PRODUCT.md flow D): the hotline's desk, one national list (managers
+# filter it by region), never partners.
+REQUEST_KEEPERS = ("operator", "manager")
 
 # Calls: who opens the operator console, its lists and the API's call list, and
 # may tie a search or a referral to a call (a searcher or referrer with none of

@@ -135,7 +135,7 @@ def _near_sql(shape: _Shape, step: str):
 
 
 @lru_cache(maxsize=512)
-def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None):
+def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None, unit: bool = False):
     # Near the place, read from the facilities (by the index on their public
     # point, or their region's) to their units: `kind_id + 0` keeps SQLite
     # from reading all units of the kinds by an index on kind_id first.
@@ -151,6 +151,8 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
         query = query.where(_near_sql(shape, step), *([_F.region_id == bindparam("region")] if region else []))
     elif region:
         query = query.where(_U.region_id == bindparam("region"))
+    if unit:
+        query = query.where(_U.id == bindparam("unit"))
     query = query.where(
         kind.in_(bindparam("kinds", expanding=True)),
         # A room must hold the household.
@@ -165,16 +167,16 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
 
 
 def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,
-                only_open: bool = True, values: dict | None = None):
+                only_open: bool = True, values: dict | None = None, unit_id: int | None = None):
     """Rows (_COLUMNS, then stale and held) of the units passing every rule
     SQL can check: of the kinds asked for, a room that fits the household, the
     facility's own rules; `only_open` (all but the turn-away's reason, whose
     rows have no held): of open facilities, with places available for the
     household, and the places their holds take. In the region
     (None: everywhere); `near` (a step of the nearby search: nearby._Rings.step):
-    only there."""
+    only there; `unit_id`: that unit alone (whether it fits a waiting request)."""
     near = near or {}
     statement = _candidates_sql(_Shape.of(criteria), only_open=only_open, region=region_id is not None,
-                                step=near.get("step"))
-    values = dict(values or bound_values(criteria, now), region=region_id, **near.get("values", {}))
+                                step=near.get("step"), unit=unit_id is not None)
+    values = dict(values or bound_values(criteria, now), region=region_id, unit=unit_id, **near.get("values", {}))
     return db.session.execute(statement, values).all()

@@ -21,11 +21,12 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Call, CapacityChange, CapacityUnit, Hold, OutboxMessage, PlacementSearch
+from app.models import Call, CapacityChange, CapacityUnit, Hold, OutboxMessage, PlacementRequest, PlacementSearch
 from app.models.placement import DECLINE_REASONS, HOLDING_STATUSES, RELEASE_OUTCOMES, REOPENING_OUTCOMES
 from app.services.core import audit
 from app.services.core.access import (
     PLACE_HOLDERS,
+    REQUEST_KEEPERS,
     Actor,
     is_partner,
     may_answer_hold_request,
@@ -90,12 +91,14 @@ def create(
     search_id=None,
     note=None,
     contact=None,
+    request_id=None,
     default_minutes: int | None = None,
 ) -> Hold:
     """Hold `persons` places (or a room or slot) of a unit for `minutes`;
     without them `default_minutes`, else as `default_minutes_for` the call.
     On a kind that requires the facility's acceptance the hold is `requested`
-    until accept_by, its minutes counted from the acceptance."""
+    until accept_by, its minutes counted from the acceptance.
+    `request_id`: the open waiting-list request it is for."""
     if not actor.has_role(*PLACE_HOLDERS):
         raise Forbidden("holding a place needs the role operator, manager or partner")
     unit_id = whole_number(unit_id, "unit_id", 1, MAX_ID)
@@ -117,6 +120,11 @@ def create(
         # Someone else's search is answered as one that does not exist.
         if search is None or not may_use_search(actor.user, search):
             raise InvalidInput(f"no search {search_id}", field="search_id")
+    if request_id is not None:
+        request_id = whole_number(request_id, "request_id", 1, MAX_ID)
+        request = db.session.get(PlacementRequest, request_id)
+        if request is None or request.status != "open" or not actor.has_role(*REQUEST_KEEPERS):
+            raise InvalidInput(f"no open request {request_id}", field="request_id")
 
     unit = lock_unit(unit_id)
     facility = unit.facility
@@ -137,6 +145,7 @@ def create(
         arrival=arrival,
         call_id=call_id,
         search_id=search.id if search else None,
+        request_id=request_id,
         note=note,
         contact=contact,
         created_at=now,

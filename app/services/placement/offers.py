@@ -1,14 +1,373 @@
 """Offers of freed places to the waiting list (PRODUCT.md flow D).
 
-Interface fixed for the code that frees places; the matching is built in issue 10.
+`places_freed(unit_ids, now)` is called wherever a unit's free places may
+have risen: a count set higher (capacity.set_available, facilities.save_unit),
+a facility reopened (capacity.set_open_for_intake), a hold ended (the holds
+code), an offer declined or expired, a facility entering its intake hours
+(`intake_opened`, a scheduler job). For each unit, in the same transaction:
+
+- the unit's row is locked (holds.lock_unit), then its offerable places are
+  read: free (available − places of active, unexpired holds) − places of its
+  open offers; none while the facility is closed for intake, or outside its
+  intake hours right now (the desk could not send anyone there: the
+  scheduler's `intake_opened` offers them once intake opens);
+- the waiting requests (open, not expired, without an open offer or a live
+  hold of their own, never offered this unit before) that may fit it are
+  read in waiting-list order (WAITING_ORDER), narrowed by SQL on the stored
+  criteria and the facility's columns, then judged from their criteria
+  (`_may_fit`); each in turn is locked (FOR UPDATE on PostgreSQL; SQLite
+  serialises writers) and read again after the lock, so that a request
+  another transaction offered meanwhile is seen — every transaction locks in
+  the one waiting-list order, so none waits for another in a circle;
+- each is checked against the unit by the search's own rules
+  (candidates.read restricted to the unit, then Ranker.rank), and offered the
+  places a hold for its household would take, while places are left. The
+  partial unique index (one open offer per request) is the last guard.
+
+Every operator on duty is told of each offer by their channel: "request 12:
+a place may fit" — never the facility, the household or the risk.
+
+`take` makes the hold for the request (and so places nothing yet: confirming
+or ending the hold does, requests.hold_ended); `decline` and `expire_offers`
+pass the place on to the next request.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import case, cast, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.types import Text
+
+from app.clock import local_zone
+from app.extensions import db
+from app.models import CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
+from app.services.core import audit
+from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
+from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.services.delivery import notices
+from app.services.hotline.calls import on_duty_operators
+from app.services.placement import candidates, holds
+from app.services.placement.criteria import Criteria, parse_criteria
+from app.services.placement.ranking import Ranker, places_needed
+from app.services.registry import intake_hours
+from app.texts import jobs
+
+PURPOSE = "placement_offer"
+
+_R = PlacementRequest
+_O = PlacementOffer
+
+# The waiting list's order: risk level high, elevated, not screened, standard;
+# then the longest waiting first.
+WAITING_ORDER = (
+    case((_R.risk_level == "high", 0), (_R.risk_level == "elevated", 1), (_R.risk_level.is_(None), 2), else_=3),
+    _R.opened_at,
+    _R.id,
+)
 
 
-def places_freed(unit_ids: Iterable[int], now: datetime) -> list:
+def criteria_of(request: PlacementRequest) -> Criteria:
+    """The request's criteria as the search takes them, again: its stored
+    criteria, its call, and the facilities it must never be proposed
+    (excluded_facility_ids: those the danger places and the avoided ones left
+    out when it was filed). Raises InvalidInput when they no longer parse (a
+    kind removed since)."""
+    stored = request.criteria
+    criteria = parse_criteria({
+        "client_type": stored["client_type"], "adults": stored["adults"], "children": stored["children"],
+        "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
+        "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
+        "beyond_region": stored["beyond_region"], "call_id": request.call_id,
+    })
+    return replace(criteria, avoid_facilities=tuple(request.excluded_facility_ids or ()))
+
+
+def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
+    """Requests that may be offered a place now (of `unit_id`: one never
+    offered it before, as an offer that was declined or expired passes on).
+    Each subquery is read once, not once per request."""
+    conditions = [
+        _R.status == "open", _R.expires_at > now,
+        _R.id.not_in(select(_O.request_id).where(_O.status == "open")),
+        _R.id.not_in(select(Hold.request_id).where(Hold.request_id.is_not(None),
+                                                   Hold.status.in_(("active", "requested")), Hold.expires_at > now)),
+    ]
+    if unit_id is not None:
+        conditions.append(_R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id,
+                                                                   _O.status.in_(("declined", "expired")))))
+    return conditions
+
+
+def _narrowed(unit: CapacityUnit, left: int) -> list:
+    """What SQL can tell from the stored criteria and the facility's columns
+    (the kind asked for, the gender taken, no offender at a secret address, a
+    household that fits the places left): only narrows; `_may_fit` and
+    `_fits` judge."""
+    facility, stored = unit.facility, _R.criteria
+    gender = stored["gender"].as_string()
+    conditions = [cast(stored, Text).like(f'%"{unit.kind.code}"%'),
+                  or_(gender.is_(None), gender.in_(facility.genders or ()))]
+    if facility.confidential:
+        conditions.append(stored["client_type"].as_string() == "victim")
+    if unit.kind.counts == "persons":
+        conditions.append(stored["adults"].as_integer() <= left)
+    return conditions
+
+
+def offered_places(unit_id: int) -> int:
+    """Places of the unit's open offers: never offered twice while open."""
+    return db.session.scalar(select(func.coalesce(func.sum(_O.places), 0))
+                             .where(_O.unit_id == unit_id, _O.status == "open"))
+
+
+def open_now(facility: Facility, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether the desk could send someone there now: open for intake, and
+    inside its intake hours."""
+    return facility.open_for_intake and intake_hours.is_open(facility.intake_hours, now, zone)
+
+
+def _fits(request: PlacementRequest, unit: CapacityUnit, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether the unit passes every rule of the search for the request's
+    criteria (the unit alone, as the search reads and ranks it)."""
+    try:
+        criteria = criteria_of(request)
+    except InvalidInput:
+        return False
+    rows = candidates.read(criteria, now, None, unit_id=unit.id)
+    return bool(Ranker(criteria, now, zone, 0, None).rank(rows))
+
+
+def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: CapacityUnit) -> int | None:
+    """What a hold for the request would take of the unit, judged from the
+    stored criteria alone, or None when they rule it out: the kind, the
+    region, the room size, and the facility's hard rules as the search's SQL
+    has them (candidates._facility_rules). Only narrows: `_fits` decides."""
+    facility = unit.facility
+    children = stored["children"]
+    if (unit.kind.code not in stored["kinds"]
+            or (stored.get("beyond_region") is False and region_id != unit.region_id)
+            or facility.id in (excluded or ())
+            or (stored["gender"] is not None and stored["gender"] not in facility.genders)
+            or ("wheelchair" in stored["needs"] and not facility.wheelchair)
+            or (facility.confidential and stored["client_type"] != "victim")
+            or (children and not (facility.children
+                                  and (facility.max_children is None or facility.max_children >= len(children))
+                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))):
+        return None
+    return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(children))
+
+
+CHUNK = 20  # requests whose criteria are read at a time, in waiting-list order
+
+
+def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[PlacementOffer]:
+    unit = holds.lock_unit(unit_id)
+    if not open_now(unit.facility, now, zone):
+        return []
+    left = holds.free_places(unit, now) - offered_places(unit.id)
+    if left < 1:
+        return []
+    order = list(db.session.scalars(select(_R.id).where(*waiting_filter(now, unit.id), *_narrowed(unit, left))
+                                    .order_by(*WAITING_ORDER)))
+    made = []
+    for start in range(0, len(order), CHUNK):
+        chunk = order[start:start + CHUNK]
+        rows = {request_id: (stored, region_id, excluded) for request_id, stored, region_id, excluded in
+                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids)
+                                   .where(_R.id.in_(chunk)))}
+        for request_id in chunk:
+            places = _may_fit(*rows[request_id], unit)
+            if places is None or places > left or not _still_waiting(request_id, unit.id, now):
+                continue
+            request = db.session.get(PlacementRequest, request_id)
+            if not _fits(request, unit, now, zone):
+                continue
+            offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
+                                   offered_at=now, expires_at=now + timedelta(minutes=minutes))
+            try:
+                with db.session.begin_nested():
+                    db.session.add(offer)
+            except IntegrityError:  # the request has an open offer after all: the index guards it
+                continue
+            audit.record(SYSTEM, "placement_offer.make", now, offer, request=request_id, unit=unit.id,
+                         places=places)
+            made.append(offer)
+            left -= places
+            if left < 1:
+                return made
+    return made
+
+
+def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
+    """Lock the request's row (FOR UPDATE on PostgreSQL; SQLite serialises
+    writers), then read again, by a new statement, whether it still waits: it
+    sees an offer another transaction committed before the lock. Every
+    transaction locks requests in the one waiting-list order, so two never
+    wait for each other in a circle."""
+    db.session.execute(select(_R.id).where(_R.id == request_id).with_for_update())
+    return db.session.scalar(select(_R.id).where(_R.id == request_id, *waiting_filter(now, unit_id))) is not None
+
+
+def _notify(offers: list[PlacementOffer], now: datetime) -> None:
+    if not offers:
+        return
+    for operator in on_duty_operators():
+        channel = notices.channel_for(operator)
+        lang = jobs.language(operator.language)
+        for offer in offers:
+            notices.send_once(now, key=f"placement-offer:{offer.id}:{operator.id}", user=operator,
+                              channel=channel, purpose=PURPOSE,
+                              body=jobs.text(lang, "placement_offer", request=offer.request_id),
+                              subject=jobs.text(lang, "placement_offer_subject", request=offer.request_id))
+
+
+def any_waiting(now: datetime) -> bool:
+    return db.session.scalar(select(_R.id).where(_R.status == "open", _R.expires_at > now).limit(1)) is not None
+
+
+def places_freed(unit_ids: Iterable[int], now: datetime) -> list[PlacementOffer]:
     """Places of these units may have freed up (a count rose, a hold ended, a
     facility reopened or entered its intake hours): offer them, in the same
-    transaction, to the open requests they fit. Returns the offers made."""
-    return []
+    transaction, to the open requests they fit (see the module's docstring).
+    Returns the offers made."""
+    ids = sorted(set(unit_ids))
+    if not ids or not any_waiting(now):
+        return []
+    zone = local_zone()
+    minutes = current_app.config["PLACEMENT_OFFER_MINUTES"]
+    made = []
+    for unit_id in ids:
+        made += _offer_unit(unit_id, now, zone, minutes)
+    _notify(made, now)
+    return made
+
+
+def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) -> PlacementOffer | None:
+    """A request just filed: offer it the best place that fits and is free
+    now (a place may already be free), as the search ranks them."""
+    from app.services.placement.nearby import best  # the search's reading outward, as for a search
+
+    try:
+        criteria = criteria_of(request)
+    except InvalidInput:
+        return None
+    zone = local_zone()
+    ranker = Ranker(criteria, now, zone, preference_km, request.region_id)
+    scope = request.region_id if criteria.beyond_region is False else None
+    for key, row, _free, _needed in best(criteria, ranker, scope, now):
+        closed_now = key[0]
+        if closed_now:
+            break  # the rest are closed too: they rank last
+        made = [offer for offer in _offer_unit(row[candidates.U_ID], now, zone,
+                                               current_app.config["PLACEMENT_OFFER_MINUTES"])
+                if offer.request_id == request.id]
+        if made:
+            _notify(made, now)
+            return made[0]
+    return None
+
+
+# --- the desk's answers ---------------------------------------------------------------
+
+
+def get(offer_id: int) -> PlacementOffer:
+    offer = db.session.get(PlacementOffer, offer_id, options=[joinedload(PlacementOffer.request)])
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    return offer
+
+
+def open_offers(now: datetime, region_ids: set[int] | None = None) -> list[PlacementOffer]:
+    """The open offers not yet expired, oldest first (the console shows them)."""
+    query = (select(PlacementOffer).join(_R, _R.id == _O.request_id)
+             .where(_O.status == "open", _O.expires_at > now).order_by(_O.id)
+             .options(joinedload(PlacementOffer.request)))
+    if region_ids is not None:
+        query = query.where(_R.region_id.in_(region_ids))
+    return list(db.session.scalars(query))
+
+
+def _answerable(actor: Actor, offer: PlacementOffer, now: datetime) -> None:
+    if not actor.has_role(*REQUEST_KEEPERS):
+        raise Forbidden("answering an offer needs the role operator or manager")
+    holds.lock_unit(offer.unit_id)
+    db.session.refresh(offer)
+    if offer.status != "open" or offer.expires_at <= now:
+        status = "expired" if offer.status == "open" else offer.status
+        raise Conflict(f"this offer is already {status}", current={"offer": offer})
+
+
+def take(actor: Actor, offer: PlacementOffer, now: datetime, *, minutes=None) -> Hold:
+    """Hold the offered place for the request (a hold linked to it, for the
+    request's household and call): the offer is taken."""
+    _answerable(actor, offer, now)
+    request = offer.request
+    stored = request.criteria
+    offer.status = "taken"
+    offer.closed_at = now
+    offer.closed_by_id = actor.user_id
+    db.session.flush()
+    hold = holds.create(actor, now, unit_id=offer.unit_id, persons=stored["adults"] + len(stored["children"]),
+                        minutes=minutes, call_id=request.call_id, request_id=request.id)
+    offer.hold_id = hold.id
+    audit.record(actor, "placement_offer.take", now, offer, request=request.id, hold=hold.id)
+    return hold
+
+
+def decline(actor: Actor, offer: PlacementOffer, now: datetime) -> list[PlacementOffer]:
+    """The desk passes: the place goes to the next request. Returns the offers that made."""
+    _answerable(actor, offer, now)
+    offer.status = "declined"
+    offer.closed_at = now
+    offer.closed_by_id = actor.user_id
+    db.session.flush()
+    audit.record(actor, "placement_offer.decline", now, offer, request=offer.request_id)
+    return places_freed([offer.unit_id], now)
+
+
+def close_open_offers(request_id: int, now: datetime) -> list[int]:
+    """A request closed: its open offer is withdrawn. Returns the units whose places it frees."""
+    units = list(db.session.scalars(select(_O.unit_id).where(_O.request_id == request_id, _O.status == "open")))
+    if units:
+        db.session.execute(update(PlacementOffer).where(_O.request_id == request_id, _O.status == "open")
+                           .values(status="withdrawn", closed_at=now)
+                           .execution_options(synchronize_session="fetch"))
+    return units
+
+
+def expire_offers(now: datetime) -> dict:
+    """The scheduler's job: offers not taken in time expire, and their places
+    pass to the next requests."""
+    overdue = list(db.session.scalars(
+        select(PlacementOffer).where(_O.status == "open", _O.expires_at <= now).order_by(_O.id)
+        .with_for_update(skip_locked=True)))
+    for offer in overdue:
+        offer.status = "expired"
+        offer.closed_at = now
+        audit.record(SYSTEM, "placement_offer.expire", now, offer, request=offer.request_id)
+    db.session.flush()
+    made = places_freed([offer.unit_id for offer in overdue], now)
+    return {"expired": len(overdue), "offered": len(made)}
+
+
+def intake_opened(now: datetime) -> dict:
+    """The scheduler's job: facilities that entered their intake hours since
+    the job's last run (its interval ago) offer their free places. Cheap: only
+    while requests wait, and only units of open facilities with places available."""
+    if not any_waiting(now):
+        return {"offered": 0}
+    zone = local_zone()
+    since = now - timedelta(seconds=current_app.config["PLACEMENT_INTAKE_OPENING_SECONDS"])
+    rows = db.session.execute(
+        select(CapacityUnit.id, Facility.intake_hours).join(Facility, Facility.id == CapacityUnit.facility_id)
+        .where(CapacityUnit.facility_open.is_(True), CapacityUnit.available > 0)
+    ).all()
+    opened = [unit_id for unit_id, hours in rows
+              if intake_hours.is_open(hours, now, zone) and not intake_hours.is_open(hours, since, zone)]
+    return {"offered": len(places_freed(opened, now))}
+

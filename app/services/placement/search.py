@@ -107,7 +107,7 @@ class Result:
 @dataclass
 class SearchOutcome:
     results: list[Result]
-    search: PlacementSearch
+    search: PlacementSearch | None
     beyond_region: bool
     turn_away: TurnAway | None
     place: places.Place
@@ -182,10 +182,11 @@ _REGION_ID = select(Region.id).where(Region.slug == bindparam("slug"))
 
 
 def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: float,
-           zone: ZoneInfo | None = None) -> SearchOutcome:
+           zone: ZoneInfo | None = None, record: bool = True) -> SearchOutcome:
     """Run a placement search (see the module's docstring): rank what fits,
     write the PlacementSearch row, and record the contact's turn-away when
-    nothing fits. Does not commit. `zone` defaults to the app's time zone."""
+    nothing fits. Does not commit. `zone` defaults to the app's time zone.
+    `record=False` writes nothing (outcome.search is None)."""
     if not actor.has_role(*PLACEMENT_SEARCHERS):
         raise Forbidden("searching places needs the role operator, manager, partner or admin")
     linked_call_id(actor, criteria.call_id)
@@ -205,6 +206,9 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
         beyond, scope = True, None
         chosen = best(criteria, ranker, None, now)
     results = _results(criteria, ranker, chosen)
+    if not record:
+        return SearchOutcome(results=results, search=None, beyond_region=beyond, turn_away=None,
+                             place=criteria.place)
 
     # The contact: the call, else the session, else this search alone (known once written).
     contact = criteria.call_id is not None or criteria.session is not None

@@ -125,7 +125,17 @@ def set_available(
         )
     )
     audit.record(actor, "capacity.set", now, unit, before=before, after=available)
+    if available > before:
+        _offer_freed([unit.id], now)
     return unit
+
+
+def _offer_freed(unit_ids: list[int], now: datetime) -> None:
+    """Freed places go to the waiting list at once (PRODUCT.md flow D)."""
+    # Imported here: the placement services import the registry's at module level.
+    from app.services.placement.offers import places_freed
+
+    places_freed(unit_ids, now)
 
 
 def _conflict(unit: CapacityUnit) -> Conflict:
@@ -182,9 +192,13 @@ def set_open_for_intake(actor: Actor, facility: Facility, open_: bool, reason: s
         raise InvalidInput("say why the facility is closed for intake", field="closed_reason")
     if reason and len(reason) > 500:
         raise InvalidInput("reason is too long (at most 500 characters)", field="closed_reason")
+    reopened = open_ and not facility.open_for_intake
     facility.open_for_intake = open_
     facility.closed_reason = None if open_ else reason
     audit.record(actor, "facility.open" if open_ else "facility.close", now, facility, reason=reason)
+    if reopened:
+        db.session.flush()
+        _offer_freed([unit.id for unit in facility.units], now)
 
 
 def history(unit: CapacityUnit, *, limit: int, before_id: int | None = None) -> list[CapacityChange]:

@@ -311,6 +311,12 @@ def save_unit(actor: Actor, facility: Facility, kind: CapacityKind, counts: dict
             CapacityChange(unit_id=unit.id, at=now, action="set", field=field, before=before,
                            after=after, source=actor.source, actor_id=actor.user_id)
         )
+    if any(field == "available" and after > before for field, before, after in changes):
+        # Imported here: the placement services import the registry's at module level.
+        from app.services.placement.offers import places_freed
+
+        db.session.flush()
+        places_freed([unit.id], now)
     return unit
 
 
