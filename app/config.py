@@ -47,6 +47,7 @@ ENVIRONMENT_KEYS = {
     "OUTBOX_RETRY_MAX_SECONDS": float,
     "HOLD_DEFAULT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
+    "DANGER_RADIUS_KM": float,
     "LOGIN_FREE_FAILURES_PER_ACCOUNT": int,
     "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
     "LOGIN_THROTTLE_MAX_WAIT_MINUTES": int,
@@ -198,6 +199,9 @@ class Defaults:
     # Placement search: each unmet preference (a language not spoken, high
     # security or pets asked for and absent) ranks a place as this many km further.
     PLACEMENT_PREFERENCE_KM = 25
+    # A danger place's radius when none is given, in km (1 to 100): a search
+    # leaves out every facility within it (PRODUCT.md section 5, rule 8).
+    DANGER_RADIUS_KM = 15
 
     # Dashboard polling interval, in seconds, and facilities per page.
     DASHBOARD_REFRESH_SECONDS = 15

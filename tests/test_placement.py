@@ -357,7 +357,7 @@ def test_the_api_answers_the_documented_shape(client, people, tokens):
         "unit": {"id": first["unit"]["id"], "kind": "crisis_bed", "free": 4, "room_size": None},
         "distance_km": 4.0, "updated_at": "2026-11-28T21:00:00+01:00", "stale": False,
         "reasons": ["speaks fr", "children up to 12", "24/7"], "unmet": [], "places": 3,
-        "open_now": True, "opens_at": None, "beyond_region": False,
+        "open_now": True, "opens_at": None, "beyond_region": False, "interpreter_needed": False,
     }
     assert second["unit"] == {"id": second["unit"]["id"], "kind": "family_room", "free": 1, "room_size": 4}
     assert second["places"] == 1

@@ -65,6 +65,7 @@ def bound_values(criteria: Criteria, now: datetime) -> dict:
         "secret": criteria.client_type == "victim",
         "n_children": len(criteria.children),
         "child_age": max(criteria.children, default=0),
+        "boy_age": max(criteria.boys, default=0),
         "security": int("high_security" in criteria.needs),
         "pets": int("pets" in criteria.needs),
     }
@@ -82,6 +83,8 @@ def _facility_rules() -> list:
             _F.children == true(),
             or_(_F.max_children.is_(None), _F.max_children >= bindparam("n_children")),
             or_(_F.max_child_age.is_(None), _F.max_child_age >= bindparam("child_age")),
+            # Boys only up to max_boy_age, where the facility sets one (refuges: 12).
+            or_(_F.max_boy_age.is_(None), _F.max_boy_age >= bindparam("boy_age")),
         )),
         # An offender (alone or in a couple) is never sent to a secret address.
         or_(_F.confidential == false(), bindparam("secret", type_=Boolean) == true()),
@@ -134,7 +137,8 @@ def _near_sql(shape: _Shape, step: str):
 
 
 @lru_cache(maxsize=512)
-def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None):
+def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None,
+                    only_facilities: bool = False):
     # Near the place, read from the facilities (by the index on their public
     # point, or their region's) to their units: `kind_id + 0` keeps SQLite
     # from reading all units of the kinds by an index on kind_id first.
@@ -150,6 +154,8 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
         query = query.where(_near_sql(shape, step), *([_F.region_id == bindparam("region")] if region else []))
     elif region:
         query = query.where(_U.region_id == bindparam("region"))
+    if only_facilities:
+        query = query.where(_U.facility_id.in_(bindparam("facilities", expanding=True)))
     query = query.where(
         kind.in_(bindparam("kinds", expanding=True)),
         # A room must hold the household.
@@ -164,16 +170,18 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
 
 
 def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,
-                only_open: bool = True, values: dict | None = None):
+                only_open: bool = True, values: dict | None = None, facilities: frozenset[int] | None = None):
     """Rows (_COLUMNS, then stale and held) of the units passing every rule
     SQL can check: of the kinds asked for, a room that fits the household, the
     facility's own rules; `only_open` (all but the turn-away's reason, whose
     rows have no held): of open facilities, with places available for the
     household, and the places their holds take. In the region
     (None: everywhere); `near` (a step of the nearby search: nearby._Rings.step):
-    only there."""
+    only there; `facilities`: only theirs."""
     near = near or {}
     statement = _candidates_sql(_Shape.of(criteria), only_open=only_open, region=region_id is not None,
-                                step=near.get("step"))
+                                step=near.get("step"), only_facilities=facilities is not None)
     values = dict(values or bound_values(criteria, now), region=region_id, **near.get("values", {}))
+    if facilities is not None:
+        values["facilities"] = sorted(facilities)
     return db.session.execute(statement, values).all()

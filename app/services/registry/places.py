@@ -140,6 +140,11 @@ def municipality_of(municipality: str | None, postcode: str | None = None) -> Pl
     return place
 
 
+def municipalities() -> tuple[Place, ...]:
+    """Every municipality once (its lowest postcode's place)."""
+    return tuple(_table().by_nis.values())
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """The great-circle distance in kilometres between two points in decimal degrees."""
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
