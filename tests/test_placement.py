@@ -364,7 +364,8 @@ def test_the_api_answers_the_documented_shape(client, people, tokens):
     search = db.session.get(PlacementSearch, body["search_id"])
     assert search.result_count == 2 and search.created_by_id == people.operator.id
     assert search.criteria == {
-        "client_type": "victim", "adults": 1, "children": [4, 9], "child_genders": [None, None], "gender": None, "needs": [],
+        "client_type": "victim", "adults": 1, "children": [4, 9], "child_genders": [None, None], "gender": None,
+        "needs": [],
         "languages": ["fr"], "postcode": "9000", "municipality": "Gent", "region": "oost-vlaanderen",
         "kinds": ["crisis_bed", "refuge_place", "emergency_bed", "family_room"], "avoided": 0,
         "beyond_region": None,
