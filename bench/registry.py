@@ -126,6 +126,7 @@ def build(app: Flask, path: Path, rng: random.Random, changes: int = CHANGES) ->
                 "high_security": rng.random() < 0.1,
                 "languages": rng.sample(LANGUAGES, rng.randint(1, 3)),
                 "created_at": NOW - timedelta(days=400),
+                "located_at": NOW - timedelta(days=400),
             })
             row = facility_rows[-1]
             row["public_lat"], row["public_lon"] = facilities.public_point(

@@ -169,19 +169,37 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
     return query
 
 
+@lru_cache(maxsize=64)
+def _fitting_facilities_sql(shape: _Shape, *, region: bool):
+    rows = _candidates_sql(shape, only_open=True, region=region, only_facilities=True).subquery()
+    needed = case((rows.c.kind_id.in_(bindparam("person_kinds", expanding=True)), bindparam("persons")), else_=1)
+    return select(func.count(rows.c.facility_id.distinct())).where(rows.c.available - rows.c.held >= needed)
+
+
+def count_fitting_facilities(criteria: Criteria, now: datetime, region_id: int | None,
+                             facilities: frozenset[int]) -> int:
+    """How many of `facilities` have a unit passing every rule of the search
+    (as `read` with only_open, and enough places free once holds count, as
+    the ranker counts them), in the region (None: everywhere). One row read:
+    the genders' match on the JSON text is exact for a code in quotes."""
+    if not facilities:
+        return 0
+    statement = _fitting_facilities_sql(_Shape.of(criteria), region=region_id is not None)
+    return db.session.scalar(statement, dict(bound_values(criteria, now), region=region_id,
+                                             facilities=sorted(facilities)))
+
+
 def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,
-                only_open: bool = True, values: dict | None = None, facilities: frozenset[int] | None = None):
+                only_open: bool = True, values: dict | None = None):
     """Rows (_COLUMNS, then stale and held) of the units passing every rule
     SQL can check: of the kinds asked for, a room that fits the household, the
     facility's own rules; `only_open` (all but the turn-away's reason, whose
     rows have no held): of open facilities, with places available for the
     household, and the places their holds take. In the region
     (None: everywhere); `near` (a step of the nearby search: nearby._Rings.step):
-    only there; `facilities`: only theirs."""
+    only there."""
     near = near or {}
     statement = _candidates_sql(_Shape.of(criteria), only_open=only_open, region=region_id is not None,
-                                step=near.get("step"), only_facilities=facilities is not None)
+                                step=near.get("step"))
     values = dict(values or bound_values(criteria, now), region=region_id, **near.get("values", {}))
-    if facilities is not None:
-        values["facilities"] = sorted(facilities)
     return db.session.execute(statement, values).all()

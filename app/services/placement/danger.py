@@ -46,8 +46,10 @@ def centres_within_reach(danger: DangerPlace) -> set[tuple[float, float]]:
     """The centres of the municipalities whose land may come within the
     danger place's radius: centre within radius + the municipality's extent."""
     lat0, lon0 = danger.place.lat, danger.place.lon
+    # A difference of latitude alone is never more than the distance: most are ruled out by it.
     return {(place.lat, place.lon) for place in places.municipalities()
-            if places.haversine_km(lat0, lon0, place.lat, place.lon) <= danger.radius_km + place.extent_km}
+            if abs(place.lat - lat0) * _KM_PER_DEGREE <= danger.radius_km + place.extent_km + 1e-6
+            and places.haversine_km(lat0, lon0, place.lat, place.lon) <= danger.radius_km + place.extent_km}
 
 
 def excluded_facilities(danger_places: Iterable[DangerPlace]) -> frozenset[int]:
@@ -55,8 +57,13 @@ def excluded_facilities(danger_places: Iterable[DangerPlace]) -> frozenset[int]:
     excluded: set[int] = set()
     for danger in danger_places:
         lat0, lon0, radius = danger.place.lat, danger.place.lon, danger.radius_km
+        # Within the square inscribed in the circle (offsets by a scale a little short of the
+        # truth), a facility is certainly inside: only the rest are measured.
+        sure_lat = radius / math.sqrt(2) / (_KM_PER_DEGREE * 1.02)
+        sure_lon = sure_lat / math.cos(math.radians(max(0.0, abs(lat0) - 2 * sure_lat)))
         for facility_id, lat, lon in db.session.execute(_IN_BOX, _box(lat0, lon0, radius)):
-            if places.haversine_km(lat0, lon0, lat, lon) <= radius:
+            if (abs(lat - lat0) <= sure_lat and abs(lon - lon0) <= sure_lon) or \
+                    places.haversine_km(lat0, lon0, lat, lon) <= radius:
                 excluded.add(facility_id)
         reach = centres_within_reach(danger)
         rows = db.session.execute(_CONFIDENTIAL_AT, {"lats": sorted({lat for lat, _ in reach})})

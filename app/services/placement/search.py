@@ -195,16 +195,6 @@ def _turn_away_reason(criteria: Criteria, ranker: Ranker, region_id: int | None,
     return "full"
 
 
-def _fitting_excluded(criteria: Criteria, ranker: Ranker, region_id: int | None, now: datetime) -> int:
-    """How many of the facilities the danger places left out pass every other
-    rule, in the scope (SearchOutcome.excluded_by_danger)."""
-    if not ranker.excluded:
-        return 0
-    rows = candidates.read(criteria, now, region_id, facilities=ranker.excluded)
-    unexcluded = Ranker(criteria, now, ranker.zone, ranker.preference_km, ranker.home_region_id)
-    return len({row[U_FACILITY] for _, row in unexcluded.rank(rows)})
-
-
 _REGION_ID = select(Region.id).where(Region.slug == bindparam("slug"))
 
 
@@ -234,9 +224,10 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
         beyond, scope = True, None
         chosen = best(criteria, ranker, None, now)
     results = _results(criteria, ranker, chosen)
-    outcome = SearchOutcome(results=results, search=None, beyond_region=beyond, turn_away=None,
-                            place=criteria.place, excluded_by_danger=_fitting_excluded(criteria, ranker, scope, now),
-                            excluded_facility_ids=excluded)
+    outcome = SearchOutcome(
+        results=results, search=None, beyond_region=beyond, turn_away=None, place=criteria.place,
+        excluded_by_danger=candidates.count_fitting_facilities(criteria, now, scope, excluded),
+        excluded_facility_ids=excluded)
     if not record:
         return outcome
 
