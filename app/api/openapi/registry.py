@@ -112,6 +112,7 @@ SCHEMAS = {
                     "children": {"type": "boolean"},
                     "max_children": NULLABLE_INT,
                     "max_child_age": NULLABLE_INT,
+                    "max_boy_age": {**NULLABLE_INT, "description": "Boys only up to this age; null: as max_child_age."},
                     "wheelchair": {"type": "boolean"},
                     "pets": {"type": "boolean"},
                     "high_security": {"type": "boolean"},

@@ -178,13 +178,44 @@ def codes(value, field: str, allowed) -> list[str]:
     return chosen
 
 
+def _child_age(age, field: str, oldest: int) -> int:
+    if isinstance(age, bool) or not isinstance(age, int | str) or not WHOLE_NUMBER.fullmatch(str(age)):
+        raise InvalidInput(f"{field}: give each child's age as a whole number", field=field)
+    if len(str(age)) > _MAX_DIGITS or not 0 <= int(age) <= oldest:
+        raise InvalidInput(f"{field}: a child is 0 to {oldest} years old, not {age}", field=field)
+    return int(age)
+
+
 def child_ages(value, field: str, oldest: int) -> list[int]:
     """Children's ages, each a whole number from 0 to `oldest`."""
-    ages = []
-    for age in items(value, field):
-        if isinstance(age, bool) or not isinstance(age, int | str) or not WHOLE_NUMBER.fullmatch(str(age)):
-            raise InvalidInput(f"{field}: give each child's age as a whole number", field=field)
-        if len(str(age)) > _MAX_DIGITS or not 0 <= int(age) <= oldest:
-            raise InvalidInput(f"{field}: a child is 0 to {oldest} years old, not {age}", field=field)
-        ages.append(int(age))
-    return ages
+    return [_child_age(age, field, oldest) for age in items(value, field)]
+
+
+# A child's gender typed after the age: m (male), f or v (female: féminin, vrouwelijk), x.
+_CHILD_GENDER_TEXT = re.compile(r"(\d+)([mfvx])", re.IGNORECASE)
+_CHILD_GENDER_LETTERS = {"m": "male", "f": "female", "v": "female", "x": "x"}
+
+
+def children(value, field: str, oldest: int, genders) -> list[tuple[int, str | None]]:
+    """Children as (age, gender or None): each an age (a whole number 0 to
+    `oldest`), an object {"age": 13, "gender": "male"} with a gender among
+    `genders`, or text "13m" / "4f" (m, f or v, x after the age, as an
+    operator types it: "13m, 4")."""
+    found = []
+    for child in items(value, field):
+        gender = None
+        if isinstance(child, dict):
+            if set(child) - {"age", "gender"} or "age" not in child:
+                raise InvalidInput(f'{field}: give a child as an age or {{"age": 13, "gender": "male"}}',
+                                   field=field)
+            age, gender = child["age"], child.get("gender")
+            if gender in (None, ""):
+                gender = None
+            elif gender not in genders:
+                raise InvalidInput(f"{field}: a child's gender is one of {', '.join(genders)}", field=field)
+        elif isinstance(child, str) and (typed := _CHILD_GENDER_TEXT.fullmatch(child)):
+            age, gender = typed.group(1), _CHILD_GENDER_LETTERS[typed.group(2).lower()]
+        else:
+            age = child
+        found.append((_child_age(age, field, oldest), gender))
+    return found

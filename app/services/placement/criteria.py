@@ -7,7 +7,9 @@ refused, so that a misspelt criterion is never silently ignored):
 
     client_type       "victim" | "offender" | "couple" (required)
     adults            whole number ≥ 1, default 1 (2 for a couple, which needs at least 2)
-    children          ages 0–17: a list, or text "4, 9"; a household is at most 30 persons
+    children          ages 0–17: a list, or text "4, 9"; a household is at most 30 persons. A
+                      child may carry a gender: {"age": 13, "gender": "male"}, or text "13m, 4f"
+                      (m, f or v, x): a boy counts against a facility's max_boy_age
     gender            "female" | "male" | "x", optional
     needs             among "wheelchair", "pets", "high_security" (list or text "a, b")
     languages         ISO 639-1 codes among app.models.facility.LANGUAGES (list or text)
@@ -22,11 +24,16 @@ refused, so that a misspelt criterion is never silently ignored):
     session           the UI's search session (opaque, ≤ 64 visible characters): the contact
                       when there is no call
     limit             how many results at most, 1–200, default 25
+    danger_places     at most 5 places to stay away from: {"postcode": "9000"} or
+                      {"municipality": "Gent"}, with "radius_km" 1–100 (default: the config's
+                      DANGER_RADIUS_KM, 15). Never stored, logged or echoed: `stored()` leaves
+                      them out, and an error about one never repeats it.
 """
 
 import re
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from app.extensions import db
@@ -47,11 +54,12 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
 SESSION = re.compile(r"[\x21-\x7e]{1,64}")
 FIELDS = ("client_type", "adults", "children", "gender", "needs", "languages", "postcode", "kinds",
-          "avoid_facilities", "beyond_region", "call_id", "session", "limit")
+          "avoid_facilities", "beyond_region", "call_id", "session", "limit", "danger_places")
+MAX_DANGER_PLACES = 5
+DANGER_RADIUS_KM = (1, 100)
+DEFAULT_DANGER_RADIUS_KM = 15.0  # without an app (the config's DANGER_RADIUS_KM)
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
-
-
 
 
 def linked_call_id(actor: Actor, value) -> int | None:
@@ -76,6 +84,18 @@ class KindRef:
 
 
 @dataclass(frozen=True)
+class DangerPlace:
+    """Where the person must stay away from: every facility within `radius_km`
+    of the place's municipality centre is left out (app.services.placement.danger)."""
+
+    place: places.Place
+    radius_km: float
+
+    def __repr__(self) -> str:  # never in a log or a traceback's locals
+        return "DangerPlace(…)"
+
+
+@dataclass(frozen=True)
 class Criteria:
     client_type: str
     adults: int
@@ -90,6 +110,14 @@ class Criteria:
     call_id: int | None = None
     session: str | None = None
     limit: int = DEFAULT_LIMIT
+    # Each child's gender as given (None: not given), in the order of `children`.
+    child_genders: tuple[str | None, ...] = ()
+    danger_places: tuple[DangerPlace, ...] = ()
+
+    @property
+    def boys(self) -> tuple[int, ...]:
+        """The ages of the children given as male."""
+        return tuple(age for age, gender in zip(self.children, self.child_genders, strict=False) if gender == "male")
 
     @property
     def persons(self) -> int:
@@ -102,11 +130,13 @@ class Criteria:
     def stored(self) -> dict:
         """The criteria as a search or turn-away keeps them: the household's
         make-up and needs, the searched postcode, no personal data (no call,
-        session, names or notes; the avoided facilities only as a number)."""
+        session, names or notes, never a danger place; the avoided facilities
+        only as a number). Children's genders as given, in `child_genders`."""
         return {
             "client_type": self.client_type,
             "adults": self.adults,
             "children": list(self.children),
+            "child_genders": list(self.child_genders),
             "gender": self.gender,
             "needs": sorted(self.needs),
             "languages": list(self.languages),
@@ -148,6 +178,46 @@ def _kinds(value, client_type: str) -> tuple[KindRef, ...]:
     return tuple(by_code[code] for code in codes)
 
 
+def _radius(value, default: float) -> float:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace(",", "."))
+        except ValueError:
+            value = None
+    low, high = DANGER_RADIUS_KM
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidInput(f"danger_places: a radius is {low} to {high} km", field="danger_places")
+    return float(value)
+
+
+def danger_places(value) -> tuple[DangerPlace, ...]:
+    """The danger places of a search (see the module's docstring). Errors name
+    the field and the item's position, never the place given."""
+    if value is None or value == "" or value == []:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise InvalidInput("danger_places must be a list", field="danger_places")
+    if len(value) > MAX_DANGER_PLACES:
+        raise InvalidInput(f"danger_places: at most {MAX_DANGER_PLACES}", field="danger_places")
+    default = float(current_app.config["DANGER_RADIUS_KM"]) if has_app_context() else DEFAULT_DANGER_RADIUS_KM
+    found = []
+    for number, item in enumerate(value, 1):
+        keys = set(item) if isinstance(item, dict) else set()
+        named = keys & {"postcode", "municipality"}
+        if len(named) != 1 or keys - {"postcode", "municipality", "radius_km"}:
+            raise InvalidInput('danger_places: give each as {"postcode": …} or {"municipality": …}, '
+                               'with an optional "radius_km"', field="danger_places")
+        try:
+            place = places.lookup(item[named.pop()], field="danger_places")
+        except InvalidInput:
+            raise InvalidInput(f"danger_places: place {number} is no Belgian postcode or municipality",
+                               field="danger_places") from None
+        found.append(DangerPlace(place, _radius(item.get("radius_km"), default)))
+    return tuple(found)
+
+
 def parse_criteria(data: dict) -> Criteria:
     """Check and clean a search's criteria (see the module's docstring);
     raises InvalidInput naming the first bad field. Writes nothing."""
@@ -169,7 +239,8 @@ def parse_criteria(data: dict) -> Criteria:
     if couple and adults < 2:
         raise InvalidInput("a couple is at least 2 adults", field="adults")
 
-    children = validation.child_ages(data.get("children"), "children", MAX_CHILD_AGE)
+    given = validation.children(data.get("children"), "children", MAX_CHILD_AGE, GENDERS)
+    children = [age for age, _ in given]
     if adults + len(children) > MAX_PERSONS:
         raise InvalidInput(f"a household is at most {MAX_PERSONS} persons, not {adults + len(children)}",
                            field="children" if children else "adults")
@@ -215,4 +286,6 @@ def parse_criteria(data: dict) -> Criteria:
         call_id=call_id,
         session=session,
         limit=limit,
+        child_genders=tuple(gender for _, gender in given),
+        danger_places=danger_places(data.get("danger_places")),
     )

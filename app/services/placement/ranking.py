@@ -79,12 +79,14 @@ class Ranker:
     now; and ranks rows. Caches per distinct JSON value and per facility."""
 
     def __init__(self, criteria: Criteria, now: datetime, zone: ZoneInfo, preference_km: float,
-                 home_region_id: int | None):
+                 home_region_id: int | None, excluded: frozenset[int] = frozenset()):
         self.criteria = criteria
         self.now = now
         self.zone = zone
         self.preference_km = preference_km
         self.home_region_id = home_region_id
+        # Facilities never proposed: those the danger places leave out (app.services.placement.danger).
+        self.excluded = excluded
         self.lat0, self.lon0 = criteria.place.lat, criteria.place.lon
         self.counts = {kind.id: kind.counts for kind in criteria.kinds}
         self._facts: dict[int, tuple | bool] = {}
@@ -129,12 +131,14 @@ class Ranker:
 
     def facts(self, row):
         """(closed now, score, km) of a row's facility, or
-        False when it does not take the gender."""
+        False when it does not take the gender or is left out."""
         found = self._facts.get(row[U_FACILITY])
         if found is not None:
             return found
         criteria, needs = self.criteria, self.criteria.needs
-        if criteria.gender is not None and not self.takes_gender(row[F_GENDERS]):
+        if row[U_FACILITY] in self.excluded:
+            found = False
+        elif criteria.gender is not None and not self.takes_gender(row[F_GENDERS]):
             found = False
         else:
             unmet = len(self.languages(row[F_LANGUAGES])[1]) if criteria.languages else 0

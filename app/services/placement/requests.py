@@ -23,7 +23,7 @@ from app.models.placement import REQUEST_STATUSES
 from app.services.core import audit, validation
 from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.services.placement import offers
+from app.services.placement import danger, offers
 from app.services.placement.criteria import Criteria, linked_call_id
 from app.services.placement.search import Result, search
 
@@ -59,7 +59,10 @@ def file(actor: Actor, criteria: Criteria, now: datetime, *, note=None, excluded
         existing = open_for_call(call_id)
         if existing is not None:
             raise Conflict(f"call {call_id} already has open request {existing.id}", current={"request": existing})
-    excluded = sorted({int(i) for i in excluded_facility_ids} | set(criteria.avoid_facilities))
+    # The danger places are never kept: only the facilities they leave out now.
+    excluded = sorted({int(i) for i in excluded_facility_ids} | set(criteria.avoid_facilities)
+                      | danger.excluded_facilities(criteria.danger_places))
+    danger_checked = danger_checked or bool(criteria.danger_places)
     request = PlacementRequest(
         status="open", opened_at=now,
         expires_at=now + timedelta(hours=current_app.config["PLACEMENT_REQUEST_HOURS"]),

@@ -9,25 +9,35 @@ One service for the API (`POST /api/v1/placements/search`) and the operator UI:
 `parse_criteria(data) -> Criteria` (app.services.placement.criteria) checks the
 criteria; the fields it takes are listed there.
 
-`search(actor, criteria, now, *, preference_km, zone=None) -> SearchOutcome`:
+`search(actor, criteria, now, *, preference_km, zone=None, record=True) -> SearchOutcome`:
 
     outcome.results        list[Result], best first (at most criteria.limit)
-    outcome.search         the PlacementSearch row written (its id: `search_id` for a hold)
+    outcome.search         the PlacementSearch row written (its id: `search_id` for a hold);
+                           None with record=False (a live preview: writes nothing at all, no
+                           search row and no turn-away)
     outcome.beyond_region  whether it looked past the postcode's region
     outcome.turn_away      the contact's TurnAway when nothing fits (recorded once per
                            contact, reason full | ineligible | closed), else None
     outcome.place          the places.Place searched from
+    outcome.excluded_by_danger    how many facilities the danger places left out that pass
+                           every other rule of the search, in the scope the results come from
+                           (the region, or everywhere): of the kinds asked for, eligible, open
+                           for intake, with free places for the household once holds count
+    outcome.excluded_facility_ids every facility the danger places left out, fitting or not
+                           (a waiting-list request keeps them, and its matching skips them)
 
 A `Result` carries the facility's id, name, region slug, intake phone and
 intake hours; the unit's id, kind, free places, room size, and the places a
 hold for this household takes; `distance_km`, `updated_at`, `stale`,
 `open_now`, `opens_at` (local, when intake is closed at this moment),
-`beyond_region`, and `reasons` / `unmet` (`Reason`s: a `code`, a `value` and
+`beyond_region`, `interpreter_needed` (languages were asked and the facility
+speaks none of them), and `reasons` / `unmet` (`Reason`s: a `code`, a `value` and
 an English `text` as the API answers it; the UI translates from code and
 value). It never carries an address or coordinates.
 
 Eligibility is hard: a unit is proposed only if its kind is one asked for;
-the facility takes the gender, the children (at all, how many, how old),
+the facility takes the gender, the children (at all, how many, how old, boys
+up to its max_boy_age), is not near a danger place (app.services.placement.danger),
 has wheelchair access when needed, is open for intake (the switch), is not
 avoided, and — for offenders and couples — is not confidential; and the unit
 has enough free places for the household (available − places held by active,
@@ -63,6 +73,7 @@ from app.services.placement import candidates, turn_aways
 from app.services.placement.candidates import (
     F_GENDERS,
     F_HOURS,
+    F_LANGUAGES,
     U_AVAILABLE,
     U_FACILITY,
     U_ID,
@@ -72,6 +83,7 @@ from app.services.placement.candidates import (
     U_ROOM,
 )
 from app.services.placement.criteria import Criteria, linked_call_id
+from app.services.placement.danger import excluded_facilities
 from app.services.placement.nearby import best
 from app.services.placement.ranking import Ranker, Reason, places_needed
 from app.services.registry import intake_hours, places
@@ -96,6 +108,7 @@ class Result:
     open_now: bool
     opens_at: datetime | None  # local; set when intake is closed at this moment
     beyond_region: bool
+    interpreter_needed: bool
     reasons: tuple[Reason, ...]
     unmet: tuple[Reason, ...]
 
@@ -111,6 +124,8 @@ class SearchOutcome:
     beyond_region: bool
     turn_away: TurnAway | None
     place: places.Place
+    excluded_by_danger: int = 0
+    excluded_facility_ids: frozenset[int] = frozenset()
 
 
 _DETAILS = (select(CapacityUnit.id, CapacityUnit.updated_at, Facility.name, Facility.intake_phone, Region.slug)
@@ -150,6 +165,7 @@ def _results(criteria: Criteria, ranker: Ranker, chosen: list[tuple]) -> list[Re
             open_now=open_now,
             opens_at=opens_at,
             beyond_region=row[U_REGION] != ranker.home_region_id,
+            interpreter_needed=bool(criteria.languages) and not ranker.languages(row[F_LANGUAGES])[0],
             reasons=reasons,
             unmet=unmet,
         ))
@@ -162,7 +178,8 @@ def _turn_away_reason(criteria: Criteria, ranker: Ranker, region_id: int | None,
     `full` when eligible facilities exist but none has enough free places;
     else `ineligible`."""
     rows = candidates.read(criteria, now, region_id, only_open=False)
-    eligible = [row for row in rows if criteria.gender is None or ranker.takes_gender(row[F_GENDERS])]
+    eligible = [row for row in rows if row[U_FACILITY] not in ranker.excluded
+                and (criteria.gender is None or ranker.takes_gender(row[F_GENDERS]))]
     if not eligible:
         return "ineligible"
     persons = criteria.persons
@@ -185,8 +202,8 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
            zone: ZoneInfo | None = None, record: bool = True) -> SearchOutcome:
     """Run a placement search (see the module's docstring): rank what fits,
     write the PlacementSearch row, and record the contact's turn-away when
-    nothing fits. Does not commit. `zone` defaults to the app's time zone.
-    `record=False` writes nothing (outcome.search is None)."""
+    nothing fits. With `record=False` (a live preview) write nothing at all
+    (outcome.search is None). Does not commit. `zone` defaults to the app's time zone."""
     if not actor.has_role(*PLACEMENT_SEARCHERS):
         raise Forbidden("searching places needs the role operator, manager, partner or admin")
     linked_call_id(actor, criteria.call_id)
@@ -195,7 +212,8 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
 
         zone = local_zone()
     home = db.session.scalar(_REGION_ID, {"slug": criteria.place.region})
-    ranker = Ranker(criteria, now, zone, preference_km, home)
+    excluded = excluded_facilities(criteria.danger_places)
+    ranker = Ranker(criteria, now, zone, preference_km, home, excluded)
 
     beyond = criteria.beyond_region is True
     scope = None if beyond else home
@@ -206,9 +224,12 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
         beyond, scope = True, None
         chosen = best(criteria, ranker, None, now)
     results = _results(criteria, ranker, chosen)
+    outcome = SearchOutcome(
+        results=results, search=None, beyond_region=beyond, turn_away=None, place=criteria.place,
+        excluded_by_danger=candidates.count_fitting_facilities(criteria, now, scope, excluded),
+        excluded_facility_ids=excluded)
     if not record:
-        return SearchOutcome(results=results, search=None, beyond_region=beyond, turn_away=None,
-                             place=criteria.place)
+        return outcome
 
     # The contact: the call, else the session, else this search alone (known once written).
     contact = criteria.call_id is not None or criteria.session is not None
@@ -220,13 +241,12 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
     if not contact:
         row.contact_key = key = turn_aways.contact_key(search_id=row.id)
 
-    turn_away = None
+    outcome.search = row
     if not results:
         if scope is None and not beyond:
             reason = "ineligible"  # the region has no facilities at all: it is not in the registry
         else:
             reason = _turn_away_reason(criteria, ranker, scope, now)
-        turn_away = turn_aways.record(actor, now, key=key, reason=reason, criteria=criteria.stored(),
-                                      region_id=home, call_id=criteria.call_id, search_id=row.id)
-    return SearchOutcome(results=results, search=row, beyond_region=beyond, turn_away=turn_away,
-                         place=criteria.place)
+        outcome.turn_away = turn_aways.record(actor, now, key=key, reason=reason, criteria=criteria.stored(),
+                                              region_id=home, call_id=criteria.call_id, search_id=row.id)
+    return outcome

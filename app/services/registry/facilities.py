@@ -27,7 +27,7 @@ COLUMNS = (
     "slug", "name", "type", "region", "organisation", "municipality", "postcode",
     "street", "lat", "lon", "confidential", "intake_phone", "intake_hours",
     "open_for_intake", "closed_reason", "stale_after_hours", "genders", "children",
-    "max_children", "max_child_age", "wheelchair", "pets", "high_security", "languages",
+    "max_children", "max_child_age", "max_boy_age", "wheelchair", "pets", "high_security", "languages",
 )
 
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "oui", "x"}
@@ -123,6 +123,7 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
         "children": _bool(data, "children"),
         "max_children": _whole(data, "max_children", 0, 20),
         "max_child_age": _whole(data, "max_child_age", 0, 25),
+        "max_boy_age": _whole(data, "max_boy_age", 0, 25),
         "wheelchair": _bool(data, "wheelchair"),
         "pets": _bool(data, "pets"),
         "high_security": _bool(data, "high_security"),
@@ -142,8 +143,8 @@ def validate(data: dict, kinds: list[CapacityKind]) -> dict:
                            field="postcode") from None
     if not clean["open_for_intake"] and not clean["closed_reason"]:
         raise InvalidInput("say why the facility is closed for intake", field="closed_reason")
-    if not clean["children"] and (clean["max_children"] or clean["max_child_age"]):
-        raise InvalidInput("max_children and max_child_age need children: yes", field="children")
+    if not clean["children"] and (clean["max_children"] or clean["max_child_age"] or clean["max_boy_age"]):
+        raise InvalidInput("max_children, max_child_age and max_boy_age need children: yes", field="children")
     hours = data.get("intake_hours")
     clean["intake_hours"] = (
         intake_hours.normalise(hours) if isinstance(hours, dict) or hours is None

@@ -30,6 +30,9 @@ class Place:
     lat: float
     lon: float
     nis: str  # the municipality's NIS (REFNIS) code
+    # The farthest the municipality's land may reach from its centre, km: an upper bound
+    # (app/geo/build_postcodes.py), for danger places (PRODUCT.md section 5, rule 8).
+    extent_km: float
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def _table() -> _Table:
                 lat=float(row["lat"]),
                 lon=float(row["lon"]),
                 nis=row["nis"],
+                extent_km=float(row["extent_km"]),
             )
             by_postcode_all.setdefault(place.postcode, []).append(place)
             by_nis.setdefault(place.nis, place)
@@ -119,6 +123,13 @@ def centre_of(municipality: str | None, postcode: str | None = None) -> tuple[fl
     """The (lat, lon) of a municipality's centre, by its Dutch or French name or NIS code: where
     distances to a confidential facility are measured from. A name the table does not know (a
     section, "Borgerhout") falls back to the municipality of `postcode` when one is given."""
+    place = municipality_of(municipality, postcode)
+    return place.lat, place.lon
+
+
+def municipality_of(municipality: str | None, postcode: str | None = None) -> Place:
+    """A municipality's place by its Dutch or French name or NIS code, falling back to the
+    municipality of `postcode` (as centre_of)."""
     table = _table()
     key = (municipality or "").strip()
     place = table.by_nis.get(key) or table.by_name.get(fold(key))
@@ -126,7 +137,12 @@ def centre_of(municipality: str | None, postcode: str | None = None) -> tuple[fl
         place = table.by_postcode.get(postcode.strip())
     if place is None:
         raise InvalidInput(f"unknown municipality {municipality!r}", field="municipality")
-    return place.lat, place.lon
+    return place
+
+
+def municipalities() -> tuple[Place, ...]:
+    """Every municipality once (its lowest postcode's place)."""
+    return tuple(_table().by_nis.values())
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

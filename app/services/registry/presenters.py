@@ -49,6 +49,7 @@ class PresentedFacility:
     children: bool
     max_children: int | None
     max_child_age: int | None
+    max_boy_age: int | None
     wheelchair: bool
     pets: bool
     high_security: bool
@@ -115,6 +116,7 @@ def _presented(facility: Facility, *, shows_address: bool, audited_reveal: tuple
         children=facility.children,
         max_children=facility.max_children,
         max_child_age=facility.max_child_age,
+        max_boy_age=facility.max_boy_age,
         wheelchair=facility.wheelchair,
         pets=facility.pets,
         high_security=facility.high_security,
