@@ -106,6 +106,14 @@ TURN_AWAY_RECORDERS = ("operator", "manager")
 # shelter staff never see a call (PRODUCT.md section 2).
 CALL_READERS = ("operator", "manager", "admin")
 CALL_WORKERS = ("operator", "manager")
+# Risk screening (PRODUCT.md section 5, rule 11): the answers are as sensitive
+# as notes, so operators and managers alone read and record them (admins, who
+# read calls, do not). A contact's level is a fact of the call: every call
+# reader sees it as a badge.
+RISK_SCREENERS = ("operator", "manager")
+RISK_LEVEL_READERS = CALL_READERS
+# Who edits the risk instrument (its items and thresholds).
+RISK_INSTRUMENT_EDITORS = ("admin",)
 
 # The shelter pages: a facility's staff, and admins (every facility).
 SHELTER_PAGE_USERS = ("shelter_staff", "admin")
