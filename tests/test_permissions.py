@@ -122,6 +122,11 @@ EXPECTED = {
     "console.take": page(*CALL_WORKERS),
     "console.reply": page(*CALL_WORKERS),
     "console.turn_away": page(*CALL_WORKERS),
+    # Risk answers: operators and managers only, not admins (PRODUCT.md section 5, rule 11).
+    "console.save_risk": page(*CALL_WORKERS),
+    "console.refer_child_protection": page(*CALL_WORKERS),
+    "api.risk_items": api(*CALL_WORKERS),
+    "api.save_risk": api(*CALL_WORKERS),
     "api.call_list": api(*HOTLINE),
     "simulator.index": page("operator", "admin"),
     "simulator.call": page("operator", "admin"),
