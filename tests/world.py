@@ -17,7 +17,7 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 
 from app.extensions import db
-from app.models import Alert, Call, CapacityKind, OutboxMessage, User
+from app.models import Alert, Call, CapacityKind, OutboxMessage, RiskItem, User
 from app.services.alerts import evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
@@ -93,6 +93,7 @@ def build(clock) -> World:
             "facility_id": refuge.id, "unit_id": unit.id, "hold_id": hold.id, "call_id": call.id,
             "referral_id": referral.id, "alert_id": alert.id, "rule_id": rule.id, "user_id": someone.id,
             "region_id": antwerpen.id, "organisation_id": organisation.id, "kind_id": kind.id,
+            "risk_item_id": db.session.scalar(select(RiskItem.id).order_by(RiskItem.id).limit(1)),
             "message_id": message.id, "filename": STATIC_FILE,
         },
         refuge_id=refuge.id,

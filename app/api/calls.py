@@ -65,7 +65,7 @@ def risk_json(call: Call, assessment: risk.Assessment) -> dict:
         "score": assessment.score,
         "computed_level": assessment.computed_level,
         "level": call.risk_level,
-        "overridden": call.risk_override_reason is not None,
+        "overridden": risk.overridden(call),
         "answers": dict(call.risk_answers or {}),
         "answered": assessment.answered,
         "total": assessment.total,

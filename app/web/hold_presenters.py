@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask_babel import format_datetime, format_time
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from app.clock import local_zone
 from app.models import Hold
@@ -74,6 +75,12 @@ def done_text(action: str, hold: Hold, now: datetime, *, minutes: int = 0) -> st
     return _("Extended by %(minutes)d min: %(expiry)s.", minutes=minutes, expiry=expiry_text(hold, now))
 
 
+def shows_risk(hold: Hold) -> bool:
+    """Whether the hold's row carries its contact's risk badge: a hold tied to
+    a call, shown to those who see calls (never a partner or a facility's staff: rule 11)."""
+    return hold.call_id is not None and access.may_see_risk_level(current_user)
+
+
 def moment_text(value: datetime, now: datetime) -> str:
     """A time of day for today ('21:40'), with the date for another day."""
     zone = local_zone()
@@ -83,4 +90,5 @@ def moment_text(value: datetime, now: datetime) -> str:
 
 
 def template_globals() -> dict:
-    return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text}
+    return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text,
+            "shows_risk": shows_risk}

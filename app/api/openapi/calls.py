@@ -71,7 +71,8 @@ SCHEMAS["RiskScreening"] = {
         "score": {"type": "integer"},
         "computed_level": {**RISK_LEVEL, "description": "null: a critical item is unanswered (not screened)."},
         "level": RISK_LEVEL,
-        "overridden": {"type": "boolean"},
+        "overridden": {"type": "boolean", "description": "The level was set by judgement; after the retention purge "
+                                                          "(reason gone): the level differs from the computed one."},
         "answers": {"type": "object", "additionalProperties": RISK_ANSWER},
         "answered": {"type": "integer"},
         "total": {"type": "integer"},

@@ -183,6 +183,12 @@ def may_see_referral(user, referral: Referral) -> bool:
     return ids is None or referral.facility_id in ids or referral.created_by_id == user.id
 
 
+def may_see_risk_level(user: User | None) -> bool:
+    """Who sees a contact's risk level where a hold or referral names its call
+    (rule 11): those who read calls; never a partner or a facility's staff."""
+    return user is not None and user.has_role(*RISK_LEVEL_READERS)
+
+
 def may_tie_to_call(user: User | None) -> bool:
     """Who may tie a search, hold, referral or turn-away to a call: those who
     see calls. A partner's `call_id` is refused."""

@@ -155,6 +155,13 @@ def _carry_to_requests(call: Call) -> None:
         request.risk_level = call.risk_level
 
 
+def overridden(call: Call) -> bool:
+    """Whether the call's level was set by judgement: a reason is on record,
+    or (once retention purged the reason with the notes) the level differs
+    from the computed one."""
+    return call.risk_override_reason is not None or call.risk_level != call.risk_computed_level
+
+
 def assessment_of(call: Call) -> Assessment:
     """The call's screening as it stands, against the instrument of now."""
     items, scale = instrument()
