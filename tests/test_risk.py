@@ -12,7 +12,8 @@ from app.extensions import db
 from app.models import AuditEvent, Call, PlacementRequest, RiskItem, RiskScale
 from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.hotline import calls, risk
+from app.services.hotline import calls, risk, risk_instrument
+from app.services.placement import referrals
 from app.services.registry import organisations
 from app.services.scheduling import retention
 from tests import factories as make
@@ -307,3 +308,123 @@ def test_the_instrument_rows_are_restored_after_each_test(app):
 def test_the_instrument_is_back(app):
     items, scale = risk.instrument()
     assert len(items) == 10 and scale is not None
+
+
+# --- the instrument as admins change it ---------------------------------------------------
+
+
+def test_a_deactivated_item_keeps_its_answers_but_leaves_new_scores(app, clock, operator):
+    call = make.call()
+    risk.save_answers(actor_for(operator), call, ELEVATED, None, None, clock.now())
+    admin = make.user("admin")
+    separation = db.session.scalar(select(RiskItem).where(RiskItem.key == "separation"))
+    risk_instrument.save_item(actor_for(admin), clock.now(), item=separation, key=None, labels=separation.labels,
+                              weight=2, critical=False, child_at_risk=False, active=False, position=5)
+    assert call.risk_answers["separation"] == "yes"  # kept
+    assessment = risk.assessment_of(call)
+    assert (assessment.score, assessment.computed_level, assessment.total) == (2, "standard", 9)
+    with pytest.raises(Forbidden):
+        risk_instrument.save_scale(actor_for(operator), clock.now(), name="x", elevated_at=1, high_at=2,
+                                   validated=True)
+
+
+# --- the level beside holds and referrals -------------------------------------------------
+
+
+def child_protection(now):
+    return organisations.save(make.SETUP, now, slug="kinderbescherming-test", name="Kinderbescherming",
+                              kind="child_protection")
+
+
+@pytest.fixture
+def high_risk_hold(app, clock, operator):
+    shelter = make.facility("vluchthuis-risk", units={"crisis_bed": (8, 2)})
+    call = make.call()
+    risk.save_answers(actor_for(operator), call, HIGH, None, None, clock.now())
+    hold = make.hold(shelter.units[0], operator, call_id=call.id)
+    db.session.commit()
+    return hold
+
+
+def test_an_operator_sees_the_level_of_a_holds_contact(app, high_risk_hold, operator):
+    client = app.test_client()
+    make.login(client, operator)
+    page = client.get("/holds").get_data(as_text=True)
+    assert page.count('data-risk="high"') == 1
+    # And beside the contact's referrals on the console.
+    now = high_risk_hold.created_at
+    referrals.create(actor_for(operator), now, organisation_id=child_protection(now).id, call_id=high_risk_hold.call_id)
+    db.session.commit()
+    call_page = client.get(f"/console/calls/{high_risk_hold.call_id}").get_data(as_text=True)
+    assert 'class="linked referrals-of-call"' in call_page
+    listed = call_page.split('class="linked referrals-of-call"')[1].split("</ul>")[0]
+    assert 'data-risk="high"' in listed
+
+
+@pytest.mark.parametrize("role", ["partner", "shelter_staff"])
+def test_partners_and_facility_staff_never_see_a_level(app, clock, high_risk_hold, role):
+    facility = high_risk_hold.unit.facility
+    user = make.user(role, facilities_=[facility] if role == "shelter_staff" else ())
+    db.session.commit()
+    client = app.test_client()
+    make.login(client, user)
+    pages = ["/holds", "/placement/"] if role == "partner" else ["/shelter/", f"/shelter/{facility.id}"]
+    for path in pages:
+        response = client.get(path, follow_redirects=True)
+        body = response.get_data(as_text=True).lower()
+        assert "data-risk" not in body, path
+        assert "high risk" not in body and "elevated risk" not in body, path
+
+
+# --- never in messages or files (rule 11) ---------------------------------------------------
+
+
+def test_no_message_or_file_carries_the_answers_or_the_reason(app, clock, runner, operator):
+    from app.models import OutboxMessage
+    from app.services.hotline import conversations
+    from app.services.scheduling.jobs import JOBS
+
+    reason = "Zebrapaardverhaal-7731"  # nothing else writes this
+    manager = make.user("manager", regions=[make.region()], phone="+32470000002")
+    shelter = make.facility("vluchthuis-leak", units={"crisis_bed": (8, 2)})
+    make.user("shelter_staff", facilities_=[shelter], phone="+32470000003")
+    call = make.call()
+    risk.save_answers(actor_for(operator), call, HIGH, "high", reason, clock.now())
+    make.hold(shelter.units[0], operator, call_id=call.id, minutes=5)
+    referrals.create(actor_for(operator), clock.now(), organisation_id=child_protection(clock.now()).id,
+                     call_id=call.id)
+    conversations.reply(actor_for(manager), call, "We zoeken een plaats.", clock.now())
+    db.session.commit()
+    for _hours in range(30):  # holds expire, alerts and the daily digest come due
+        clock.advance(hours=1)
+        for job in JOBS:
+            if job.id != "purge_retention":
+                job.function(clock.now())
+                db.session.commit()
+
+    secrets = [reason, *HIGH]  # the reason and the items' keys
+    texts = [f"{m.subject or ''} {m.body}" for m in db.session.scalars(select(OutboxMessage))]
+    assert texts, "the run wrote no message to look at"
+    client = app.test_client()
+    make.login(client, operator)
+    texts.append(client.get("/console/log.csv").get_data(as_text=True))
+    texts.append(runner.invoke(args=["facilities", "export", "--include-confidential"]).output)
+    labels = [label for item in db.session.scalars(select(RiskItem)) for label in item.labels.values()]
+    for written in texts:
+        assert not any(secret in written for secret in secrets + labels), written
+
+
+# --- the API after the retention purge ----------------------------------------------------
+
+
+def test_overridden_stays_true_after_the_purge(app, clock, operator):
+    call = make.call()
+    risk.save_answers(actor_for(operator), call, CRITICAL_NO, "high", "Her partner was released today.",
+                      clock.now())
+    same = make.call()
+    risk.save_answers(actor_for(operator), same, ELEVATED, None, None, clock.now())
+    assert risk.overridden(call) and not risk.overridden(same)
+    call.risk_override_reason = None  # what the retention purge leaves
+    call.risk_answers = {}
+    assert risk.overridden(call)
+    assert not risk.overridden(same)

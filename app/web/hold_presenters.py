@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.clock import local_zone
-from app.models import Hold
+from app.extensions import db
+from app.models import Call, Hold
 from app.presenters import kind_label
 from app.services.core import access
 from app.services.placement import holds
@@ -75,10 +76,12 @@ def done_text(action: str, hold: Hold, now: datetime, *, minutes: int = 0) -> st
     return _("Extended by %(minutes)d min: %(expiry)s.", minutes=minutes, expiry=expiry_text(hold, now))
 
 
-def shows_risk(hold: Hold) -> bool:
-    """Whether the hold's row carries its contact's risk badge: a hold tied to
-    a call, shown to those who see calls (never a partner or a facility's staff: rule 11)."""
-    return hold.call_id is not None and access.may_see_risk_level(current_user)
+def risk_contact(hold: Hold) -> Call | None:
+    """The call whose risk badge the hold's row carries: the hold's contact,
+    for those who see calls (never a partner or a facility's staff: rule 11)."""
+    if hold.call_id is None or not access.may_see_risk_level(current_user):
+        return None
+    return db.session.get(Call, hold.call_id)
 
 
 def moment_text(value: datetime, now: datetime) -> str:
@@ -91,4 +94,4 @@ def moment_text(value: datetime, now: datetime) -> str:
 
 def template_globals() -> dict:
     return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text,
-            "shows_risk": shows_risk}
+            "risk_contact": risk_contact}
