@@ -17,6 +17,8 @@ from app.models import (
     Facility,
     Organisation,
     Region,
+    RiskItem,
+    RiskScale,
     User,
 )
 from app.services.accounts import users
@@ -26,7 +28,8 @@ from app.services.registry import capacity
 from tests import factories as make
 
 NON_ADMIN_ROLES = ("operator", "shelter_staff", "manager", "partner")
-WRITTEN = (User, Region, Organisation, Facility, CapacityKind, CapacityUnit, CapacityChange, ApiToken, AuditEvent)
+WRITTEN = (User, Region, Organisation, Facility, CapacityKind, CapacityUnit, CapacityChange, ApiToken, AuditEvent,
+           RiskItem, RiskScale)
 
 
 def count(model) -> int:
@@ -77,7 +80,8 @@ def admin_urls(app, world) -> list[tuple[str, str]]:
     """Every admin URL with each method it answers, with ids of real records."""
     ids = {"user_id": world.staff.id, "region_id": world.shelter.region_id,
            "organisation_id": world.organisation.id, "facility_id": world.shelter.id,
-           "kind_id": db.session.scalar(select(CapacityKind.id).where(CapacityKind.code == "crisis_bed"))}
+           "kind_id": db.session.scalar(select(CapacityKind.id).where(CapacityKind.code == "crisis_bed")),
+           "risk_item_id": db.session.scalar(select(RiskItem.id).where(RiskItem.key == "weapon"))}
     urls = []
     with app.test_request_context():
         adapter = app.url_map.bind("localhost")
@@ -91,6 +95,7 @@ def admin_urls(app, world) -> list[tuple[str, str]]:
 
 def test_every_admin_page_renders_for_an_admin(admin_client, world):
     kind = db.session.scalar(select(CapacityKind).where(CapacityKind.code == "family_room"))
+    weapon = db.session.scalar(select(RiskItem).where(RiskItem.key == "weapon"))
     pages = {
         "/admin/": "Capacity kinds",
         "/admin/users": "staff@example.org",
@@ -108,6 +113,10 @@ def test_every_admin_page_renders_for_an_admin(admin_client, world):
         "/admin/kinds": "offender_slot",
         "/admin/kinds/new": "New capacity kind",
         f"/admin/kinds/{kind.id}": 'value="Gezinskamer"',
+        "/admin/risk": "threats_to_kill",
+        "/admin/risk/items/new": "New risk item",
+        f"/admin/risk/items/{weapon.id}": 'value="Heeft de partner een wapen of dreigde hij ermee?"',
+        "/admin/risk/scale": 'value="Demonstration set"',
     }
     for path, expected in pages.items():
         response = admin_client.get(path)
@@ -118,7 +127,7 @@ def test_every_admin_page_renders_for_an_admin(admin_client, world):
 
 def test_the_page_list_above_covers_every_admin_get(app, world):
     gets = {path for method, path in admin_urls(app, world) if method == "GET"}
-    assert len(gets) == 16
+    assert len(gets) == 20
 
 
 @pytest.mark.parametrize("role", NON_ADMIN_ROLES)
@@ -480,6 +489,97 @@ def test_what_a_kind_in_use_counts_cannot_change(admin_client, world):
     assert "in use" in error_next_to(text(response), "counts")
     assert counts() == before
     assert db.session.get(CapacityKind, kind.id).counts == "persons"
+
+
+# --- the risk instrument -------------------------------------------------------------
+
+
+def risk_item_form(**overrides) -> dict:
+    return {"key": "isolation", "label_nl": "Is ze of hij geïsoleerd?", "label_fr": "Est-elle ou est-il isolé·e ?",
+            "label_en": "Are they isolated?", "weight": "2", "critical": "y", "active": "y", "position": "11",
+            **overrides}
+
+
+def test_an_admin_adds_and_edits_a_risk_item(admin_client, world):
+    assert admin_client.post("/admin/risk/items/new", data=risk_item_form()).status_code == 303
+    item = db.session.scalar(select(RiskItem).where(RiskItem.key == "isolation"))
+    assert (item.weight, item.critical, item.child_at_risk, item.active, item.position) == (2, True, False, True, 11)
+    assert item.labels["en"] == "Are they isolated?"
+    assert "isolation" in text(admin_client.get("/admin/risk"))
+
+    # Unticked boxes are false; the key cannot change once made.
+    response = admin_client.post(f"/admin/risk/items/{item.id}",
+                                 data=risk_item_form(key="other", weight="100", critical="", active="", position="0"))
+    assert response.status_code == 303
+    item = db.session.get(RiskItem, item.id)
+    assert (item.key, item.weight, item.critical, item.active, item.position) == ("isolation", 100, False, False, 0)
+    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "risk_items")))
+    assert actions == ["risk_item.create", "risk_item.update"]
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), [
+    ({"key": "weapon"}, "key", "a risk item with the key weapon exists"),
+    ({"key": "Is Olation"}, "key", "lowercase letters, digits and underscores"),
+    ({"key": ""}, "key", "key is required"),
+    ({"label_fr": " "}, "label_fr", "label_fr is required"),
+    ({"weight": "101"}, "weight", "between 0 and 100"),
+    ({"weight": "-1"}, "weight", "between 0 and 100"),
+    ({"weight": "heavy"}, "weight", "whole number"),
+    ({"position": "first"}, "position", "whole number"),
+])
+def test_an_invalid_risk_item_is_refused(admin_client, world, overrides, field, message):
+    before = counts()
+    response = admin_client.post("/admin/risk/items/new", data=risk_item_form(**overrides))
+    assert response.status_code == 400
+    assert message in error_next_to(text(response), field)
+    assert counts() == before
+
+
+def test_an_invalid_edit_of_a_risk_item_writes_nothing(admin_client, world):
+    item = db.session.scalar(select(RiskItem).where(RiskItem.key == "weapon"))
+    before = counts()
+    response = admin_client.post(f"/admin/risk/items/{item.id}", data=risk_item_form(label_nl="", weight="3"))
+    assert response.status_code == 400
+    assert "label_nl is required" in error_next_to(text(response), "label_nl")
+    assert counts() == before
+    assert db.session.get(RiskItem, item.id).labels["nl"].startswith("Heeft de partner")
+
+
+def scale_form(**overrides) -> dict:
+    return {"name": "Regional instrument", "elevated_at": "5", "high_at": "10", "validated": "y", **overrides}
+
+
+def test_an_admin_sets_the_scale_and_marks_it_validated(admin_client, world):
+    assert admin_client.post("/admin/risk/scale", data=scale_form()).status_code == 303
+    scale = db.session.scalar(select(RiskScale))
+    assert (scale.name, scale.elevated_at, scale.high_at, scale.demonstration) == ("Regional instrument", 5, 10,
+                                                                                   False)
+    assert "Demonstration, not validated" not in text(admin_client.get("/admin/risk"))
+    # Unticked: the demonstration set again.
+    assert admin_client.post("/admin/risk/scale", data=scale_form(validated="")).status_code == 303
+    assert db.session.scalar(select(RiskScale)).demonstration is True
+    assert "Demonstration, not validated" in text(admin_client.get("/admin/risk"))
+    actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "risk_scale")))
+    assert actions == ["risk_scale.update", "risk_scale.update"]
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), [
+    ({"high_at": "5"}, "high_at", "high_at must be above elevated_at"),
+    ({"high_at": "4"}, "high_at", "high_at must be above elevated_at"),
+    ({"elevated_at": "0"}, "elevated_at", "between 1 and"),
+    ({"elevated_at": "x"}, "elevated_at", "whole number"),
+    ({"name": ""}, "name", "name is required"),
+])
+def test_an_invalid_scale_is_refused(admin_client, world, overrides, field, message):
+    before = counts()
+    old = db.session.scalar(select(RiskScale))
+    old = (old.name, old.elevated_at, old.high_at, old.demonstration)
+    response = admin_client.post("/admin/risk/scale", data=scale_form(**overrides))
+    assert response.status_code == 400
+    assert message in error_next_to(text(response), field)
+    assert counts() == before
+    scale = db.session.scalar(select(RiskScale))
+    assert (scale.name, scale.elevated_at, scale.high_at, scale.demonstration) == old
 
 
 # --- facilities ------------------------------------------------------------------------

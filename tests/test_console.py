@@ -758,6 +758,7 @@ def test_the_api_lists_calls_with_masked_numbers(client, people, logged, clock):
         "status": "ringing",
         "started_at": "2026-11-28T21:00:00+01:00", "answered_at": None, "ended_at": None, "duration_s": None,
         "operator": "Olga Operator", "safe_to_call_back": None, "safe_to_leave_message": None, "outcome": "advice",
+        "risk_level": None,
     }
     assert "notes" not in first
     since = assert_documented(client.get("/api/v1/calls?since=2026-11-29", headers=auth), "/api/v1/calls")

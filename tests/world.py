@@ -17,7 +17,7 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 
 from app.extensions import db
-from app.models import Alert, Call, CapacityKind, OutboxMessage, User
+from app.models import Alert, Call, CapacityKind, OutboxMessage, RiskItem, User
 from app.services.alerts import evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
@@ -100,6 +100,7 @@ def build(clock) -> World:
             "referral_id": referral.id, "alert_id": alert.id, "rule_id": rule.id, "user_id": someone.id,
             "region_id": antwerpen.id, "organisation_id": organisation.id, "kind_id": kind.id,
             "message_id": message.id, "filename": STATIC_FILE, "request_id": waiting.id, "offer_id": offer.id,
+            "risk_item_id": db.session.scalar(select(RiskItem.id).order_by(RiskItem.id).limit(1)),
         },
         refuge_id=refuge.id,
         unit_id=unit.id,

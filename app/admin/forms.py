@@ -81,6 +81,25 @@ class KindForm(FlaskForm):
     requires_acceptance = BooleanField(_l("Requires the facility's acceptance"))
 
 
+class RiskItemForm(FlaskForm):
+    key = StringField(_l("Key (lowercase letters, digits and underscores)"))
+    label_nl = StringField(_l("Question in Dutch"))
+    label_fr = StringField(_l("Question in French"))
+    label_en = StringField(_l("Question in English"))
+    weight = StringField(_l("Weight of a yes (0 to 100)"))
+    critical = BooleanField(_l("Critical: the contact is not screened until it is answered"))
+    child_at_risk = BooleanField(_l("Child at risk: a yes prompts a referral to child protection"))
+    active = BooleanField(_l("Active (an inactive item keeps its answers but counts in no new score)"))
+    position = StringField(_l("Position in lists"))
+
+
+class RiskScaleForm(FlaskForm):
+    name = StringField(_l("Name of the instrument"))
+    elevated_at = StringField(_l("Elevated from a score of"))
+    high_at = StringField(_l("High from a score of"))
+    validated = BooleanField(_l("This is our region's validated instrument"))
+
+
 class FacilityForm(FlaskForm):
     """The facility's own fields. The weekly intake hours and the units are
     fields named by day and by kind, read in `hours_from_form`/`units_from_form`."""

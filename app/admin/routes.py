@@ -16,6 +16,8 @@ from app.admin.forms import (
     KindForm,
     OrganisationForm,
     RegionForm,
+    RiskItemForm,
+    RiskScaleForm,
     UserForm,
     hours_from_form,
     hours_from_model,
@@ -25,9 +27,11 @@ from app.admin.forms import (
 )
 from app.extensions import db
 from app.labels import CLIENT_TYPE_LABELS, COUNTS_LABELS, DAY_LABELS, FACILITY_TYPE_LABELS, ORGANISATION_KIND_LABELS
-from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, User
+from app.models import ApiToken, CapacityKind, Facility, Organisation, Region, RiskItem, User
 from app.services.accounts import users as accounts
+from app.services.core.access import RISK_INSTRUMENT_EDITORS
 from app.services.core.errors import Conflict, InvalidInput, ServiceError
+from app.services.hotline import risk_instrument
 from app.services.registry import capacity, facilities, kinds, organisations, regions
 from app.services.registry.presenters import present
 from app.web import unit_of_work
@@ -53,7 +57,7 @@ def index():
     counts = {
         name: db.session.scalar(select(func.count()).select_from(model))
         for name, model in (("users", User), ("regions", Region), ("organisations", Organisation),
-                            ("facilities", Facility), ("kinds", CapacityKind))
+                            ("facilities", Facility), ("kinds", CapacityKind), ("risk_items", RiskItem))
     }
     return render_template("admin/index.html", counts=counts)
 
@@ -287,6 +291,72 @@ def new_kind():
 @roles_required("admin")
 def edit_kind(kind_id: int):
     return _kind_page(kinds.get_kind(kind_id))
+
+
+# The risk instrument ------------------------------------------------------
+
+
+@bp.route("/risk")
+@roles_required(*RISK_INSTRUMENT_EDITORS)
+def risk_items():
+    return render_template("admin/risk_items.html", items=risk_instrument.all_items(), scale=risk_instrument.scale())
+
+
+def _risk_item_page(item: RiskItem | None):
+    if item is not None and request.method == "GET":
+        form = RiskItemForm(obj=item)
+        for language in risk_instrument.LABEL_LANGUAGES:
+            form[f"label_{language}"].data = item.labels.get(language, "")
+    else:
+        form = RiskItemForm()
+    if request.method == "POST":
+        try:
+            with unit_of_work.change():
+                item = risk_instrument.save_item(
+                    current_actor(), clock.now(), item=item, key=form.key.data,
+                    labels={language: form[f"label_{language}"].data for language in risk_instrument.LABEL_LANGUAGES},
+                    weight=form.weight.data, critical=form.critical.data, child_at_risk=form.child_at_risk.data,
+                    active=form.active.data, position=form.position.data,
+                )
+        except (InvalidInput, Conflict) as exc:
+            return _invalid(exc, "admin/risk_item_form.html", form=form, item=item)
+        return _saved(_("Risk item %(key)s saved.", key=item.key), "admin.risk_items")
+    if item is None:
+        form.active.data = True
+        form.position.data = str(max((i.position for i in risk_instrument.all_items()), default=0) + 1)
+    return render_template("admin/risk_item_form.html", form=form, item=item, error=None)
+
+
+@bp.route("/risk/items/new", methods=["GET", "POST"])
+@roles_required(*RISK_INSTRUMENT_EDITORS)
+def new_risk_item():
+    return _risk_item_page(None)
+
+
+@bp.route("/risk/items/<int:risk_item_id>", methods=["GET", "POST"])
+@roles_required(*RISK_INSTRUMENT_EDITORS)
+def edit_risk_item(risk_item_id: int):
+    return _risk_item_page(risk_instrument.get_item(risk_item_id))
+
+
+@bp.route("/risk/scale", methods=["GET", "POST"])
+@roles_required(*RISK_INSTRUMENT_EDITORS)
+def risk_scale():
+    scale = risk_instrument.scale()
+    if request.method == "GET":
+        form = RiskScaleForm(obj=scale)
+        form.validated.data = not scale.demonstration
+    else:
+        form = RiskScaleForm()
+        try:
+            with unit_of_work.change():
+                risk_instrument.save_scale(current_actor(), clock.now(), name=form.name.data,
+                                           elevated_at=form.elevated_at.data, high_at=form.high_at.data,
+                                           validated=form.validated.data)
+        except InvalidInput as exc:
+            return _invalid(exc, "admin/risk_scale_form.html", form=form)
+        return _saved(_("Risk scale saved."), "admin.risk_items")
+    return render_template("admin/risk_scale_form.html", form=form, error=None)
 
 
 # Facilities --------------------------------------------------------------

@@ -30,12 +30,12 @@ from app.extensions import db, htmx
 from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
-from app.models.placement import TURN_AWAY_REASONS
+from app.models.placement import RISK_LEVELS, TURN_AWAY_REASONS
 from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput
-from app.services.hotline import call_records, calls, conversations
+from app.services.hotline import call_records, calls, conversations, risk
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
-from app.services.placement import offers, turn_aways
+from app.services.placement import offers, referrals, turn_aways
 from app.services.placement import requests as waiting_list
 from app.services.registry import regions
 from app.web import unit_of_work
@@ -58,6 +58,10 @@ def _refresh_seconds() -> int:
 
 def _may_work() -> bool:
     return current_user.has_role(*access.CALL_WORKERS)
+
+
+def _may_screen() -> bool:
+    return current_user.has_role(*access.RISK_SCREENERS)
 
 
 # --- the live console ------------------------------------------------------------
@@ -161,6 +165,32 @@ def _call_context(call: Call, now, **extra) -> dict:
         outcomes=OUTCOMES,
         turn_away_reasons=TURN_AWAY_REASONS,
         refresh_seconds=_refresh_seconds(),
+    )
+    if _may_screen():
+        context.update(_risk_context(call))
+    context.update(extra)
+    return context
+
+
+def _risk_context(call: Call, **extra) -> dict:
+    """The screening beside the call: only for operators and managers
+    (PRODUCT.md section 5, rule 11); an admin's call page has no answers."""
+    items, scale = risk.instrument()
+    context = dict(
+        call=call,
+        may_screen=True,
+        risk_items=items,
+        risk_scale=scale,
+        risk_answers=dict(call.risk_answers or {}),
+        assessment=risk.assess(call.risk_answers or {}, items, scale),
+        risk_history=risk.history(call),
+        child_at_risk=risk.child_at_risk(call),
+        child_protection=risk.child_protection_organisations(),
+        risk_override=(call.risk_level if call.risk_override_reason else ""),
+        risk_reason=call.risk_override_reason or "",
+        risk_levels=RISK_LEVELS,
+        risk_error=None,
+        referral_made=None,
     )
     context.update(extra)
     return context
@@ -345,6 +375,58 @@ def pass_offer(offer_id: int):
     """"Pass": the place goes to the next request."""
     return _answer_offer(offer_id, lambda offer, now: offers.decline(current_actor(), offer, now),
                          _("Passed on to the next request."))
+
+
+@bp.route("/calls/<int:call_id>/risk", methods=["POST"])
+@roles_required(*access.RISK_SCREENERS)
+def save_risk(call_id: int):
+    """Save the screening on every change (htmx): the answers, and an
+    override with its reason; answers the fragment with the new level."""
+    contact = call_records.get_by_id(call_id)
+    items, _scale = risk.instrument()
+    answers = {item.key: request.form.get(f"risk-{item.key}") for item in items}
+    level, reason = request.form.get("level") or None, request.form.get("reason", "")
+    try:
+        with unit_of_work.change():
+            risk.save_answers(current_actor(), contact, answers, level, reason, clock.now())
+    except InvalidInput as exc:
+        if not htmx:
+            flash(_("Not saved: %(message)s", message=exc.message), "error")
+            return redirect(url_for("console.call", call_id=call_id))
+        # The operator's choices as they sent them, with what is wrong.
+        sent = {key: value for key, value in answers.items() if value}
+        return render_template("console/_risk.html", **_risk_context(
+            contact, risk_answers=sent, risk_override=level or "", risk_reason=reason,
+            risk_error=_risk_error(exc))), exc.status
+    if not htmx:
+        return redirect(url_for("console.call", call_id=call_id, _anchor="risk"))
+    return render_template("console/_risk.html", **_risk_context(call_records.get_by_id(call_id)))
+
+
+def _risk_error(exc: InvalidInput) -> str:
+    if exc.field == "reason" and request.form.get("reason", "").strip():
+        return exc.message
+    if exc.field == "reason":
+        return _("Give a reason for the level you set: the computed level stands until you do.")
+    return exc.message
+
+
+@bp.route("/calls/<int:call_id>/child-protection", methods=["POST"])
+@roles_required(*access.RISK_SCREENERS)
+def refer_child_protection(call_id: int):
+    """One click from the screening's "child at risk" prompt: a referral of
+    the contact to a child-protection organisation."""
+    contact = call_records.get_by_id(call_id)
+    organisation_id = request.form.get("organisation_id")
+    if organisation_id not in {str(organisation.id) for organisation in risk.child_protection_organisations()}:
+        error = InvalidInput("choose a child-protection organisation", field="organisation_id")
+        return render_template("console/_risk.html", **_risk_context(contact, risk_error=error.message)), 400
+    with unit_of_work.change():
+        made = referrals.create(current_actor(), clock.now(), call_id=contact.id, organisation_id=organisation_id)
+    if not htmx:
+        flash(_("Referred to %(name)s.", name=made.organisation.name), "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_risk.html", **_risk_context(call_records.get_by_id(call_id), referral_made=made))
 
 
 # --- the call log ----------------------------------------------------------------

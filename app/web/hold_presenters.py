@@ -8,10 +8,12 @@ from datetime import datetime
 
 from flask_babel import format_datetime, format_time
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from app import labels
 from app.clock import local_zone
-from app.models import Hold
+from app.extensions import db
+from app.models import Call, Hold
 from app.presenters import kind_label
 from app.services.core import access
 from app.services.placement import holds
@@ -103,6 +105,14 @@ def waiting_text(hold: Hold, now: datetime) -> str:
     return _("waiting for the facility until %(time)s", time=moment_text(hold.accept_by, now))
 
 
+def risk_contact(hold: Hold) -> Call | None:
+    """The call whose risk badge the hold's row carries: the hold's contact,
+    for those who see calls (never a partner or a facility's staff: rule 11)."""
+    if hold.call_id is None or not access.may_see_risk_level(current_user):
+        return None
+    return db.session.get(Call, hold.call_id)
+
+
 def moment_text(value: datetime, now: datetime) -> str:
     """A time of day for today ('21:40'), with the date for another day."""
     zone = local_zone()
@@ -113,4 +123,5 @@ def moment_text(value: datetime, now: datetime) -> str:
 
 def template_globals() -> dict:
     return {"expiry_text": expiry_text, "held_by_partner": held_by_partner, "moment_text": moment_text,
-            "outcome_text": outcome_text, "waiting_text": waiting_text, "duration_text": duration_text}
+            "outcome_text": outcome_text, "waiting_text": waiting_text, "duration_text": duration_text,
+            "risk_contact": risk_contact}

@@ -17,8 +17,43 @@ branch_labels = None
 depends_on = None
 
 
+# The shipped risk items (key, weight, critical, child at risk, labels): a
+# demonstration set in our own words, not a validated instrument.
+DEMONSTRATION_ITEMS = [
+    ("threats_to_kill", 3, True, False,
+     {"nl": "Heeft de partner gedreigd haar of hem te doden?", "fr": "Le partenaire a-t-il menacé de la ou le tuer ?",
+      "en": "Has the partner threatened to kill them?"}),
+    ("strangling", 3, True, False,
+     {"nl": "Is ze of hij ooit gewurgd of de adem afgesneden?", "fr": "A-t-elle ou a-t-il déjà été étranglé·e ou étouffé·e ?",
+      "en": "Have they ever been strangled or choked?"}),
+    ("weapon", 3, True, False,
+     {"nl": "Heeft de partner een wapen of dreigde hij ermee?", "fr": "Le partenaire a-t-il une arme ou a-t-il menacé avec une arme ?",
+      "en": "Does the partner have a weapon, or threaten with one?"}),
+    ("escalation", 2, False, False,
+     {"nl": "Wordt het geweld erger of frequenter?", "fr": "Les violences s'aggravent-elles ou deviennent-elles plus fréquentes ?",
+      "en": "Is the violence getting worse or more frequent?"}),
+    ("separation", 2, False, False,
+     {"nl": "Is er een recente of geplande scheiding?", "fr": "Y a-t-il une séparation récente ou prévue ?",
+      "en": "Is there a recent or planned separation?"}),
+    ("stalking", 2, False, False,
+     {"nl": "Wordt ze of hij gevolgd, bespied of lastiggevallen?", "fr": "Est-elle ou est-il suivi·e, surveillé·e ou harcelé·e ?",
+      "en": "Are they followed, watched or harassed?"}),
+    ("own_fear", 2, False, False,
+     {"nl": "Is ze of hij bang om gedood of ernstig verwond te worden?", "fr": "Craint-elle ou craint-il d'être tué·e ou gravement blessé·e ?",
+      "en": "Are they afraid of being killed or seriously hurt?"}),
+    ("pregnancy", 1, False, False,
+     {"nl": "Is ze zwanger?", "fr": "Est-elle enceinte ?", "en": "Are they pregnant?"}),
+    ("children_present", 1, False, False,
+     {"nl": "Zijn er kinderen in het gezin?", "fr": "Y a-t-il des enfants dans le ménage ?",
+      "en": "Are there children in the household?"}),
+    ("children_harmed", 2, False, True,
+     {"nl": "Zijn kinderen mishandeld of bedreigd?", "fr": "Des enfants ont-ils été maltraités ou menacés ?",
+      "en": "Have children been harmed or threatened?"}),
+]
+
+
 def upgrade():
-    op.create_table('risk_items',
+    risk_items = op.create_table('risk_items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('labels', sa.JSON(), nullable=False),
@@ -31,7 +66,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_risk_items')),
     sa.UniqueConstraint('key', name=op.f('uq_risk_items_key'))
     )
-    op.create_table('risk_scale',
+    risk_scale = op.create_table('risk_scale',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('elevated_at', sa.Integer(), nullable=False),
@@ -125,6 +160,17 @@ def upgrade():
         batch_op.create_check_constraint(batch_op.f('ck_holds_requested_has_accept_by'),
                                          "status <> 'requested' OR accept_by IS NOT NULL")
 
+
+    # A demonstration instrument, so that the screening works out of the box;
+    # it is labelled "demonstration, not validated" until an admin replaces it
+    # with the instrument the region uses and is licensed for.
+    op.bulk_insert(risk_items, [
+        {"key": key, "weight": weight, "critical": critical, "child_at_risk": child_at_risk, "position": position,
+         "active": True, "labels": labels}
+        for position, (key, weight, critical, child_at_risk, labels) in enumerate(DEMONSTRATION_ITEMS, start=1)
+    ])
+    op.bulk_insert(risk_scale, [{"name": "Demonstration set", "elevated_at": 4, "high_at": 8,
+                                 "demonstration": True}])
 
 
 def downgrade():

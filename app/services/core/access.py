@@ -110,6 +110,14 @@ REQUEST_KEEPERS = ("operator", "manager")
 # shelter staff never see a call (PRODUCT.md section 2).
 CALL_READERS = ("operator", "manager", "admin")
 CALL_WORKERS = ("operator", "manager")
+# Risk screening (PRODUCT.md section 5, rule 11): the answers are as sensitive
+# as notes, so operators and managers alone read and record them (admins, who
+# read calls, do not). A contact's level is a fact of the call: every call
+# reader sees it as a badge.
+RISK_SCREENERS = ("operator", "manager")
+RISK_LEVEL_READERS = CALL_READERS
+# Who edits the risk instrument (its items and thresholds).
+RISK_INSTRUMENT_EDITORS = ("admin",)
 
 # The shelter pages: a facility's staff, and admins (every facility).
 SHELTER_PAGE_USERS = ("shelter_staff", "admin")
@@ -185,6 +193,12 @@ def may_see_referral(user, referral: Referral) -> bool:
         return False
     ids = visible_placement_facility_ids(user)
     return ids is None or referral.facility_id in ids or referral.created_by_id == user.id
+
+
+def may_see_risk_level(user: User | None) -> bool:
+    """Who sees a contact's risk level where a hold or referral names its call
+    (rule 11): those who read calls; never a partner or a facility's staff."""
+    return user is not None and user.has_role(*RISK_LEVEL_READERS)
 
 
 def may_tie_to_call(user: User | None) -> bool:

@@ -22,6 +22,7 @@ from app.services.core import audit
 from app.services.core.access import Actor, may_go_on_duty, may_switch_duty
 from app.services.core.errors import Forbidden, InvalidInput
 from app.services.hotline import phones
+from app.services.hotline.risk import LEVEL_RANK
 
 log = logging.getLogger(__name__)
 
@@ -195,25 +196,32 @@ def record_recording(call: Call, url: str, duration_s: int | None, now: datetime
 # --- for the operator console ---------------------------------------------------
 
 
+def _live_order(call: Call) -> tuple:
+    """Contacts nobody has answered yet (ringing, or no operator) first, then
+    by risk level (high; elevated and not screened; standard: app.services.
+    hotline.risk.LEVEL_RANK); the list is already the longest waiting first."""
+    unanswered = call.status == "ringing" or call.operator_id is None
+    return (not unanswered, LEVEL_RANK[call.risk_level])
+
+
 def live(now: datetime, *, sms_window: timedelta | None = None) -> list[Call]:
     """Ringing and in-progress calls, and the callers waiting for a call-back,
-    the longest waiting first. With `sms_window`, also the open SMS
-    conversations whose last activity is within it (however long ago they
-    started)."""
+    unanswered first, then by risk level, then the longest waiting first
+    (_live_order). With `sms_window`, also the open SMS conversations whose
+    last activity is within it (however long ago they started)."""
     live_now = [
         Call.status.in_(LIVE_STATUSES) & (Call.started_at > now - LONGEST_CALL),
         (Call.status == WAITING) & Call.callback_requested.is_(True),
     ]
     if sms_window is not None:
         live_now.append((Call.channel == "sms") & (Call.status == SMS_OPEN) & (Call.updated_at > now - sms_window))
-    return list(
-        db.session.scalars(
-            select(Call)
-            .where(or_(*live_now))
-            .options(selectinload(Call.operator))
-            .order_by(Call.started_at, Call.id)
-        )
+    rows = db.session.scalars(
+        select(Call)
+        .where(or_(*live_now))
+        .options(selectinload(Call.operator))
+        .order_by(Call.started_at, Call.id)
     )
+    return sorted(rows, key=_live_order)
 
 
 def earlier_contacts(call: Call, limit: int = 50) -> list[Call]:

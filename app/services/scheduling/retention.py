@@ -80,12 +80,15 @@ def purge(now: datetime) -> dict[str, int]:
     )
     counts = {"kept_numbers": erase_expired_numbers(now)}
 
-    # What was noted about a contact; the call's facts stay for statistics.
+    # What was noted about a contact, and its risk answers (as sensitive as
+    # notes: rule 11); the call's facts, its risk score and level among them,
+    # stay for statistics.
     counts["call_notes"] = _rows(
         update(Call)
         .where(Call.started_at < notes,
-               or_(Call.notes.is_not(None), Call.recording_url.is_not(None), _not_empty(Call.needs)))
-        .values(notes=None, needs={}, recording_url=None)
+               or_(Call.notes.is_not(None), Call.recording_url.is_not(None), _not_empty(Call.needs),
+                   _not_empty(Call.risk_answers), Call.risk_override_reason.is_not(None)))
+        .values(notes=None, needs={}, recording_url=None, risk_answers={}, risk_override_reason=None)
     )
     counts["hold_notes"] = _rows(
         update(Hold)
