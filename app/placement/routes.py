@@ -27,27 +27,11 @@ from app.services.hotline import call_records
 from app.services.placement import holds
 from app.services.placement import search as placement
 from app.services.placement import turn_aways as turn_away_records
-from app.services.placement.criteria import FIELDS, linked_call_id, parse_criteria
+from app.services.placement.criteria import linked_call_id, parse_criteria
 from app.services.registry import capacity, regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
-
-# The form's fields that are lists (checkboxes) rather than one value.
-LIST_FIELDS = ("needs", "languages", "kinds")
-
-
-def _criteria_data(values) -> dict:
-    """What the form sent, as parse_criteria takes it:
-    empty fields left out, so that defaults apply."""
-    data = {}
-    for name in FIELDS:
-        if name in LIST_FIELDS:
-            items = [item for item in values.getlist(name) if item]
-            if items:
-                data[name] = items
-        elif values.get(name, "").strip():
-            data[name] = values.get(name).strip()
-    return data
+from app.web.search_form import criteria_data
 
 
 def _page(form: dict, *, outcome=None, error=None, status=200):
@@ -68,7 +52,7 @@ def _page(form: dict, *, outcome=None, error=None, status=200):
 def _run(form: dict):
     try:
         with unit_of_work.change():
-            criteria = parse_criteria(_criteria_data(form))
+            criteria = parse_criteria(criteria_data(form))
             outcome = placement.search(current_actor(), criteria, clock.now(),
                                        preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     except InvalidInput as error:

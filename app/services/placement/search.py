@@ -9,13 +9,15 @@ One service for the API (`POST /api/v1/placements/search`) and the operator UI:
 `parse_criteria(data) -> Criteria` (app.services.placement.criteria) checks the
 criteria; the fields it takes are listed there.
 
-`search(actor, criteria, now, *, preference_km, zone=None) -> SearchOutcome`:
+`search(actor, criteria, now, *, preference_km, zone=None, record=True) -> SearchOutcome`:
 
     outcome.results        list[Result], best first (at most criteria.limit)
-    outcome.search         the PlacementSearch row written (its id: `search_id` for a hold)
+    outcome.search         the PlacementSearch row written (its id: `search_id` for a hold);
+                           None with record=False
     outcome.beyond_region  whether it looked past the postcode's region
     outcome.turn_away      the contact's TurnAway when nothing fits (recorded once per
-                           contact, reason full | ineligible | closed), else None
+                           contact, reason full | ineligible | closed), else None;
+                           always None with record=False
     outcome.place          the places.Place searched from
 
 A `Result` carries the facility's id, name, region slug, intake phone and
@@ -107,7 +109,7 @@ class Result:
 @dataclass
 class SearchOutcome:
     results: list[Result]
-    search: PlacementSearch
+    search: PlacementSearch | None
     beyond_region: bool
     turn_away: TurnAway | None
     place: places.Place
@@ -182,10 +184,12 @@ _REGION_ID = select(Region.id).where(Region.slug == bindparam("slug"))
 
 
 def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: float,
-           zone: ZoneInfo | None = None) -> SearchOutcome:
+           zone: ZoneInfo | None = None, record: bool = True) -> SearchOutcome:
     """Run a placement search (see the module's docstring): rank what fits,
     write the PlacementSearch row, and record the contact's turn-away when
-    nothing fits. Does not commit. `zone` defaults to the app's time zone."""
+    nothing fits. Does not commit. `zone` defaults to the app's time zone.
+    With `record=False` (the call page's preview as the operator types) it
+    writes nothing: no search row, no turn-away."""
     if not actor.has_role(*PLACEMENT_SEARCHERS):
         raise Forbidden("searching places needs the role operator, manager, partner or admin")
     linked_call_id(actor, criteria.call_id)
@@ -205,6 +209,9 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
         beyond, scope = True, None
         chosen = best(criteria, ranker, None, now)
     results = _results(criteria, ranker, chosen)
+    if not record:
+        return SearchOutcome(results=results, search=None, beyond_region=beyond, turn_away=None,
+                             place=criteria.place)
 
     # The contact: the call, else the session, else this search alone (known once written).
     contact = criteria.call_id is not None or criteria.session is not None
