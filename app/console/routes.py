@@ -200,7 +200,7 @@ def _results_context(call: Call, data: dict, now, **extra) -> dict:
     who or where is missing, a hint instead (not an error: the operator is
     still listening)."""
     kinds = capacity.all_kinds()
-    context = dict(outcome=None, error=None, preview_hint=False, workspace_call=call, now=now,
+    context = dict(outcome=None, error=None, preview_hint=False, workspace_call=call,
                    kind_names={kind.code: kind_label(kind) for kind in kinds})
     context.update(extra)
     if not (data.get("client_type") and data.get("postcode")):
@@ -221,8 +221,9 @@ def preview(call_id: int):
     """The results as the operator types: the search without a record (no
     search row, no turn-away: a half-typed postcode is no unmet demand)."""
     contact = call_records.get_by_id(call_id)
-    context = _results_context(contact, _workspace_criteria(contact, request.form), clock.now())
-    return render_template("placement/_results.html", **context), 400 if context["error"] else 200
+    now = clock.now()
+    context = _results_context(contact, _workspace_criteria(contact, request.form), now)
+    return render_template("placement/_results.html", now=now, **context), 400 if context["error"] else 200
 
 
 @bp.route("/calls/<int:call_id>/hold", methods=["POST"])
@@ -255,7 +256,7 @@ def hold(call_id: int):
             flash(gone, "error")
             return redirect(url_for("console.call", call_id=call_id))
         context = _results_context(contact, data, now, gone_unit=unit_id, gone_message=gone)
-        return render_template("placement/_results.html", **context), exc.status, {
+        return render_template("placement/_results.html", now=now, **context), exc.status, {
             "HX-Retarget": "#results", "HX-Reswap": "outerHTML"}
     if not htmx:
         flash(_("Held until %(time)s.", time=made.expires_at.astimezone(clock.local_zone()).strftime("%H:%M")),
