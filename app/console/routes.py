@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -33,7 +34,7 @@ from app.models.hotline import OUTCOMES
 from app.models.placement import TURN_AWAY_REASONS
 from app.presenters import kind_label
 from app.services.core import access, spreadsheet
-from app.services.core.errors import Conflict, InvalidInput
+from app.services.core.errors import Conflict, InvalidInput, NotFound
 from app.services.hotline import call_records, calls, conversations
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
 from app.services.placement import closing, holds, turn_aways
@@ -245,7 +246,7 @@ def hold(call_id: int):
             made = holds.create(current_actor(), now, unit_id=unit_id, persons=criteria.persons,
                                 household=request.form.get("household") or None, call_id=contact.id,
                                 search_id=outcome.search.id, default_minutes=_hold_minutes(contact))
-    except InvalidInput as exc:
+    except (InvalidInput, NotFound) as exc:
         if not htmx:
             flash(_("Not held: %(message)s", message=exc.message), "error")
             return redirect(url_for("console.call", call_id=call_id))
@@ -259,8 +260,7 @@ def hold(call_id: int):
         return render_template("placement/_results.html", now=now, **context), exc.status, {
             "HX-Retarget": "#results", "HX-Reswap": "outerHTML"}
     if not htmx:
-        flash(_("Held until %(time)s.", time=made.expires_at.astimezone(clock.local_zone()).strftime("%H:%M")),
-              "success")
+        flash(_("Held until %(time)s.", time=format_datetime(made.expires_at, "HH:mm")), "success")
         return redirect(url_for("console.call", call_id=call_id))
     return render_template("console/_held.html", unit_id=unit_id, hold=made, now=now,
                            holds=call_records.holds_of(contact)), 201
