@@ -260,7 +260,7 @@ def hold(call_id: int):
         return render_template("placement/_results.html", now=now, **context), exc.status, {
             "HX-Retarget": "#results", "HX-Reswap": "outerHTML"}
     if not htmx:
-        flash(_("Held until %(time)s.", time=format_datetime(made.expires_at, "HH:mm")), "success")
+        flash(_("Held until %(time)s", time=format_datetime(made.expires_at, "HH:mm")), "success")
         return redirect(url_for("console.call", call_id=call_id))
     return render_template("console/_held.html", unit_id=unit_id, hold=made, now=now,
                            holds=call_records.holds_of(contact)), 201
