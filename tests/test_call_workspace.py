@@ -229,3 +229,11 @@ def test_a_contact_with_a_hold_closes_without_a_turn_away(client, call, people):
 def test_the_live_row_is_one_link(client, call):
     live = html_of(client.get("/console/live"))
     assert len(re.findall(rf'href="/console/calls/{call.id}"', live)) == 1
+
+
+def test_without_javascript_hold_takes_the_saved_needs_and_answers_the_page(client, call):
+    client.post(f"/console/calls/{call.id}", data=TYPED)
+    response = client.post(f"/console/calls/{call.id}/hold", data={"unit_id": str(crisis_bed())})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/console/calls/{call.id}")
+    hold = db.session.scalars(select(Hold)).one()
+    assert (hold.call_id, hold.persons) == (call.id, 1) and hold.search_id is not None
