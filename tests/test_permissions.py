@@ -136,6 +136,8 @@ EXPECTED = {
     "console.pass_offer": page(*REQUEST_KEEPERS),
     "console.call_log_csv": page(*HOTLINE),
     "console.save": page(*CALL_WORKERS),
+    "console.preview": page(*CALL_WORKERS),
+    "console.hold": page(*CALL_WORKERS),
     "console.take": page(*CALL_WORKERS),
     "console.reply": page(*CALL_WORKERS),
     "console.turn_away": page(*CALL_WORKERS),

@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from flask import Response, current_app, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -31,17 +32,22 @@ from app.models import Call
 from app.models.facility import LANGUAGES
 from app.models.hotline import OUTCOMES
 from app.models.placement import RISK_LEVELS, TURN_AWAY_REASONS
+from app.presenters import kind_label
 from app.services.core import access, spreadsheet
-from app.services.core.errors import Conflict, InvalidInput
+from app.services.core.errors import Conflict, InvalidInput, NotFound
 from app.services.hotline import call_records, calls, conversations, risk
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
-from app.services.placement import offers, referrals, turn_aways
+from app.services.placement import closing, holds, offers, referrals, turn_aways
 from app.services.placement import requests as waiting_list
-from app.services.registry import regions
+from app.services.placement import search as placement
+from app.services.placement.criteria import parse_criteria
+from app.services.registry import capacity, regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
 from app.web.delivery import deliver_now
+from app.web.holds import minute_choices
 from app.web.numbers import positive_int
+from app.web.search_form import criteria_data
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +171,7 @@ def _call_context(call: Call, now, **extra) -> dict:
         outcomes=OUTCOMES,
         turn_away_reasons=TURN_AWAY_REASONS,
         refresh_seconds=_refresh_seconds(),
+        sees_risk=access.may_see_risk_level(current_user),
     )
     if _may_screen():
         context.update(_risk_context(call))
@@ -200,7 +207,91 @@ def _risk_context(call: Call, **extra) -> dict:
 @roles_required(*access.CALL_READERS)
 def call(call_id: int):
     contact = call_records.get_by_id(call_id)
-    return render_template("console/call.html", **_call_context(contact, clock.now()))
+    now = clock.now()
+    results = _results_context(contact, call_records.search_criteria(contact), now) if _may_work() else {}
+    return render_template("console/call.html", **_call_context(contact, now, **results))
+
+
+# --- the workspace: the places that fit, as the operator types ----------------------
+
+
+def _workspace_criteria(call: Call, form) -> dict:
+    """The search criteria of the workspace's form as typed (saved or not),
+    tied to the call; the call's saved needs when the form carries none (a
+    Hold pressed without JavaScript)."""
+    data = criteria_data(form) if "postcode" in form else call_records.search_criteria(call)
+    data.update(call_id=str(call.id), session=f"call-{call.id}")
+    return data
+
+
+def _results_context(call: Call, data: dict, now, **extra) -> dict:
+    """The ranked places for the criteria `data`, recording nothing; while
+    who or where is missing, a hint instead (not an error: the operator is
+    still listening)."""
+    kinds = capacity.all_kinds()
+    context = dict(outcome=None, error=None, preview_hint=False, workspace_call=call,
+                   kind_names={kind.code: kind_label(kind) for kind in kinds}, hold_minutes=minute_choices(call))
+    context.update(extra)
+    if not (data.get("client_type") and data.get("postcode")):
+        context["preview_hint"] = True
+        return context
+    try:
+        criteria = parse_criteria(data)
+        context["outcome"] = placement.search(current_actor(), criteria, now, record=False,
+                                              preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+    except InvalidInput as exc:
+        context["error"] = exc
+    return context
+
+
+@bp.route("/calls/<int:call_id>/preview", methods=["POST"])
+@roles_required(*access.CALL_WORKERS)
+def preview(call_id: int):
+    """The results as the operator types: the search without a record (no
+    search row, no turn-away: a half-typed postcode is no unmet demand)."""
+    contact = call_records.get_by_id(call_id)
+    now = clock.now()
+    context = _results_context(contact, _workspace_criteria(contact, request.form), now)
+    return render_template("placement/_results.html", now=now, **context), 400 if context["error"] else 200
+
+
+@bp.route("/calls/<int:call_id>/hold", methods=["POST"])
+@roles_required(*access.CALL_WORKERS)
+def hold(call_id: int):
+    """A result's Hold on the call's page: the criteria travel in the body
+    (the workspace's form, danger places included, never a URL); the search
+    runs once more, recorded, as the hold's search, and the place is held
+    for the call. A place gone meanwhile is said in place, ranked again."""
+    contact = call_records.get_by_id(call_id)
+    now = clock.now()
+    unit_id = request.form.get("unit_id", "")
+    data = _workspace_criteria(contact, request.form)
+    try:
+        with unit_of_work.change():
+            criteria = parse_criteria(data)
+            outcome = placement.search(current_actor(), criteria, now,
+                                       preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
+            made = holds.create(current_actor(), now, unit_id=unit_id, persons=criteria.persons,
+                                household=request.form.get("household") or None, call_id=contact.id,
+                                search_id=outcome.search.id, minutes=request.form.get("minutes") or None)
+    except (InvalidInput, NotFound) as exc:
+        if not htmx:
+            flash(_("Not held: %(message)s", message=exc.message), "error")
+            return redirect(url_for("console.call", call_id=call_id))
+        return render_template("placement/_hold.html", unit_id=unit_id, error=exc.message), exc.status
+    except Conflict as exc:
+        gone = _("This place went meanwhile: the places are ranked again.")
+        if not htmx:
+            flash(gone, "error")
+            return redirect(url_for("console.call", call_id=call_id))
+        context = _results_context(contact, data, now, gone_unit=unit_id, gone_message=gone)
+        return render_template("placement/_results.html", now=now, **context), exc.status, {
+            "HX-Retarget": "#results", "HX-Reswap": "outerHTML"}
+    if not htmx:
+        flash(_("Held until %(time)s", time=format_datetime(made.expires_at, "HH:mm")), "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_held.html", unit_id=unit_id, hold=made, now=now,
+                           holds=call_records.holds_of(contact)), 201
 
 
 def _record_data(form) -> dict:
@@ -213,22 +304,39 @@ def _record_data(form) -> dict:
 @bp.route("/calls/<int:call_id>", methods=["POST"])
 @roles_required(*access.CALL_READERS)
 def save(call_id: int):
-    """Save the needs, safety flags, notes and outcome: all or nothing."""
+    """Save the needs, safety flags, notes and outcome: all or nothing; as
+    the operator types (htmx aimed at #save-status), everything that is
+    right, so that notes and flags are never lost to a half-typed postcode.
+    An outcome that closes the contact without a place records its turn-away
+    (closing.close_contact)."""
     contact = call_records.get_by_id(call_id)
     now = clock.now()
+    autosave = bool(htmx) and request.headers.get("HX-Target") == "save-status"
+    needs_error = None
     try:
         with unit_of_work.change():
-            changed = call_records.update(current_actor(), contact, _record_data(request.form), now)
+            data = _record_data(request.form)
+            if autosave:
+                changed, needs_error = call_records.save_as_typed(current_actor(), contact, data, now)
+            else:
+                changed = call_records.update(current_actor(), contact, data, now)
+            if "outcome" in changed:
+                closing.close_contact(current_actor(), contact, now,
+                                      preference_km=current_app.config["PLACEMENT_PREFERENCE_KM"])
     except InvalidInput as exc:
         if not htmx:
             flash(_("Not saved: %(message)s", message=exc.message), "error")
             return redirect(url_for("console.call", call_id=call_id))
+        if autosave:
+            return render_template("console/_save_status.html", record_error=exc, saved_at=None), exc.status
         form = MultiDict(request.form)
         return render_template("console/_record.html", **_call_context(contact, now, form=form, record_error=exc,
                                                                          saved=None)), exc.status
     if not htmx:
         flash(_("Saved."), "success")
         return redirect(url_for("console.call", call_id=call_id))
+    if autosave:
+        return render_template("console/_save_status.html", record_error=needs_error, saved_at=now)
     return render_template("console/_record.html", **_call_context(contact, now, saved=changed, record_error=None))
 
 

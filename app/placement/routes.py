@@ -32,16 +32,13 @@ from app.services.placement.criteria import linked_call_id, parse_criteria
 from app.services.registry import capacity, regions
 from app.web import unit_of_work
 from app.web.auth import current_actor, roles_required
+from app.web.holds import minute_choices
 from app.web.search_form import criteria_data
 
 
 def _hold_minutes(outcome) -> tuple[list[int], int]:
-    """The hold form's choice of minutes, and the one pre-selected: the
-    longest for a call screened high risk (holds.default_minutes_for)."""
     search = outcome.search if outcome else None
-    call = call_records.get_by_id(search.call_id) if search and search.call_id else None
-    choices = sorted({current_app.config["HOLD_DEFAULT_MINUTES"], current_app.config["HOLD_LONGEST_MINUTES"]})
-    return choices, holds.default_minutes_for(call)
+    return minute_choices(call_records.get_by_id(search.call_id) if search and search.call_id else None)
 
 
 def _page(form: dict, *, outcome=None, error=None, status=200):

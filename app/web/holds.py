@@ -4,6 +4,7 @@ for both pages that have them: the shelter page and 'My holds'."""
 from collections.abc import Callable
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import gettext as _
 
 from app.services.core.errors import Conflict, Forbidden, InvalidInput
@@ -28,3 +29,10 @@ def carry_out(action: str, hold_id: int, now: datetime, change: Callable[[], obj
         # Only a form sent by hand gets here: the page's choices are valid.
         return None, _("Choose how the hold ended, and for a decline its reason."), exc.status
     return done_text(action, holds.get(hold_id), now, **done), None, 200
+
+
+def minute_choices(call) -> tuple[list[int], int]:
+    """A Hold button's choice of minutes, and the one pre-selected: the
+    longest for a call screened high risk (holds.default_minutes_for)."""
+    choices = sorted({current_app.config["HOLD_DEFAULT_MINUTES"], current_app.config["HOLD_LONGEST_MINUTES"]})
+    return choices, holds.default_minutes_for(call)

@@ -183,6 +183,20 @@ def update(actor: Actor, call: Call, data: Mapping, now: datetime) -> list[str]:
     return changed
 
 
+def save_as_typed(actor: Actor, call: Call, data: Mapping, now: datetime) -> tuple[list[str], InvalidInput | None]:
+    """The call page's autosave, as the operator types: `update` with
+    everything, or, when a household field is not right yet (a half-typed
+    postcode), with the rest (safety flags, notes, outcome), so that those are
+    never lost. Returns the fields that changed and the household's error."""
+    try:
+        return update(actor, call, data, now), None
+    except InvalidInput as exc:
+        if exc.field not in NEEDS_FIELDS:
+            raise
+        rest = {name: value for name, value in data.items() if name not in NEEDS_FIELDS}
+        return update(actor, call, rest, now), exc
+
+
 def _end(call: Call, now: datetime) -> None:
     """The contact is dealt with: it leaves the live list (a call still
     ringing or in progress is Twilio's to end)."""

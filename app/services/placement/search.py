@@ -17,7 +17,8 @@ criteria; the fields it takes are listed there.
                            search row and no turn-away)
     outcome.beyond_region  whether it looked past the postcode's region
     outcome.turn_away      the contact's TurnAway when nothing fits (recorded once per
-                           contact, reason full | ineligible | closed), else None
+                           contact, reason full | ineligible | closed), else None;
+                           always None with record=False
     outcome.place          the places.Place searched from
     outcome.excluded_by_danger    how many facilities the danger places left out that pass
                            every other rule of the search, in the scope the results come from
