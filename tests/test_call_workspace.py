@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditEvent, Call, CapacityUnit, Hold, PlacementSearch, TurnAway
+from app.models import AuditEvent, Call, CapacityUnit, Hold, PlacementRequest, PlacementSearch, TurnAway
 from tests import factories as make
 from tests import test_console
 from tests.test_console import HTMX, count, html_of, record_of, voice_call
@@ -237,3 +237,16 @@ def test_without_javascript_hold_takes_the_saved_needs_and_answers_the_page(clie
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/console/calls/{call.id}")
     hold = db.session.scalars(select(Hold)).one()
     assert (hold.call_id, hold.persons) == (call.id, 1) and hold.search_id is not None
+
+
+def test_file_a_request_from_the_workspace_keeps_the_call_and_never_the_danger_place(client, call):
+    preview = html_of(client.post(f"/console/calls/{call.id}/preview", data={**TYPED, "danger_place": DANGER},
+                                  headers=HTMX))
+    assert 'hx-include="#workspace-form"' in preview and f'name="call_id" value="{call.id}"' in preview
+    response = client.post("/placement/requests", headers=HTMX,
+                           data={**TYPED, "danger_place": DANGER, "danger_radius": "20", "call_id": str(call.id),
+                                 "note": ""})
+    assert response.status_code == 201, html_of(response)
+    filed = db.session.scalars(select(PlacementRequest)).one()
+    assert filed.call_id == call.id and filed.danger_checked_at is not None
+    assert stored_anywhere(DANGER) == []

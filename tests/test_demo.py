@@ -17,6 +17,7 @@ from app.models import (
     CapacityUnit,
     Facility,
     Organisation,
+    OutboxMessage,
     Region,
     User,
 )
@@ -57,6 +58,7 @@ def test_seed_demo_loads_the_regions(seeded):
 def test_seed_demo_loads_organisations_and_the_houses_of_justice_of_flanders_and_brussels(seeded):
     kinds = Counter(db.session.scalars(select(Organisation.kind)))
     assert kinds["caw"] >= 3 and kinds["crisis_centre"] >= 2 and kinds["police_zone"] >= 3
+    assert kinds["child_protection"] == 6  # where the screening's "child at risk" is referred
     houses = {o.slug: o for o in db.session.scalars(select(Organisation).where(Organisation.kind == "justice_house"))}
     # The 14 Flemish houses (Brussel among them) and the francophone one in Brussels.
     assert len(houses) == 15
@@ -252,3 +254,53 @@ def test_seed_demo_refuses_where_the_database_has_users_of_its_own(runner, if_em
     assert result.exit_code != 0
     assert "demo data not loaded: the database has 1 user of its own" in result.output
     assert counts() == before
+
+
+def test_the_readme_walk_of_flow_d_holds_on_the_demo_data(seeded, clock):
+    """README, "A caller in danger (flow D)": Vluchthuis Gent full, a high-risk
+    mother from Gent with a boy of 11 and a girl of 4 whose abuser lives in
+    Sint-Niklaas finds no refuge place in her region; her request is offered
+    the places Vluchthuis Gent frees, held, and accepted by the refuge."""
+    from app.models import PlacementOffer
+    from app.services.core.access import Actor
+    from app.services.hotline import calls
+    from app.services.placement import holds, offers, requests, search
+    from app.services.placement.criteria import parse_criteria
+    from app.services.registry import capacity
+
+    now = clock.now()
+    operator = db.session.scalar(select(User).where(User.email == "operator@demo.opvang.be"))
+    staff = db.session.scalar(select(User).where(User.email == "refuge@demo.opvang.be"))
+    calls.set_on_duty(Actor(operator, "web"), operator, True, now)
+    refuge = db.session.scalar(select(Facility).where(Facility.slug == "vluchthuis-gent"))
+    unit = next(unit for unit in refuge.units if unit.kind.code == "refuge_place")
+    capacity.set_available(Actor(staff, "sms"), unit, 0, unit.version, now)
+    contact = factories.call()
+    contact.risk_level = "high"
+    db.session.commit()
+
+    criteria = parse_criteria({"client_type": "victim", "children": "11m, 4", "postcode": "9000",
+                               "kinds": ["refuge_place"], "beyond_region": "false", "call_id": contact.id,
+                               "danger_places": [{"postcode": "9100"}]})
+    found = search.search(Actor(operator, "web"), criteria, now, preference_km=25)
+    assert found.results == [] and found.turn_away is not None
+    assert refuge.id not in found.excluded_facility_ids
+    assert db.session.scalar(select(Facility.id).where(Facility.slug == "vluchthuis-aalst")) in found.excluded_facility_ids
+    filed = requests.file(Actor(operator, "web"), criteria, now)
+    db.session.commit()
+    assert filed.risk_level == "high" and filed.offers == []
+
+    capacity.set_available(Actor(staff, "sms"), unit, 3, unit.version, now)
+    db.session.commit()
+    offer = db.session.scalars(select(PlacementOffer)).one()
+    assert (offer.request_id, offer.unit_id, offer.places) == (filed.id, unit.id, 3)
+    notice = db.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == operator.id)).one()
+    assert notice.body == f"Opvang: aanvraag {filed.id}: er is misschien een plaats."
+    hold = offers.take(Actor(operator, "web"), offer, now)
+    db.session.commit()
+    assert hold.status == "requested" and hold.request_id == filed.id
+    assert hold.minutes == current_app.config["HOLD_LONGEST_MINUTES"]  # high risk: the longest hold
+    holds.accept(Actor(staff, "web"), hold, now)
+    holds.confirm(Actor(staff, "web"), hold, now)
+    db.session.commit()
+    assert filed.status == "placed"

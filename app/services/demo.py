@@ -66,6 +66,17 @@ ORGANISATIONS = (
     ("pz-leuven", "Politiezone Leuven", "police_zone", "vlaams-brabant"),
     ("pz-brugge", "Politiezone Brugge", "police_zone", "west-vlaanderen"),
     ("pz-brussel-hoofdstad-elsene", "Politiezone Brussel Hoofdstad Elsene", "police_zone", "brussel"),
+    # Where a "child at risk" in the screening is referred (the Flemish
+    # confidentiality centres for child abuse, one per province, and Brussels').
+    ("vk-antwerpen", "Vertrouwenscentrum Kindermishandeling Antwerpen", "child_protection", "antwerpen"),
+    ("vk-limburg", "Vertrouwenscentrum Kindermishandeling Limburg", "child_protection", "limburg"),
+    ("vk-oost-vlaanderen", "Vertrouwenscentrum Kindermishandeling Oost-Vlaanderen", "child_protection",
+     "oost-vlaanderen"),
+    ("vk-vlaams-brabant", "Vertrouwenscentrum Kindermishandeling Vlaams-Brabant", "child_protection",
+     "vlaams-brabant"),
+    ("vk-west-vlaanderen", "Vertrouwenscentrum Kindermishandeling West-Vlaanderen", "child_protection",
+     "west-vlaanderen"),
+    ("vk-brussel", "Vertrouwenscentrum Kindermishandeling Brussel", "child_protection", "brussel"),
 )
 
 # Facilities saved long enough ago that their counts are stale now.
