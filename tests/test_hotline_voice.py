@@ -698,10 +698,11 @@ def test_live_lists_ringing_in_progress_and_waiting_for_a_call_back(client, cloc
     status(client, sid=done, CallStatus="completed")
     status(client, sid=waiting, CallStatus="completed")
 
+    # Ringing and unanswered contacts (the call-back nobody has made) lead the list.
     live = calls.live(clock.now())
-    assert [call.sid for call in live] == [ringing, taken, waiting]
-    assert [call.status for call in live] == ["ringing", "in-progress", "voicemail"]
-    assert live[1].operator.id == operator.id
+    assert [call.sid for call in live] == [ringing, waiting, taken]
+    assert [call.status for call in live] == ["ringing", "voicemail", "in-progress"]
+    assert live[2].operator.id == operator.id
 
 
 def test_earlier_contacts_are_found_by_the_keyed_hash(client, clock):

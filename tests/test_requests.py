@@ -406,15 +406,15 @@ def test_console_shows_the_offer_and_one_click_holds_it(client, w, clock):
     [offer] = open_offers()
     make.login(client, w.people.operator)
     index = client.get("/console/").get_data(as_text=True)
-    assert f"Request {request.id}: a place may fit" in index
+    assert f"Aanvraag {request.id}: er is misschien een plaats" in index  # Dutch: the default locale
     page = client.get("/console/requests").get_data(as_text=True)
-    assert "High risk" in page and "calls after 18h" in page and "Hold this place" in page
+    assert "Hoog risico" in page and "calls after 18h" in page and "Reserveer deze plaats" in page
     response = client.post(f"/console/offers/{offer.id}/take", headers={"HX-Request": "true"})
-    assert response.status_code == 200 and f"Held for request {request.id}." in response.get_data(as_text=True)
+    assert response.status_code == 200 and f"Gereserveerd voor aanvraag {request.id}." in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.scalar(select(Hold).where(Hold.request_id == request.id)) is not None
     again = client.post(f"/console/offers/{offer.id}/pass", headers={"HX-Request": "true"})
-    assert again.status_code == 409 and "no longer open" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "niet meer open" in again.get_data(as_text=True)
 
 
 def test_file_a_request_from_the_search(client, w, clock):
@@ -424,9 +424,9 @@ def test_file_a_request_from_the_search(client, w, clock):
                            headers={"HX-Request": "true"})
     assert response.status_code == 201, response.get_data(as_text=True)
     [filed] = db.session.scalars(select(PlacementRequest))
-    assert f"Filed as request {filed.id}" in response.get_data(as_text=True) and filed.note == "after 18h"
+    assert f"Ingediend als aanvraag {filed.id}" in response.get_data(as_text=True) and filed.note == "after 18h"
     bad = client.post("/placement/requests", data={"client_type": "victim"}, headers={"HX-Request": "true"})
     assert bad.status_code == 400 and rows_of(PlacementRequest) == 1
     results = client.post("/placement/search", data={"client_type": "victim", "postcode": "2000"},
                           headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "File a request" in results
+    assert "Aanvraag indienen" in results
