@@ -257,19 +257,29 @@ def kinds_list():
                            counts_labels=COUNTS_LABELS, client_type_labels=CLIENT_TYPE_LABELS)
 
 
+def _labelled_form(form_class, record, languages):
+    """The form of a record with labels per language (a kind, a risk item):
+    filled from the record on GET, from the request on POST."""
+    if record is None or request.method != "GET":
+        return form_class()
+    form = form_class(obj=record)
+    for language in languages:
+        form[f"label_{language}"].data = record.labels.get(language, "")
+    return form
+
+
+def _labels(form, languages) -> dict:
+    return {language: form[f"label_{language}"].data for language in languages}
+
+
 def _kind_page(kind: CapacityKind | None):
-    if kind is not None and request.method == "GET":
-        form = KindForm(obj=kind)
-        for language in kinds.LABEL_LANGUAGES:
-            form[f"label_{language}"].data = kind.labels.get(language, "")
-    else:
-        form = KindForm()
+    form = _labelled_form(KindForm, kind, kinds.LABEL_LANGUAGES)
     if request.method == "POST":
         try:
             with unit_of_work.change():
                 kind = kinds.save(
                     current_actor(), clock.now(), kind=kind, code=form.code.data,
-                    labels={language: form[f"label_{language}"].data for language in kinds.LABEL_LANGUAGES},
+                    labels=_labels(form, kinds.LABEL_LANGUAGES),
                     counts=form.counts.data, serves=form.serves.data or [], position=form.position.data,
                     requires_acceptance=form.requires_acceptance.data,
                 )
@@ -303,18 +313,13 @@ def risk_items():
 
 
 def _risk_item_page(item: RiskItem | None):
-    if item is not None and request.method == "GET":
-        form = RiskItemForm(obj=item)
-        for language in risk_instrument.LABEL_LANGUAGES:
-            form[f"label_{language}"].data = item.labels.get(language, "")
-    else:
-        form = RiskItemForm()
+    form = _labelled_form(RiskItemForm, item, risk_instrument.LABEL_LANGUAGES)
     if request.method == "POST":
         try:
             with unit_of_work.change():
                 item = risk_instrument.save_item(
                     current_actor(), clock.now(), item=item, key=form.key.data,
-                    labels={language: form[f"label_{language}"].data for language in risk_instrument.LABEL_LANGUAGES},
+                    labels=_labels(form, risk_instrument.LABEL_LANGUAGES),
                     weight=form.weight.data, critical=form.critical.data, child_at_risk=form.child_at_risk.data,
                     active=form.active.data, position=form.position.data,
                 )
