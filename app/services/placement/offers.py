@@ -15,14 +15,14 @@ code), an offer declined or expired, a facility entering its intake hours
   hold of their own, never offered this unit before) that may fit it are
   read in waiting-list order (WAITING_ORDER), narrowed by SQL on the stored
   criteria and the facility's columns, then judged from their criteria
-  (`_may_fit`); each in turn is locked (FOR UPDATE on PostgreSQL; SQLite
+  (`_may_fit`), then by the ranker's rules on the unit's row, read once
+  (candidates.read_unit, Ranker.rank: `_fits`);
+- only a request that fits is locked (FOR UPDATE on PostgreSQL; SQLite
   serialises writers) and read again after the lock, so that a request
   another transaction offered meanwhile is seen — every transaction locks in
-  the one waiting-list order, so none waits for another in a circle;
-- each is checked against the unit by the search's own rules
-  (candidates.read restricted to the unit, then Ranker.rank), and offered the
-  places a hold for its household would take, while places are left. The
-  partial unique index (one open offer per request) is the last guard.
+  the one waiting-list order, so none waits for another in a circle — and
+  offered the places a hold for its household would take, while places are
+  left. The partial unique index (one open offer per request) is the last guard.
 
 Every operator on duty is told of each offer by their channel: "request 12:
 a place may fit" — never the facility, the household or the risk.
@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import case, cast, func, or_, select, update
+from sqlalchemy import bindparam, case, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.types import Text
@@ -46,6 +46,7 @@ from sqlalchemy.types import Text
 from app.clock import local_zone
 from app.extensions import db
 from app.models import CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
+from app.models.types import UTCDateTime
 from app.services.core import audit
 from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
 from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -77,14 +78,17 @@ def criteria_of(request: PlacementRequest) -> Criteria:
     (excluded_facility_ids: those the danger places and the avoided ones left
     out when it was filed). Raises InvalidInput when they no longer parse (a
     kind removed since)."""
-    stored = request.criteria
+    return _criteria(request.criteria, request.call_id, request.excluded_facility_ids)
+
+
+def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Criteria:
     criteria = parse_criteria({
         "client_type": stored["client_type"], "adults": stored["adults"], "children": stored["children"],
         "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
         "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
-        "beyond_region": stored["beyond_region"], "call_id": request.call_id,
+        "beyond_region": stored["beyond_region"], "call_id": call_id,
     })
-    return replace(criteria, avoid_facilities=tuple(request.excluded_facility_ids or ()))
+    return replace(criteria, avoid_facilities=tuple(excluded or ()))
 
 
 def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
@@ -131,15 +135,16 @@ def open_now(facility: Facility, now: datetime, zone: ZoneInfo) -> bool:
     return facility.open_for_intake and intake_hours.is_open(facility.intake_hours, now, zone)
 
 
-def _fits(request: PlacementRequest, unit: CapacityUnit, now: datetime, zone: ZoneInfo) -> bool:
-    """Whether the unit passes every rule of the search for the request's
-    criteria (the unit alone, as the search reads and ranks it)."""
+def _fits(stored: dict, call_id: int | None, excluded: list | None, row, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether the unit's row (candidates.read_unit), which passed `_may_fit`
+    — the search's SQL rules on the stored criteria — also passes the
+    ranker's (a room that holds the household, free places once holds count,
+    the gender, the facilities left out), for criteria that still parse."""
     try:
-        criteria = criteria_of(request)
+        criteria = _criteria(stored, call_id, excluded)
     except InvalidInput:
         return False
-    rows = candidates.read(criteria, now, None, unit_id=unit.id)
-    return bool(Ranker(criteria, now, zone, 0, None).rank(rows))
+    return bool(Ranker(criteria, now, zone, 0, None, frozenset(criteria.avoid_facilities)).rank([row]))
 
 
 def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: CapacityUnit) -> int | None:
@@ -174,18 +179,19 @@ def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> li
         return []
     order = list(db.session.scalars(select(_R.id).where(*waiting_filter(now, unit.id), *_narrowed(unit, left))
                                     .order_by(*WAITING_ORDER)))
+    row = candidates.read_unit(unit.id, now)
     made = []
     for start in range(0, len(order), CHUNK):
         chunk = order[start:start + CHUNK]
-        rows = {request_id: (stored, region_id, excluded) for request_id, stored, region_id, excluded in
-                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids)
+        rows = {request_id: (stored, region_id, excluded, call_id)
+                for request_id, stored, region_id, excluded, call_id in
+                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids, _R.call_id)
                                    .where(_R.id.in_(chunk)))}
         for request_id in chunk:
-            places = _may_fit(*rows[request_id], unit)
-            if places is None or places > left or not _still_waiting(request_id, unit.id, now):
-                continue
-            request = db.session.get(PlacementRequest, request_id)
-            if not _fits(request, unit, now, zone):
+            stored, region_id, excluded, call_id = rows[request_id]
+            places = _may_fit(stored, region_id, excluded, unit)
+            if (places is None or places > left or not _fits(stored, call_id, excluded, row, now, zone)
+                    or not _still_waiting(request_id, unit.id, now)):
                 continue
             offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
                                    offered_at=now, expires_at=now + timedelta(minutes=minutes))
@@ -209,8 +215,14 @@ def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
     sees an offer another transaction committed before the lock. Every
     transaction locks requests in the one waiting-list order, so two never
     wait for each other in a circle."""
-    db.session.execute(select(_R.id).where(_R.id == request_id).with_for_update())
-    return db.session.scalar(select(_R.id).where(_R.id == request_id, *waiting_filter(now, unit_id))) is not None
+    db.session.execute(_LOCK_REQUEST, {"request": request_id})
+    return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
+
+
+# Built once, values bound at each run: building and compiling costs more than running.
+_LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
+_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"),
+                                     *waiting_filter(bindparam("now", type_=UTCDateTime), bindparam("unit")))
 
 
 def _notify(offers: list[PlacementOffer], now: datetime) -> None:
