@@ -410,7 +410,8 @@ def test_console_shows_the_offer_and_one_click_holds_it(client, w, clock):
     page = client.get("/console/requests").get_data(as_text=True)
     assert "Hoog risico" in page and "calls after 18h" in page and "Reserveer deze plaats" in page
     response = client.post(f"/console/offers/{offer.id}/take", headers={"HX-Request": "true"})
-    assert response.status_code == 200 and f"Gereserveerd voor aanvraag {request.id}." in response.get_data(as_text=True)
+    answer = response.get_data(as_text=True)
+    assert response.status_code == 200 and f"Gereserveerd voor aanvraag {request.id}." in answer
     db.session.expire_all()
     assert db.session.scalar(select(Hold).where(Hold.request_id == request.id)) is not None
     again = client.post(f"/console/offers/{offer.id}/pass", headers={"HX-Request": "true"})
@@ -430,3 +431,13 @@ def test_file_a_request_from_the_search(client, w, clock):
     results = client.post("/placement/search", data={"client_type": "victim", "postcode": "2000"},
                           headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Aanvraag indienen" in results
+
+
+def test_a_freed_place_is_not_offered_to_a_household_with_a_boy_past_the_facilitys_age(w, clock):
+    w.full.children, w.full.max_child_age, w.full.max_boy_age = True, 17, 12
+    db.session.commit()
+    with_boy = file(w, clock, children=[{"age": 13, "gender": "male"}])
+    with_girl = file(w, clock, children=[{"age": 13, "gender": "female"}])
+    raise_count(w, clock, w.bed, 4)
+    assert [offer.request_id for offer in open_offers()] == [with_girl.id]
+    assert with_boy.criteria["child_genders"] == ["male"]

@@ -81,9 +81,22 @@ def criteria_of(request: PlacementRequest) -> Criteria:
     return _criteria(request.criteria, request.call_id, request.excluded_facility_ids)
 
 
+def _children(stored: dict) -> list:
+    """The stored children as the search takes them, with the genders given
+    (a boy's age decides max_boy_age)."""
+    genders = stored.get("child_genders") or [None] * len(stored["children"])
+    return [age if gender is None else {"age": age, "gender": gender}
+            for age, gender in zip(stored["children"], genders, strict=True)]
+
+
+def _boys(stored: dict) -> list[int]:
+    return [age for age, gender in zip(stored["children"], stored.get("child_genders") or [], strict=False)
+            if gender == "male"]
+
+
 def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Criteria:
     criteria = parse_criteria({
-        "client_type": stored["client_type"], "adults": stored["adults"], "children": stored["children"],
+        "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
         "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
         "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
         "beyond_region": stored["beyond_region"], "call_id": call_id,
@@ -162,7 +175,8 @@ def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: Capacity
             or (facility.confidential and stored["client_type"] != "victim")
             or (children and not (facility.children
                                   and (facility.max_children is None or facility.max_children >= len(children))
-                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))):
+                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))
+            or (facility.max_boy_age is not None and facility.max_boy_age < max(_boys(stored), default=0))):
         return None
     return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(children))
 
