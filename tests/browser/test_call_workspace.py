@@ -55,8 +55,11 @@ def test_three_clicks_from_the_console_to_a_held_place(new_page, client, clock):
     click(page.locator("#workspace-form label.choice", has_text="Victim"))
     page.locator("#record-adults").fill("1")
     page.locator("#record-postcode").fill("2000")
-    # Where the abuser lives: typed, never a click, never stored.
-    page.locator("#danger_place-0").fill("Zoutleeuw")
+    # Where the abuser lives: typed, never a click, never stored. The places
+    # shown are the ones ranked with it (the preview it sends has answered).
+    with page.expect_request(lambda r: r.url.endswith("/preview") and "Zoutleeuw" in (r.post_data or "")) as sent:
+        page.locator("#danger_place-0").fill("Zoutleeuw")
+    sent.value.response()
     first = results.locator("li.result").first
     expect(first).to_contain_text("Crisis Antwerpen")
     expect(page.locator("#save-status")).to_contain_text(re.compile(r"saved \d\d:\d\d:\d\d"))
@@ -68,8 +71,14 @@ def test_three_clicks_from_the_console_to_a_held_place(new_page, client, clock):
     os.makedirs(SHOTS, exist_ok=True)
     page.screenshot(path=f"{SHOTS}/call-1366x768.png")
 
-    # Click 3: Hold.
-    click(button)
+    # Click 3: Hold. Leaving the danger place for the button sends no other
+    # preview: its answer would re-draw the results under the pointer and
+    # swallow the click.
+    previews = []
+    page.on("request", lambda r: r.url.endswith("/preview") and previews.append(r))
+    with page.expect_response(re.compile(rf"/console/calls/{call.id}/hold$")):
+        click(button)
+    assert previews == []
     expect(first).to_contain_text(re.compile(r"Held: \d+ persons? at .* until \d"))
     expect(page.locator("#holds-of-call")).to_contain_text("Crisis Antwerpen")
     assert clicks <= 3
