@@ -120,7 +120,7 @@ def voice():
     sid = request.form.get("CallSid")
     if sid:
         calls.start(clock.now(), sid=sid, number=request.form.get("From"),
-                    hash_key=current_app.config["CALLER_HASH_KEY"])
+                    hash_key=current_app.config["CALLER_HASH_KEY"], called_number=request.form.get("To"))
     return _menu(attempt=1)
 
 
@@ -158,12 +158,13 @@ def menu():
     if call is not None:
         calls.record_menu_choice(call, pressed or "none", lang, now)
     operators = calls.on_duty_operators()
-    return _put_through(lang, [operator.phone for operator in operators], request.form.get("CallSid"))
+    return _put_through(lang, [operator.phone for operator in operators], request.form.get("CallSid"), call, now)
 
 
-def _put_through(lang: str, operator_phones: list[str], sid: str | None) -> VoiceResponse:
+def _put_through(lang: str, operator_phones: list[str], sid: str | None, call, now) -> VoiceResponse:
     """The emergency numbers, then every operator on duty at once, each with
-    a whisper to accept the call; with nobody on duty, the voicemail."""
+    a whisper to accept the call (the call has reached the operators' ring:
+    unanswered, it is missed); with nobody on duty, the voicemail."""
     response = VoiceResponse()
     _say(response, lang, "emergency")
     hotline_number = _hotline_number()
@@ -172,6 +173,8 @@ def _put_through(lang: str, operator_phones: list[str], sid: str | None) -> Voic
     if not operator_phones or hotline_number is None:
         _voicemail(response, lang)
         return response
+    if call is not None:
+        calls.record_ring(call, now)
     _say(response, lang, "connecting")
     dial = response.dial(
         timeout=DIAL_TIMEOUT_S,
@@ -286,7 +289,8 @@ def _recording(call) -> None:
         and len(url) <= 500
         and request.form.get("RecordingStatus", "completed") == "completed"
     ):
-        calls.record_recording(call, url, _number(request.form.get("RecordingDuration")), clock.now())
+        calls.record_recording(call, url, request.form.get("RecordingSid"),
+                               _number(request.form.get("RecordingDuration")), clock.now())
 
 
 @bp.post("/voice/recorded")

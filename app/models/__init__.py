@@ -5,7 +5,7 @@ from app.models.audit import AuditEvent
 from app.models.capacity import CapacityChange, CapacityKind, CapacityUnit
 from app.models.facility import Facility
 from app.models.geography import Organisation, Region
-from app.models.hotline import Call, OutboxMessage, RateCounter, SmsMessage
+from app.models.hotline import Call, CallbackAttempt, OutboxMessage, RateCounter, SmsMessage
 from app.models.placement import Hold, PlacementOffer, PlacementRequest, PlacementSearch, Referral, TurnAway
 from app.models.risk import RiskItem, RiskScale
 from app.models.scheduling import JobRun, SchedulerLease
@@ -18,6 +18,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Call",
+    "CallbackAttempt",
     "CapacityChange",
     "CapacityKind",
     "CapacityUnit",

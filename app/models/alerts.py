@@ -7,6 +7,9 @@ from app.extensions import db
 from app.models.types import UTCDateTime
 
 ALERT_STATES = ("pending", "firing", "resolved")
+# What a rule watches: a region's free places, or the hotline (which belongs to no region).
+ALERT_METRICS = ("free_places", "operators_on_duty", "missed_calls")
+HOTLINE_METRICS = ("operators_on_duty", "missed_calls")
 ALERT_CHANNELS = ("sms", "email")
 # What happens to an alert, in its timeline.
 ALERT_EVENTS = ("pending", "fired", "repeated", "escalated", "acknowledged", "resolved", "cancelled", "critical")
@@ -25,9 +28,15 @@ class AlertRule(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # None: every region, each on its own.
+    metric: Mapped[str] = mapped_column(String(24), default="free_places", server_default="free_places")
+    # operators_on_duty: the staffed hours (local "HH:MM"); missed_calls: the window counted.
+    active_from: Mapped[str | None] = mapped_column(String(5))
+    active_to: Mapped[str | None] = mapped_column(String(5))
+    window_minutes: Mapped[int | None]
+    # None: every region, each on its own (free_places); always None for the hotline's metrics.
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
-    kinds: Mapped[list] = mapped_column(JSON)
+    # None for the hotline's metrics.
+    kinds: Mapped[list | None] = mapped_column(JSON)
     threshold: Mapped[int]
     critical_at: Mapped[int] = mapped_column(default=0)
     for_minutes: Mapped[int] = mapped_column(default=10)
@@ -66,13 +75,15 @@ class Alert(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id"))
-    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
-    # "<rule>:<region>" while the episode is open, NULL once resolved: the
-    # database allows one open episode per rule and region.
+    # None for a hotline metric's alert.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    # "<rule>:<region>" ("<rule>:hotline") while the episode is open, NULL once
+    # resolved: the database allows one open episode per rule and region.
     open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
     code: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16))
     critical: Mapped[bool] = mapped_column(default=False)
+    # The value watched when it opened: free places, operators on duty or missed calls (the metric).
     free: Mapped[int]
     threshold: Mapped[int]
     full_facilities: Mapped[int] = mapped_column(default=0)
@@ -88,7 +99,7 @@ class Alert(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rule: Mapped[AlertRule] = relationship()
-    region: Mapped["Region"] = relationship()  # noqa: F821
+    region: Mapped["Region | None"] = relationship()  # noqa: F821
     acknowledged_by: Mapped["User | None"] = relationship()  # noqa: F821
     events: Mapped[list["AlertEvent"]] = relationship(back_populates="alert", order_by="AlertEvent.id")
 

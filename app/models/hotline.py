@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -12,6 +12,10 @@ OUTCOMES = ("placed", "held", "referred", "advice", "callback", "dropped", "emer
 # Why a full number is kept (sealed): the caller agreed to a call-back, or
 # started an SMS conversation that is answered by SMS.
 NUMBER_KEPT_FOR = ("callback", "sms_conversation")
+VOICEMAIL_STATUSES = ("unheard", "handled")
+# A call-back attempt: the operator's phone rings first (the whisper), then the caller's.
+CALLBACK_STATUSES = ("calling_operator", "calling_caller", "in_progress", "ended")
+CALLBACK_RESULTS = ("answered", "no_answer", "busy", "voicemail", "operator_no_answer", "failed")
 OUTBOX_CHANNELS = ("sms", "email")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed", "undeliverable")
 
@@ -58,10 +62,57 @@ class Call(db.Model):
     risk_override_reason: Mapped[str | None] = mapped_column(Text)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     recording_duration_s: Mapped[int | None]
+    # The hotline number the caller dialled (Twilio's `To`): the hotline's figures are per number.
+    called_number: Mapped[str | None] = mapped_column(String(32))
+    # When the call reached the operators' ring (the <Dial>): answered, or else missed.
+    rang_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The voicemail: Twilio's RecordingSid (cleared once Twilio has deleted the
+    # recording), when it was left (kept for the figures), and its handling.
+    recording_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    voicemail_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voicemail_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    voicemail_outcome: Mapped[str | None] = mapped_column(String(16))
+    voicemail_handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voicemail_handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    operator: Mapped["User | None"] = relationship()  # noqa: F821
+    operator: Mapped["User | None"] = relationship(foreign_keys=[operator_id])  # noqa: F821
+    voicemail_handled_by: Mapped["User | None"] = relationship(foreign_keys=[voicemail_handled_by_id])  # noqa: F821
     messages: Mapped[list["SmsMessage"]] = relationship(back_populates="call", order_by="SmsMessage.id")
+
+
+class CallbackAttempt(db.Model):
+    """An operator's call-back to a contact (PRODUCT.md rule 9): Twilio rings the
+    operator's phone, then, on their key, the caller's number kept for a
+    call-back. Written (committed) before Twilio is asked to call; the database
+    allows one open attempt per contact."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (
+        Index("uq_callback_attempts_open_call", "call_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        Index("ix_callback_attempts_operator_started_at", "operator_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    # How it ended (CALLBACK_RESULTS); None while open.
+    result: Mapped[str | None] = mapped_column(String(24))
+    # Twilio's CallSid of the operator's leg, and of the caller's leg once dialled.
+    operator_leg_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    caller_leg_sid: Mapped[str | None] = mapped_column(String(64))
+    # Twilio's answering machine detection on the caller's leg (human, machine_start, unknown, …).
+    answered_by: Mapped[str | None] = mapped_column(String(24))
+    # The operator confirmed a call-back with `safe to call back` unknown.
+    confirmed_unknown: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    call: Mapped[Call] = relationship()
+    operator: Mapped["User"] = relationship()  # noqa: F821
 
 
 class SmsMessage(db.Model):

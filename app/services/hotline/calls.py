@@ -10,6 +10,7 @@ log and the API's list: app.services.hotline.call_log.
 """
 
 import logging
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -59,11 +60,12 @@ def _insert_call(dialect: str):
 _INSERT_CALL = {dialect: _insert_call(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def start(now: datetime, *, sid: str, number: str | None, hash_key: str) -> bool:
+def start(now: datetime, *, sid: str, number: str | None, hash_key: str, called_number: str | None = None) -> bool:
     """Record the call Twilio announces with `sid`, once; whether it is new.
 
     `number` is Twilio's `From`, used here only to derive the keyed hash and
-    the masked form; a withheld number has neither a hash nor digits. A
+    the masked form; a withheld number has neither a hash nor digits.
+    `called_number` is Twilio's `To`: the hotline number dialled. A
     replayed webhook (Twilio retries with the same CallSid) finds the call
     recorded the first time, also when the two run at once: the unique `sid`
     decides, in one statement (INSERT … ON CONFLICT DO NOTHING).
@@ -77,6 +79,7 @@ def start(now: datetime, *, sid: str, number: str | None, hash_key: str) -> bool
             "channel": "voice",
             "caller_hash": phones.caller_hash(normal, hash_key) if normal else None,
             "caller_masked": masked,
+            "called_number": phones.normalise(called_number),
             "status": "ringing",
             "started_at": now,
             "updated_at": now,
@@ -185,11 +188,29 @@ def record_status(call: Call, status: str, now: datetime, *, duration_s: int | N
     call.updated_at = now
 
 
-def record_recording(call: Call, url: str, duration_s: int | None, now: datetime) -> None:
-    """The voicemail the caller left (Twilio keeps the audio; we keep its URL)."""
+def record_ring(call: Call, now: datetime) -> None:
+    """The call reached the operators' ring (once: the first time counts)."""
+    if call.rang_at is None:
+        call.rang_at = now
+        call.updated_at = now
+
+
+RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+
+
+def record_recording(call: Call, url: str, sid: str | None, duration_s: int | None, now: datetime) -> None:
+    """The voicemail the caller left: Twilio keeps the audio, we keep its sid
+    (Twilio's RecordingSid, else the one in its URL); it waits unheard."""
     call.recording_url = url
+    sid = sid if sid and RECORDING_SID.fullmatch(sid) else None
+    found = sid or RECORDING_SID.search(url)
+    if found is not None:
+        call.recording_sid = found if isinstance(found, str) else found.group(0)
     if duration_s is not None:
         call.recording_duration_s = duration_s
+    if call.voicemail_at is None:
+        call.voicemail_at = now
+        call.voicemail_status = "unheard"
     call.updated_at = now
 
 
