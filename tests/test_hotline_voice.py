@@ -766,3 +766,27 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(client):
     db.session.rollback()
     assert [(row.key, row.count) for row in db.session.scalars(select(RateCounter))] == [
         ("webhook-signature:203.0.113.9", 2)]
+
+
+def test_a_call_counts_missed_once_its_ring_is_over_unanswered_and_a_menu_hang_up_apart(app):
+    now = START
+    rows = {
+        "ringing": dict(rang_at=now - timedelta(seconds=5)),
+        "missed_over": dict(rang_at=now - timedelta(seconds=calls.RING_SECONDS + 1)),
+        "missed_ended": dict(rang_at=now - timedelta(seconds=5), ended_at=now),
+        "answered": dict(rang_at=now - timedelta(seconds=60), answered_at=now - timedelta(seconds=50), ended_at=now),
+        "menu": dict(ended_at=now),
+        "voicemail_only": dict(voicemail_at=now, ended_at=now),
+    }
+    for sid, fields in rows.items():
+        db.session.add(Call(sid=sid, channel="voice", caller_masked="+32 4•• •• •• 12", status="completed",
+                            started_at=now - timedelta(minutes=2), updated_at=now, **fields))
+    db.session.flush()
+
+    def matching(criterion):
+        return set(db.session.scalars(select(Call.sid).where(criterion)))
+
+    assert matching(calls.missed(now)) == {"missed_over", "missed_ended"}
+    assert matching(calls.menu_hangup()) == {"menu"}
+    assert db.session.scalar(select(func.count()).select_from(Call)) == 6
+    db.session.rollback()

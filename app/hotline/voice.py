@@ -38,8 +38,6 @@ from app.web import unit_of_work
 log = logging.getLogger(__name__)
 
 MENU_TIMEOUT_S = 6
-# How long the operators' phones ring before the caller goes to the voicemail.
-DIAL_TIMEOUT_S = 20
 WHISPER_TIMEOUT_S = 8
 VOICEMAIL_MAX_S = 120
 VOICEMAIL_SILENCE_S = 5
@@ -177,7 +175,7 @@ def _put_through(lang: str, operator_phones: list[str], sid: str | None, call, n
         calls.record_ring(call, now)
     _say(response, lang, "connecting")
     dial = response.dial(
-        timeout=DIAL_TIMEOUT_S,
+        timeout=calls.RING_SECONDS,
         caller_id=hotline_number,
         action=_url("/hotline/voice/dial-result", lang=lang),
         method="POST",

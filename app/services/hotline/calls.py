@@ -40,6 +40,22 @@ SMS_OPEN, SMS_CLOSED = "in-progress", "completed"
 LONGEST_CALL = timedelta(hours=4)
 # At most ten <Number> nouns fit in one <Dial>.
 MAX_DIALLED = 10
+# How long the operators' phones ring before the caller goes to the voicemail.
+RING_SECONDS = 20
+
+
+def missed(now: datetime):
+    """SQL criterion: the call reached the operators' ring and nobody accepted
+    it (its ring is over: the call ended, or rang longer than RING_SECONDS)."""
+    return (Call.rang_at.is_not(None) & Call.answered_at.is_(None)
+            & (Call.ended_at.is_not(None) | (Call.rang_at <= now - timedelta(seconds=RING_SECONDS))))
+
+
+def menu_hangup():
+    """SQL criterion: a voice call that ended in the menu, before the
+    operators' ring and without a voicemail (counted apart from the missed)."""
+    return ((Call.channel == "voice") & Call.rang_at.is_(None) & Call.voicemail_at.is_(None)
+            & Call.ended_at.is_not(None))
 
 
 def get(sid: str | None, *, for_update: bool = False) -> Call | None:
