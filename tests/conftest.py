@@ -277,6 +277,7 @@ def twilio(twilio_server) -> FakeTwilio:
     fake = twilio_server.fake
     fake.requests.clear()
     fake.script.clear()
+    fake.call_numbers.clear()
     fake.down = False
     fake.delay = 0.0
     yield fake
