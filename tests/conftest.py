@@ -278,6 +278,7 @@ def twilio(twilio_server) -> FakeTwilio:
     fake.requests.clear()
     fake.script.clear()
     fake.call_numbers.clear()
+    fake.on_call_created = None
     fake.down = False
     fake.delay = 0.0
     yield fake

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from werkzeug.serving import make_server
@@ -35,6 +36,9 @@ class FakeTwilio:
     # Outbound calls (Calls API): the `from` Twilio answers for a call's sid
     # when asked (GET .../Calls/CA….json), as the test sets it.
     call_numbers: dict[str, str] = field(default_factory=dict)
+    # Called with each outbound call's request as Twilio receives it, before
+    # it answers (a test reads the database then, from Twilio's side).
+    on_call_created: Callable[[Recorded], None] | None = None
     _numbers = itertools.count(1)
 
     def answer_next(self, *statuses: int) -> None:
@@ -89,6 +93,8 @@ class FakeTwilio:
         if status >= 400:
             return self._error(status, 21211 if status == 400 else 20500, f"scripted {status}")
         if request.method == "POST" and request.path.endswith("/Calls.json"):
+            if self.on_call_created is not None:
+                self.on_call_created(self.requests[-1])
             sid = f"CA{next(self._numbers):032x}"
             call = {"to": request.form.get("To"), "from": request.form.get("From"), "status": "queued"}
             status = 201

@@ -120,7 +120,8 @@ def _number_from_twilio(call: Call, twilio) -> str | None:
     if twilio is None:
         raise TwilioUnavailable("Twilio is not configured: the call's number cannot be read")
     try:
-        return twilio.calls(call.sid).fetch().from_
+        # The client keeps the call's `from` as `_from` (`from` is a keyword).
+        return twilio.calls(call.sid).fetch()._from
     except TwilioRestException as error:
         raise TwilioUnavailable(f"Twilio answered {error.status} reading the call") from None
     except requests.RequestException as error:
@@ -187,6 +188,7 @@ def start_callback(actor: Actor, call: Call, now: datetime, *, confirm_unknown: 
         with db.session.begin_nested():
             db.session.add(attempt)
     except IntegrityError:
+        log.info("call %s: a second open call-back attempt refused by the database", call.id)
         raise CallbackRefused("attempt_open", "a call-back to this contact is under way") from None
     audit.record(actor, "call.callback_start", now, call, attempt=attempt.id,
                  confirmed_unknown=attempt.confirmed_unknown)
