@@ -17,6 +17,7 @@ from app.models import AuditEvent, Call, CallbackAttempt
 from app.services.core.access import Actor
 from app.services.hotline import callbacks
 from app.texts import voice as texts
+from app.web import simulator, simulator_transport, simulator_twiml
 from tests import factories as make
 from tests.api import assert_documented, call
 from tests.conftest import START
@@ -744,3 +745,41 @@ def test_an_sms_contact_has_no_call_back(client, operator, twilio):
     html = page(client, contact)
     assert 'id="call-back"' not in html and "never called back" in html
     assert "Record consent given live" not in html
+
+
+# --- the simulator --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answer", "result"), [("human", "answered"), ("unknown", "answered"),
+                                                 ("machine_start", "voicemail"), ("no-answer", "no_answer"),
+                                                 ("busy", "busy")])
+def test_the_simulator_plays_both_legs_and_never_prints_the_number(app, client, token, twilio, answer, result):
+    contact = waiting_call(client)
+    assert start(client, token, contact).status_code == 202
+    walk = simulator.simulate_callback(simulator_transport.InProcess(app), contact.id, answer=answer)
+    text = "\n".join(simulator_twiml.transcript(walk))
+    assert "Call-back, contact" in text and "Dial → +32 4•• •• •• 12" in text
+    assert CALLER_DIGITS not in text
+    assert (attempts()[0].status, attempts()[0].result) == ("ended", result)
+
+
+def test_the_simulator_operator_who_ignores_it(app, client, token, twilio):
+    contact = waiting_call(client)
+    assert start(client, token, contact).status_code == 202
+    simulator.simulate_callback(simulator_transport.InProcess(app), contact.id, operator_presses=False)
+    assert attempts()[0].result == "operator_no_answer"
+
+
+def test_the_simulator_command_without_twilio(app, client, operator, runner, twilio):
+    app.config["TWILIO_ACCOUNT_SID"] = None  # make run: nothing rings, the simulator plays it
+    contact = waiting_call(client)
+    make.login(client, operator)
+    response = client.post(f"/console/calls/{contact.id}/callback", headers={"HX-Request": "true"})
+    assert response.status_code == 202
+    assert f"simulate callback {contact.id}" in response.get_data(as_text=True) and twilio.requests == []
+    result = runner.invoke(args=["hotline", "simulate", "callback", str(contact.id), "--in-process"])
+    assert result.exit_code == 0, result.output
+    assert "Press 1" in result.output and CALLER_DIGITS not in result.output
+    assert attempts()[0].result == "answered"
+    again = runner.invoke(args=["hotline", "simulate", "callback", str(contact.id), "--in-process"])
+    assert again.exit_code != 0 and "no call-back under way" in again.output
