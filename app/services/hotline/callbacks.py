@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from twilio.base.exceptions import TwilioRestException
 
 from app.extensions import db
@@ -255,8 +256,11 @@ def attempt_for_webhook(attempt_id, leg_sid: str | None, *, for_update: bool = T
         attempt_id = int(attempt_id)
     except (TypeError, ValueError):
         return None
-    query = select(CallbackAttempt).where(CallbackAttempt.id == attempt_id)
-    attempt = db.session.scalar(query.with_for_update() if for_update else query)
+    # The operator and the call come in the same query: every webhook reads them.
+    query = select(CallbackAttempt).where(CallbackAttempt.id == attempt_id).options(
+        joinedload(CallbackAttempt.operator, innerjoin=True).lazyload("*"),
+        joinedload(CallbackAttempt.call, innerjoin=True).lazyload("*"))
+    attempt = db.session.scalar(query.with_for_update(of=CallbackAttempt) if for_update else query)
     if attempt is None:
         return None
     if attempt.operator_leg_sid and leg_sid and leg_sid != attempt.operator_leg_sid:
