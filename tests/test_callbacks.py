@@ -540,6 +540,10 @@ def test_bad_input_is_a_400_that_writes_nothing(client, token, twilio, body):
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "confirm_unknown"
     assert written() == before
     assert call(client, "POST", f"/api/v1/calls/{contact.id}/callback", token, data="x").status_code == 400
+    assert call(client, "POST", f"/api/v1/calls/{contact.id}/callback", token, json=[]).status_code == 400
+    # No body at all is {"confirm_unknown": false}.
+    assert call(client, "POST", f"/api/v1/calls/{contact.id}/callback", token).get_json()["error"]["code"] == \
+        "confirm_unknown"
     assert call(client, "POST", "/api/v1/calls/999999/callback", token, json={}).status_code == 404
     assert call(client, "GET", "/api/v1/calls/999999/callbacks", token).status_code == 404
 

@@ -59,8 +59,9 @@ def callback_consent(call_id: int):
 @bp.route("/calls/<int:call_id>/callback", methods=["POST"])
 @roles_required(*access.CALL_WORKERS)
 def start_callback(call_id: int):
-    """The attempt is committed before Twilio is asked to ring the operator."""
-    confirm_unknown = _body().get("confirm_unknown", False)
+    """The attempt is committed before Twilio is asked to ring the operator.
+    The body is optional: none is {"confirm_unknown": false}."""
+    confirm_unknown = (_body() if request.get_data() else {}).get("confirm_unknown", False)
     contact = call_records.get_by_id(call_id)
     config = current_app.config
     attempt = callbacks.start_callback(current_actor(), contact, clock.now(), confirm_unknown=confirm_unknown,
