@@ -141,6 +141,7 @@ def attempts_of(call: Call) -> list[CallbackAttempt]:
     """A contact's call-back attempts, newest first, with their operators."""
     return list(db.session.scalars(
         select(CallbackAttempt).where(CallbackAttempt.call_id == call.id)
+        .options(joinedload(CallbackAttempt.operator, innerjoin=True).lazyload("*"))
         .order_by(CallbackAttempt.started_at.desc(), CallbackAttempt.id.desc())
     ))
 
@@ -148,7 +149,7 @@ def attempts_of(call: Call) -> list[CallbackAttempt]:
 def refusal(call: Call, now: datetime, *, confirm_unknown: bool, daily_limit: int) -> CallbackRefused | None:
     """Why a call-back may not start now (None: it may), without writing:
     the console shows the button only when it may."""
-    if not number_kept_for_callback(call, now):
+    if call.channel != "voice" or not number_kept_for_callback(call, now):
         return CallbackRefused("no_consent", "the caller's number is not kept for a call-back (no consent, or "
                                              "its retention passed; an SMS conversation's number never counts)")
     if call.safe_to_call_back is False:
