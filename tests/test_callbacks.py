@@ -734,6 +734,11 @@ def test_the_console_records_consent_given_live(client, operator, twilio):
     response = client.post(f"/console/calls/{contact.id}/consent", data={"note": "yes"},
                            headers={"HX-Request": "true"})
     assert response.status_code == 409 and "is not the caller" in response.get_data(as_text=True)
+    twilio.down = True
+    response = client.post(f"/console/calls/{contact.id}/consent", data={"note": "yes"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "Twilio could not be asked" in response.get_data(as_text=True)
+    twilio.down = False
     twilio.call_numbers[SID] = CALLER
     response = client.post(f"/console/calls/{contact.id}/consent", data={"note": "yes"})
     assert response.status_code == 302

@@ -98,7 +98,9 @@ def callback_consent(call_id: int):
                                           twilio_gateway.client(config), hash_key=config["CALLER_HASH_KEY"],
                                           retention_days=config["CALLBACK_NUMBER_RETENTION_DAYS"])
     except ServiceError as exc:
-        return _answer(call_id, error=refusal_text(exc), done=None, status=exc.status, consent_note=note)
+        # Twilio not answering (502) is said in the fragment too: htmx swaps no 5xx answer.
+        return _answer(call_id, error=refusal_text(exc), done=None, status=exc.status if exc.status < 500 else 200,
+                       consent_note=note)
     return _answer(call_id, error=None, done=_("Consent recorded: the number is kept, encrypted, for the "
                                                "call-back."), status=200)
 
