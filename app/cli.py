@@ -248,6 +248,21 @@ def simulate_hangup(sid, duration, url, in_process):
     _run_simulation(transport, lambda: simulator.hangup(transport, sid, duration))
 
 
+@simulate_cli.command("callback")
+@click.argument("call_id", type=click.IntRange(1))
+@click.option("--operator-ignores", is_flag=True, help="The operator does not press 1 (operator did not answer).")
+@click.option("--answer", type=click.Choice(simulator.CALLBACK_ANSWERS), default="human", show_default=True,
+              help="How the caller's phone answers: a person, unsure (unknown), an answering machine, "
+                   "nobody (no-answer), busy.")
+@_transport_options
+def simulate_callback(call_id, operator_ignores, answer, url, in_process):
+    """The call-back under way for contact CALL_ID (press Call back in the console first): the operator's
+    phone and its whisper, the key 1, the caller's leg. Never prints the number."""
+    transport = _transport(url, in_process)
+    _run_simulation(transport, lambda: simulator.simulate_callback(
+        transport, call_id, operator_presses=not operator_ignores, answer=answer))
+
+
 @simulate_cli.command("sms")
 @click.argument("body")
 @click.option("--from", "number", required=True,

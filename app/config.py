@@ -18,6 +18,8 @@ ENVIRONMENT_KEYS = {
     "HOTLINE_SIMULATOR_PAGE": bool,
     "CALLER_HASH_KEY": str,
     "CALLBACK_NUMBER_RETENTION_DAYS": int,
+    "CALLBACK_CALLER_ID": str,
+    "CALLBACK_DAILY_LIMIT": int,
     "SMS_CONVERSATION_HOURS": int,
     "HOTLINE_HOURS": str,
     "SMTP_HOST": str,
@@ -129,6 +131,13 @@ class Defaults:
     HOTLINE_SIMULATOR_PAGE = False
     CALLER_HASH_KEY = None
     CALLBACK_NUMBER_RETENTION_DAYS = 30
+    # The number a call-back shows, on the operator's phone and the caller's
+    # (E.164, a Twilio number of the account); None: TWILIO_FROM_NUMBER, else
+    # the hotline number the caller dialled.
+    CALLBACK_CALLER_ID = None
+    # Call-back attempts per contact in any 24 hours, whatever their result:
+    # a caller is not rung again and again (PRODUCT.md rule 9).
+    CALLBACK_DAILY_LIMIT = 3
     # A help-seeker's texts are one SMS contact while the conversation's last
     # message is younger than this; a later text starts a new contact.
     SMS_CONVERSATION_HOURS = 12

@@ -102,3 +102,13 @@ RELEASE_OUTCOME_CHOICES = {"no_show": _l("No-show"), "elsewhere": _l("Found a pl
                            "cancelled": _l("Cancelled")}
 DECLINE_REASON_LABELS = {"not_eligible": _l("Not eligible"), "no_room": _l("No room after all"),
                          "safety": _l("Safety"), "other": _l("Other")}
+CALLBACK_STATUS_LABELS = {"calling_operator": _l("Ringing the operator"), "calling_caller": _l("Ringing the caller"),
+                          "in_progress": _l("In progress"), "ended": _l("Ended")}
+CALLBACK_RESULT_LABELS = {
+    "answered": _l("Answered"),
+    "no_answer": _l("No answer"),
+    "busy": _l("Busy"),
+    "voicemail": _l("Answering machine: hung up, no message left"),
+    "operator_no_answer": _l("The operator did not answer"),
+    "failed": _l("Failed"),
+}

@@ -277,6 +277,8 @@ def twilio(twilio_server) -> FakeTwilio:
     fake = twilio_server.fake
     fake.requests.clear()
     fake.script.clear()
+    fake.call_numbers.clear()
+    fake.on_call_created = None
     fake.down = False
     fake.delay = 0.0
     yield fake

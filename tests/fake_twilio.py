@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from werkzeug.serving import make_server
@@ -32,6 +33,12 @@ class FakeTwilio:
     # Seconds each message request takes to answer, after it was recorded (as
     # Twilio has accepted a message before its answer arrives).
     delay: float = 0.0
+    # Outbound calls (Calls API): the `from` Twilio answers for a call's sid
+    # when asked (GET .../Calls/CA….json), as the test sets it.
+    call_numbers: dict[str, str] = field(default_factory=dict)
+    # Called with each outbound call's request as Twilio receives it, before
+    # it answers (a test reads the database then, from Twilio's side).
+    on_call_created: Callable[[Recorded], None] | None = None
     _numbers = itertools.count(1)
 
     def answer_next(self, *statuses: int) -> None:
@@ -57,6 +64,8 @@ class FakeTwilio:
         if (account, token) != (self.account_sid, self.auth_token):
             return self._error(401, 20003, "Authenticate")(environ, start_response)
         self.requests.append(Recorded(request.method, request.path, request.form.to_dict(), account))
+        if "/Calls" in request.path:
+            return self._calls(request, account)(environ, start_response)
         if self.delay:
             time.sleep(self.delay)
         status = self.script.pop(0) if self.script else 201
@@ -70,6 +79,34 @@ class FakeTwilio:
             "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }
         return Response(json.dumps(body), status=201, mimetype="application/json")(environ, start_response)
+
+    # --- the Calls API: outbound calls and reading a call -------------------------
+
+    @property
+    def calls_created(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/Calls.json")]
+
+    def _calls(self, request: Request, account: str) -> Response:
+        """POST .../Calls.json places a call (recorded, answered "queued");
+        GET .../Calls/CA….json reads one: its `from` from `call_numbers`."""
+        status = self.script.pop(0) if self.script else (201 if request.method == "POST" else 200)
+        if status >= 400:
+            return self._error(status, 21211 if status == 400 else 20500, f"scripted {status}")
+        if request.method == "POST" and request.path.endswith("/Calls.json"):
+            if self.on_call_created is not None:
+                self.on_call_created(self.requests[-1])
+            sid = f"CA{next(self._numbers):032x}"
+            call = {"to": request.form.get("To"), "from": request.form.get("From"), "status": "queued"}
+            status = 201
+        else:
+            sid = request.path.rsplit("/", 1)[-1].removesuffix(".json")
+            if sid not in self.call_numbers:
+                return self._error(404, 20404, f"The requested resource {request.path} was not found")
+            call = {"to": "+3220000000", "from": self.call_numbers[sid], "status": "in-progress"}
+            status = 200
+        body = {"sid": sid, "account_sid": account, "direction": "outbound-api", **call,
+                "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json"}
+        return Response(json.dumps(body), status=status, mimetype="application/json")
 
     @staticmethod
     def _error(status: int, code: int, message: str) -> Response:

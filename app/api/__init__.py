@@ -14,4 +14,4 @@ def _serialise_conflicts(state) -> None:
 
 
 # Routes on `bp`: calls holds GET /calls; alerts the alert rules, alerts and the outbox.
-from app.api import alerts, calls, routes  # noqa: E402,F401
+from app.api import alerts, callbacks, calls, routes  # noqa: E402,F401

@@ -26,6 +26,7 @@ from werkzeug.datastructures import MultiDict
 from app import clock
 from app.clock import iso_local
 from app.console import bp
+from app.console.callbacks import callback_context
 from app.console.presenters import call_duration, caller_text, minutes_text, waiting_text
 from app.extensions import db, htmx
 from app.models import Call
@@ -165,7 +166,6 @@ def _call_context(call: Call, now, **extra) -> dict:
         turn_away=call_records.turn_away_of(call),
         messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
-        callback_number_kept=call_records.number_kept_for_callback(call, now),
         waiting=waiting_text(call, now, call_records.last_messages([call.id]).get(call.id)),
         languages=LANGUAGES,
         outcomes=OUTCOMES,
@@ -173,6 +173,7 @@ def _call_context(call: Call, now, **extra) -> dict:
         refresh_seconds=_refresh_seconds(),
         sees_risk=access.may_see_risk_level(current_user),
     )
+    context.update(callback_context(call, now))
     if _may_screen():
         context.update(_risk_context(call))
     context.update(extra)
