@@ -724,3 +724,14 @@ def test_the_demo_has_one_rule_of_each_hotline_metric_for_its_managers(app, cloc
     assert summary["pending"] == 1
     assert db.session.scalar(select(Alert.rule_id)) == on_duty_rule.id
     db.session.rollback()
+
+
+def test_the_daily_digest_of_the_regions_still_goes_out_beside_a_hotline_alert(w, clock, firing):
+    """The digest is about each manager's regions; an alert of no region
+    neither breaks it nor lands in a region's shortages."""
+    from app.services.alerts import digest
+
+    clock.advance(days=1)
+    assert digest.daily_digest(clock.now()) == {"day": "2026-11-28", "sent": 2}  # the managers with a region
+    bodies = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.purpose == "digest")).all()
+    assert len(bodies) == 2 and all("Missed calls" not in body for body in bodies)
