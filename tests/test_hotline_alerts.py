@@ -229,10 +229,10 @@ def test_too_few_operators_on_duty_fires_after_for_minutes_and_ends_with_the_sta
     assert sms_body(w, PHONES["antwerpen"]) == (
         f"Opvang alarm {alert.code}: hulplijn: 1 operator van dienst (drempel 2). Antwoord OK {alert.code}")
     assert sms_body(w, PHONES["gent"]) == (
-        f"Opvang alerte {alert.code} : ligne d'aide : 1 opérateur de garde (seuil 2). Répondez OK {alert.code}")
+        f"Opvang alerte {alert.code} : ligne d'aide : 1 écoutant de garde (seuil 2). Répondez OK {alert.code}")
     mail = {m["To"]: m for m in w.smtp.messages}["gent@example.org"]
-    assert mail["Subject"] == f"Opvang alerte {alert.code} : ligne d'aide : 1 opérateur de garde"
-    assert "Opérateurs de garde maintenant : 1 (seuil 2, critique à 0)" in mail.get_content()
+    assert mail["Subject"] == f"Opvang alerte {alert.code} : ligne d'aide : 1 écoutant de garde"
+    assert "Écoutants de garde maintenant : 1 (seuil 2, critique à 0)" in mail.get_content()
     assert "Permanence : 08:00-22:00" in mail.get_content()
 
     # Nobody on duty: the critical level, told once.
@@ -254,7 +254,7 @@ def test_too_few_operators_on_duty_fires_after_for_minutes_and_ends_with_the_sta
     assert sent(w, "resolved") == TOLD
     sending.deliver_due(clock.now())
     assert sms_body(w, PHONES["antwerpen"]) == (
-        f"Opvang alarm {alert.code} afgesloten: einde van de permanentie om 22:00; 0 operatoren van dienst.")
+        f"Opvang alarm {alert.code} afgesloten: einde van de permanentie om 22:00; 0 operators van dienst.")
 
     # The night: nobody on duty, nothing watched, nothing written.
     before = written()

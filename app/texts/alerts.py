@@ -181,9 +181,9 @@ HOTLINE = {"nl": "hulplijn", "fr": "ligne d'aide", "en": "hotline"}
 
 # "0 operators on duty", "3 missed calls in 60 min": (singular, plural) per metric.
 HOTLINE_WHAT = {
-    "nl": {"operators_on_duty": ("{n} operator van dienst", "{n} operatoren van dienst"),
+    "nl": {"operators_on_duty": ("{n} operator van dienst", "{n} operators van dienst"),
            "missed_calls": ("{n} gemiste oproep in {window} min", "{n} gemiste oproepen in {window} min")},
-    "fr": {"operators_on_duty": ("{n} opérateur de garde", "{n} opérateurs de garde"),
+    "fr": {"operators_on_duty": ("{n} écoutant de garde", "{n} écoutants de garde"),
            "missed_calls": ("{n} appel manqué en {window} min", "{n} appels manqués en {window} min")},
     "en": {"operators_on_duty": ("{n} operator on duty", "{n} operators on duty"),
            "missed_calls": ("{n} missed call in {window} min", "{n} missed calls in {window} min")},
@@ -275,17 +275,17 @@ HOTLINE_OPENINGS = {
 # What is wrong, critical, better again, per metric.
 HOTLINE_REASONS = {
     "nl": {
-        "operators_on_duty": {"problem": "te weinig operatoren van dienst",
-                              "critical": "{critical_at} of minder operatoren van dienst",
-                              "better": "er zijn weer genoeg operatoren van dienst"},
+        "operators_on_duty": {"problem": "te weinig operators van dienst",
+                              "critical": "{critical_at} of minder operators van dienst",
+                              "better": "er zijn weer genoeg operators van dienst"},
         "missed_calls": {"problem": "oproepen blijven onbeantwoord",
                          "critical": "{critical_at} of meer gemiste oproepen in {window} minuten",
                          "better": "er blijven weer minder oproepen onbeantwoord"},
     },
     "fr": {
-        "operators_on_duty": {"problem": "trop peu d'opérateurs de garde",
-                              "critical": "{critical_at} opérateurs de garde ou moins",
-                              "better": "il y a de nouveau assez d'opérateurs de garde"},
+        "operators_on_duty": {"problem": "trop peu d'écoutants de garde",
+                              "critical": "{critical_at} écoutants de garde ou moins",
+                              "better": "il y a de nouveau assez d'écoutants de garde"},
         "missed_calls": {"problem": "des appels restent sans réponse",
                          "critical": "{critical_at} appels manqués ou plus en {window} minutes",
                          "better": "moins d'appels restent sans réponse"},
@@ -301,11 +301,11 @@ HOTLINE_REASONS = {
 }
 
 HOTLINE_LINES = {
-    "nl": {"operators_on_duty": ("Hulplijn", "Operatoren van dienst nu: {free} (drempel {threshold}, kritiek bij "
+    "nl": {"operators_on_duty": ("Hulplijn", "Operators van dienst nu: {free} (drempel {threshold}, kritiek bij "
                                  "{critical_at})", "Permanentie: {from}-{to}"),
            "missed_calls": ("Hulplijn", "Gemiste oproepen in de laatste {window} minuten: {free} (drempel "
                             "{threshold})")},
-    "fr": {"operators_on_duty": ("Ligne d'aide", "Opérateurs de garde maintenant : {free} (seuil {threshold}, "
+    "fr": {"operators_on_duty": ("Ligne d'aide", "Écoutants de garde maintenant : {free} (seuil {threshold}, "
                                  "critique à {critical_at})", "Permanence : {from}-{to}"),
            "missed_calls": ("Ligne d'aide", "Appels manqués ces {window} dernières minutes : {free} (seuil "
                             "{threshold})")},
