@@ -554,6 +554,8 @@ def test_a_manager_of_any_region_makes_a_hotline_rule_and_the_api_gives_it_back(
     assert assert_documented(response, "/api/v1/alert-rules/{rule_id}", "patch")["threshold"] == 4
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "alert_rule.create"))
     assert audit.actor_id == w.people.roaming.id
+    response = call(client, "DELETE", f"/api/v1/alert-rules/{rule['id']}", w.tokens.antwerpen)
+    assert response.get_json() == {"id": rule["id"], "result": "deleted"}
 
 
 @pytest.mark.parametrize("who", ["partner", "staff", "op1"])
