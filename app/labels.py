@@ -90,6 +90,12 @@ ACK_SOURCE_LABELS = {"web": _l("with the button"), "api": _l("through the API"),
 CANCEL_REASON_LABELS = {
     "out_of_scope": _l("the rule no longer watches this region"),
     "rule_changed": _l("the rule was changed"), "rule_deactivated": _l("the rule was deleted or deactivated"),
+    "outside_active_hours": _l("the staffed hours ended"),
+}
+# What an alert rule watches (AlertRule.metric).
+ALERT_METRIC_LABELS = {
+    "free_places": _l("Free places in a region"), "operators_on_duty": _l("Hotline: operators on duty"),
+    "missed_calls": _l("Hotline: missed calls"),
 }
 # How a hold ended (PRODUCT.md, "Hold outcome"), and why the facility declined.
 HOLD_OUTCOME_LABELS = {

@@ -120,7 +120,7 @@ def alert_json(alert: Alert) -> dict:
         "id": alert.id,
         "code": alert.code,
         "rule_id": alert.rule_id,
-        "region": alert.region.slug,
+        "region": alert.region.slug if alert.region is not None else None,
         "state": alert.state,
         "critical": alert.critical,
         "free": alert.free,

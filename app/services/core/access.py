@@ -7,6 +7,7 @@ The role sets name what they allow; routes (`roles_required`) and services
 from dataclasses import dataclass
 
 from app.models import Alert, Facility, Hold, PlacementSearch, Referral, Region, User
+from app.models.alerts import HOTLINE_METRICS
 
 
 @dataclass(frozen=True)
@@ -267,13 +268,15 @@ def may_go_on_duty(user: User) -> bool:
 
 
 def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
-    """Admins; managers of the alert's region; users the rule names
+    """Admins; managers of the alert's region, every manager for a hotline
+    alert (the hotline belongs to no region); users the rule names
     (recipients, escalate_to): whoever the alert asks to act."""
     if user is None or not user.active:
         return False
     if user.has_role("admin"):
         return True
-    if user.has_role("manager") and any(region.id == alert.region_id for region in user.regions):
+    if user.has_role("manager") and (alert.region_id is None
+                                     or any(region.id == alert.region_id for region in user.regions)):
         return True
     rule = alert.rule
     return user.email in (rule.recipients or []) or user.email in (rule.escalate_to or [])
@@ -282,7 +285,8 @@ def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
 def alert_region_ids(user: User | None) -> set[int] | None:
     """The regions whose alerts `user` sees and whose alert rules they may
     edit: None for all (admins), a set for managers (theirs), empty for
-    anyone else."""
+    anyone else. The hotline's alerts and rules (no region) are every
+    manager's besides: may_edit_alert_rule, episodes.alerts_for."""
     if user is None or not user.active:
         return set()
     if user.has_role("admin"):
@@ -297,7 +301,12 @@ def may_edit_alert_rules(user: User | None) -> bool:
     return user is not None and user.active and user.has_role(*ALERT_READERS)
 
 
-def may_edit_alert_rule(user: User | None, region_id: int | None) -> bool:
+def may_edit_alert_rule(user: User | None, region_id: int | None, metric: str = "free_places") -> bool:
+    """Admins every rule; managers the rules of their regions, and the
+    hotline's (HOTLINE_METRICS: the hotline belongs to no region, and every
+    manager sees its alerts). A rule for every region is for admins."""
+    if metric in HOTLINE_METRICS:
+        return may_edit_alert_rules(user)
     ids = alert_region_ids(user)
     if ids is None:
         return True

@@ -118,18 +118,16 @@ def record_menu_choice(call: Call, pressed: str, language: str | None, now: date
     call.updated_at = now
 
 
+def on_duty():
+    """SQL criterion on User: an active operator who switched on duty and has
+    a phone to be dialled on (whom a call rings; what the alerts count)."""
+    return (User.on_duty.is_(True) & User.active.is_(True) & User.phone.is_not(None)
+            & User.role_rows.any(UserRole.role == "operator"))
+
+
 def on_duty_operators() -> list[User]:
     """Operators who switched on duty and have a phone to be dialled on."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == "operator", User.on_duty.is_(True), User.active.is_(True),
-                   User.phone.is_not(None))
-            .order_by(User.id)
-            .limit(MAX_DIALLED)
-        )
-    )
+    return list(db.session.scalars(select(User).where(on_duty()).order_by(User.id).limit(MAX_DIALLED)))
 
 
 def operator_for_phone(number: str | None) -> User | None:
