@@ -165,6 +165,7 @@ def _call_context(call: Call, now, **extra) -> dict:
         turn_away=call_records.turn_away_of(call),
         messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
+        safety_advice=conversations.safety_advice(call) if call.channel == "sms" else None,
         callback_number_kept=call_records.number_kept_for_callback(call, now),
         waiting=waiting_text(call, now, call_records.last_messages([call.id]).get(call.id)),
         languages=LANGUAGES,
