@@ -1,0 +1,254 @@
+"""The hotline's own figures (PRODUCT.md flow E and "Daily statistics"): what
+became of the voice calls, per period and per hotline number dialled.
+
+A call is *offered* when it comes in; *answered* once an operator pressed 1
+in the whisper (after answered_at − rang_at seconds in the operators' ring);
+*missed* when it reached the operators' ring and nobody accepted, and a
+*menu hang-up* when it ended in the menu (app.services.hotline.calls `missed`,
+`menu_hangup`: one definition, shared with the alerts); a *voicemail* when the
+caller left one; *called back* once a call-back attempt was answered (after
+that attempt's answered_at − the voicemail's time, or the call's start when
+there is none). Still open, as of `now`: *pending call-backs* (the caller
+agreed, no attempt answered, the call still waiting) and *unheard voicemails*.
+SMS contacts are not calls offered: they have figures of their own.
+
+Counts are SQL aggregates, one query per set of periods; the median time to
+answer is taken in Python over the answered calls' times (a day or a week
+of them). `daily` gives API.md's `stats/hotline-daily` rows; the managers'
+page (console) reads `by_number` for today and this week. Plain functions:
+they take `now` and never commit.
+"""
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Call, CallbackAttempt
+from app.services.core.errors import InvalidInput
+from app.services.hotline import calls
+
+# The longest range `daily` answers at once (a year and a day, for a leap year).
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Figures:
+    offered: int = 0
+    answered: int = 0
+    missed: int = 0
+    menu_hangups: int = 0
+    voicemails: int = 0
+    callbacks: int = 0
+    pending_callbacks: int = 0
+    unheard_voicemails: int = 0
+    median_answer_s: float | None = None
+
+    @property
+    def answered_percent(self) -> int | None:
+        """The calls answered, as a whole percentage of those offered; None without any."""
+        return round(100 * self.answered / self.offered) if self.offered else None
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    number: str | None
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class CallFigures:
+    """What became of one call."""
+
+    call_id: int
+    started_at: datetime
+    number: str | None
+    answered: bool
+    answered_by: str | None  # the operator's name
+    answer_s: int | None
+    missed: bool
+    menu_hangup: bool
+    voicemail: bool
+    called_back_after_s: int | None
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+
+def today(now: datetime, zone: ZoneInfo) -> Period:
+    """The local day of `now`."""
+    day = now.astimezone(zone).date()
+    return _days(day, day, zone)
+
+
+def this_week(now: datetime, zone: ZoneInfo) -> Period:
+    """The local week (Monday to Sunday) of `now`."""
+    day = now.astimezone(zone).date()
+    monday = day - timedelta(days=day.weekday())
+    return _days(monday, monday + timedelta(days=6), zone)
+
+
+def _days(first: date, last: date, zone: ZoneInfo) -> Period:
+    """From local midnight before `first` to local midnight after `last`
+    (a day of 23 or 25 hours when the clocks change)."""
+    return Period(datetime.combine(first, time(0), zone), datetime.combine(last + timedelta(days=1), time(0), zone))
+
+
+# --- the SQL ----------------------------------------------------------------------------
+
+_ANSWERED_ATTEMPT = (CallbackAttempt.call_id == Call.id) & (CallbackAttempt.result == "answered")
+
+
+def _called_back():
+    return exists().where(_ANSWERED_ATTEMPT)
+
+
+def _pending_callback():
+    return Call.callback_requested.is_(True) & (Call.status == calls.WAITING) & ~_called_back()
+
+
+def _which(periods: Sequence[Period]):
+    """The index of the period a call started in (the first that holds it)."""
+    return case(*((and_(Call.started_at >= period.start, Call.started_at < period.end), index)
+                  for index, period in enumerate(periods)))
+
+
+def _aggregate(periods: Sequence[Period], now: datetime) -> dict[tuple[int, str | None], Figures]:
+    """Figures per (index of the period, hotline number) that has calls;
+    `periods` follow each other (none overlaps another)."""
+    if not periods:
+        return {}
+    # The period and its counts per call in a subquery, grouped outside it:
+    # PostgreSQL would not see that the CASE in GROUP BY (its boundaries
+    # bound as other parameters) is the one selected.
+    per_call = (
+        select(
+            _which(periods).label("period"),
+            Call.called_number.label("number"),
+            case((Call.answered_at.is_not(None), 1), else_=0).label("answered"),
+            case((calls.missed(now), 1), else_=0).label("missed"),
+            case((calls.menu_hangup(), 1), else_=0).label("menu_hangup"),
+            case((Call.voicemail_at.is_not(None), 1), else_=0).label("voicemail"),
+            case((_called_back(), 1), else_=0).label("called_back"),
+            case((_pending_callback(), 1), else_=0).label("pending_callback"),
+            case((Call.voicemail_status == "unheard", 1), else_=0).label("unheard"),
+        )
+        .where(Call.channel == "voice", Call.started_at >= periods[0].start, Call.started_at < periods[-1].end)
+        .subquery()
+    )
+    columns = ("answered", "missed", "menu_hangup", "voicemail", "called_back", "pending_callback", "unheard")
+    rows = db.session.execute(
+        select(per_call.c.period, per_call.c.number, func.count(),
+               *(func.sum(per_call.c[name]) for name in columns))
+        .where(per_call.c.period.is_not(None))
+        .group_by(per_call.c.period, per_call.c.number)
+    )
+    medians = _median_answers(periods)
+    figures = {}
+    for period, number, offered, answered, missed, menu, voicemails, called_back, pending, unheard in rows:
+        figures[(period, number)] = Figures(
+            offered=offered, answered=int(answered), missed=int(missed), menu_hangups=int(menu),
+            voicemails=int(voicemails), callbacks=int(called_back), pending_callbacks=int(pending),
+            unheard_voicemails=int(unheard), median_answer_s=medians.get((period, number)),
+        )
+    return figures
+
+
+def _median_answers(periods: Sequence[Period], *, by_number: bool = True) -> dict[tuple[int, str | None], float]:
+    """The median seconds from the operators' ring to an operator's key, per
+    (period, number), or per (period, None) with `by_number` False: the
+    answered calls' times, read and taken here."""
+    rows = db.session.execute(
+        select(_which(periods), Call.called_number, Call.rang_at, Call.answered_at)
+        .where(Call.channel == "voice", Call.answered_at.is_not(None), Call.rang_at.is_not(None),
+               Call.started_at >= periods[0].start, Call.started_at < periods[-1].end)
+    )
+    seconds: dict[tuple[int, str | None], list[float]] = {}
+    for period, number, rang_at, answered_at in rows:
+        if period is not None:
+            key = (period, number if by_number else None)
+            seconds.setdefault(key, []).append(max(0.0, (answered_at - rang_at).total_seconds()))
+    return {key: statistics.median(values) for key, values in seconds.items()}
+
+
+# --- per period, per day, per call ---------------------------------------------------------
+
+
+def by_number(period: Period, now: datetime) -> dict[str | None, Figures]:
+    """The figures of the calls that started in `period`, per hotline number
+    (None: calls recorded without one), as of `now`."""
+    return {number: figures for (_, number), figures in _aggregate([period], now).items()}
+
+
+def total(period: Period, now: datetime) -> Figures:
+    """The figures of the calls that started in `period`, every number together."""
+    counts = by_number(period, now).values()
+    summed = {name: sum(getattr(each, name) for each in counts)
+              for name in ("offered", "answered", "missed", "menu_hangups", "voicemails", "callbacks",
+                           "pending_callbacks", "unheard_voicemails")}
+    # The median over every answered call, not a median of the numbers' medians.
+    everyone = Figures(**summed)
+    if everyone.answered:
+        [(_, median)] = _median_answers([period], by_number=False).items()
+        everyone = replace(everyone, median_answer_s=median)
+    return everyone
+
+
+def daily(since: date, until: date, now: datetime, zone: ZoneInfo) -> list[DayFigures]:
+    """The figures per local day from `since` to `until` (both included) and
+    per hotline number, for the days and numbers that had calls; today's are
+    the day so far. Ordered by day, then number (None last). API.md's
+    `stats/hotline-daily`."""
+    if until < since:
+        raise InvalidInput("until must not be before since", field="until")
+    if (until - since).days >= MAX_DAYS:
+        raise InvalidInput(f"at most {MAX_DAYS} days at once", field="until")
+    days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
+    figures = _aggregate([_days(day, day, zone) for day in days], now)
+    return [DayFigures(days[period], number, each)
+            for (period, number), each in sorted(figures.items(), key=lambda item: (
+                item[0][0], item[0][1] is None, item[0][1] or ""))]
+
+
+def per_call(period: Period, now: datetime, *, limit: int = 500) -> list[CallFigures]:
+    """What became of each call that started in `period`, the latest first."""
+    first_answered_callback = (
+        select(func.min(CallbackAttempt.answered_at)).where(_ANSWERED_ATTEMPT).correlate(Call).scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Call, calls.missed(now), calls.menu_hangup(), first_answered_callback)
+        .where(Call.channel == "voice", Call.started_at >= period.start, Call.started_at < period.end)
+        .options(selectinload(Call.operator))
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(limit)
+    )
+    return [
+        CallFigures(
+            call_id=call.id,
+            started_at=call.started_at,
+            number=call.called_number,
+            answered=call.answered_at is not None,
+            answered_by=call.operator.name if call.answered_at is not None and call.operator else None,
+            answer_s=_seconds(call.rang_at, call.answered_at),
+            missed=bool(missed),
+            menu_hangup=bool(menu_hangup),
+            voicemail=call.voicemail_at is not None,
+            called_back_after_s=_seconds(call.voicemail_at or call.started_at, called_back_at),
+        )
+        for call, missed, menu_hangup, called_back_at in rows
+    ]
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
