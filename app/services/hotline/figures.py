@@ -21,7 +21,7 @@ they take `now` and never commit.
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from app.models import Call, CallbackAttempt
 from app.services.core.errors import InvalidInput
 from app.services.hotline import calls
 
-# The longest range `daily` answers at once (a year and a day, for a leap year).
+# The longest range `daily` answers at once (a leap year).
 MAX_DAYS = 366
 
 
@@ -196,11 +196,8 @@ def total(period: Period, now: datetime) -> Figures:
               for name in ("offered", "answered", "missed", "menu_hangups", "voicemails", "callbacks",
                            "pending_callbacks", "unheard_voicemails")}
     # The median over every answered call, not a median of the numbers' medians.
-    everyone = Figures(**summed)
-    if everyone.answered:
-        [(_, median)] = _median_answers([period], by_number=False).items()
-        everyone = replace(everyone, median_answer_s=median)
-    return everyone
+    median = _median_answers([period], by_number=False).get((0, None))
+    return Figures(**summed, median_answer_s=median)
 
 
 def daily(since: date, until: date, now: datetime, zone: ZoneInfo) -> list[DayFigures]:
