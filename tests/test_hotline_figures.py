@@ -242,7 +242,8 @@ def test_today_starts_at_local_midnight(app, scripted_day):
 
 
 def test_all_numbers_together_take_the_median_over_every_answered_call(app, scripted_day):
-    total = figures.total(figures.today(START, BRUSSELS), START)
+    today = figures.today(START, BRUSSELS)
+    total = figures.total(figures.by_number(today, START), today)
     assert (total.offered, total.answered, total.missed, total.menu_hangups, total.voicemails, total.callbacks,
             total.pending_callbacks, total.unheard_voicemails) == (8, 3, 2, 1, 2, 1, 1, 2)
     assert total.median_answer_s == 12  # 5, 12, 30

@@ -608,7 +608,8 @@ def hotline_figures():
     per_period = [figures.by_number(period, now) for period in periods]
     numbers = sorted({number for each in per_period for number in each}, key=lambda n: (n is None, n or ""))
     tables = [(number, [each.get(number, figures.Figures()) for each in per_period]) for number in numbers]
-    totals = [figures.total(period, now) for period in periods] if len(numbers) > 1 else None
+    totals = ([figures.total(each, period) for each, period in zip(per_period, periods, strict=True)]
+              if len(numbers) > 1 else None)
     return render_template("console/hotline.html", now=now, tables=tables, totals=totals,
                            calls_today=figures.per_call(periods[0], now))
 
