@@ -242,11 +242,24 @@ def test_today_starts_at_local_midnight(app, scripted_day):
 
 
 def test_all_numbers_together_take_the_median_over_every_answered_call(app, scripted_day):
-    today = figures.today(START, BRUSSELS)
-    total = figures.total(figures.by_number(today, START), today)
+    _, together = figures.today_and_week(START, BRUSSELS)
+    total = together.today
     assert (total.offered, total.answered, total.missed, total.menu_hangups, total.voicemails, total.callbacks,
             total.pending_callbacks, total.unheard_voicemails) == (8, 3, 2, 1, 2, 1, 1, 2)
     assert total.median_answer_s == 12  # 5, 12, 30
+    assert (together.week.offered, together.week.median_answer_s) == (10, 30)  # 5, 12, 30, 50, 50
+
+
+@pytest.mark.parametrize("now", [START, local(23, 8), local(29, 23, 59), local(30, 0)])
+def test_today_and_week_in_one_pass_add_up_as_each_period_alone(app, scripted_day, now):
+    # Saturday; Monday (today is the week's first day); Sunday night; the next Monday.
+    per_number, _ = figures.today_and_week(now, BRUSSELS)
+    today = figures.by_number(figures.today(now, BRUSSELS), now)
+    week = figures.by_number(figures.this_week(now, BRUSSELS), now)
+    assert set(per_number) == set(week)
+    for number, both in per_number.items():
+        assert both.week == week[number]
+        assert both.today == today.get(number, figures.Figures())
 
 
 def test_a_pending_call_back_and_an_unheard_voicemail_are_as_of_now(app, scripted_day):

@@ -604,14 +604,12 @@ def hotline_figures():
     there are several), and what became of each of today's calls."""
     now = clock.now()
     zone = local_zone()
-    periods = (figures.today(now, zone), figures.this_week(now, zone))
-    per_period = [figures.by_number(period, now) for period in periods]
-    numbers = sorted({number for each in per_period for number in each}, key=lambda n: (n is None, n or ""))
-    tables = [(number, [each.get(number, figures.Figures()) for each in per_period]) for number in numbers]
-    totals = ([figures.total(each, period) for each, period in zip(per_period, periods, strict=True)]
-              if len(numbers) > 1 else None)
+    per_number, together = figures.today_and_week(now, zone)
+    numbers = sorted(per_number, key=lambda number: (number is None, number or ""))
+    tables = [(number, [per_number[number].today, per_number[number].week]) for number in numbers]
+    totals = [together.today, together.week] if len(numbers) > 1 else None
     return render_template("console/hotline.html", now=now, tables=tables, totals=totals,
-                           calls_today=figures.per_call(periods[0], now))
+                           calls_today=figures.per_call(figures.today(now, zone), now))
 
 
 # Template helpers of this blueprint's pages.

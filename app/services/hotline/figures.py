@@ -130,61 +130,58 @@ def _which(periods: Sequence[Period]):
     return index(0, len(periods) - 1)
 
 
-def _aggregate(periods: Sequence[Period], now: datetime) -> dict[tuple[int, str | None], Figures]:
-    """Figures per (index of the period, hotline number) that has calls;
-    each of `periods` starts where the one before it ends."""
-    if not periods:
-        return {}
+COUNTS = ("offered", "answered", "missed", "menu_hangups", "voicemails", "callbacks", "pending_callbacks",
+          "unheard_voicemails")
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """The counts of some calls and their answer times: tallies add up (days
+    to a week, numbers to all), and give their Figures at the end."""
+
+    counts: tuple[int, ...] = (0,) * len(COUNTS)
+    answer_seconds: tuple[float, ...] = ()
+
+    def __add__(self, other: "_Tally") -> "_Tally":
+        return _Tally(tuple(a + b for a, b in zip(self.counts, other.counts, strict=True)),
+                      self.answer_seconds + other.answer_seconds)
+
+    def figures(self) -> Figures:
+        median = statistics.median(self.answer_seconds) if self.answer_seconds else None
+        return Figures(**dict(zip(COUNTS, self.counts, strict=True)), median_answer_s=median)
+
+
+def _tallies(periods: Sequence[Period], now: datetime) -> dict[tuple[int, str | None], _Tally]:
+    """A tally per (index of the period, hotline number) that has calls; each
+    of `periods` starts where the one before it ends. Two queries: the counts
+    as SQL aggregates, and the answered calls' times (their median is taken
+    in Python)."""
     assert all(before.end == after.start for before, after in zip(periods, periods[1:], strict=False))
+    in_periods = ((Call.channel == "voice") & (Call.started_at >= periods[0].start)
+                  & (Call.started_at < periods[-1].end))
     # The period and its counts per call in a subquery, grouped outside it:
     # PostgreSQL would not see that the CASE in GROUP BY (its boundaries
     # bound as other parameters) is the one selected.
-    per_call = (
-        select(
-            _which(periods).label("period"),
-            Call.called_number.label("number"),
-            case((Call.answered_at.is_not(None), 1), else_=0).label("answered"),
-            case((calls.missed(now), 1), else_=0).label("missed"),
-            case((calls.menu_hangup(), 1), else_=0).label("menu_hangup"),
-            case((Call.voicemail_at.is_not(None), 1), else_=0).label("voicemail"),
-            case((_called_back(), 1), else_=0).label("called_back"),
-            case((_pending_callback(), 1), else_=0).label("pending_callback"),
-            case((Call.voicemail_status == "unheard", 1), else_=0).label("unheard"),
-        )
-        .where(Call.channel == "voice", Call.started_at >= periods[0].start, Call.started_at < periods[-1].end)
-        .subquery()
-    )
-    columns = ("answered", "missed", "menu_hangup", "voicemail", "called_back", "pending_callback", "unheard")
+    criteria = (Call.answered_at.is_not(None), calls.missed(now), calls.menu_hangup(), Call.voicemail_at.is_not(None),
+                _called_back(), _pending_callback(), Call.voicemail_status == "unheard")
+    per_call = select(
+        _which(periods).label("period"), Call.called_number.label("number"),
+        *(case((criterion, 1), else_=0).label(f"c{index}") for index, criterion in enumerate(criteria)),
+    ).where(in_periods).subquery()
     rows = db.session.execute(
         select(per_call.c.period, per_call.c.number, func.count(),
-               *(func.sum(per_call.c[name]) for name in columns))
+               *(func.sum(per_call.c[f"c{index}"]) for index in range(len(criteria))))
         .group_by(per_call.c.period, per_call.c.number)
     )
-    medians = _median_answers(periods)
-    figures = {}
-    for period, number, offered, answered, missed, menu, voicemails, called_back, pending, unheard in rows:
-        figures[(period, number)] = Figures(
-            offered=offered, answered=int(answered), missed=int(missed), menu_hangups=int(menu),
-            voicemails=int(voicemails), callbacks=int(called_back), pending_callbacks=int(pending),
-            unheard_voicemails=int(unheard), median_answer_s=medians.get((period, number)),
-        )
-    return figures
-
-
-def _median_answers(periods: Sequence[Period], *, by_number: bool = True) -> dict[tuple[int, str | None], float]:
-    """The median seconds from the operators' ring to an operator's key, per
-    (period, number), or per (period, None) with `by_number` False: the
-    answered calls' times, read and taken here."""
-    rows = db.session.execute(
-        select(_which(periods), Call.called_number, Call.rang_at, Call.answered_at)
-        .where(Call.channel == "voice", Call.answered_at.is_not(None), Call.rang_at.is_not(None),
-               Call.started_at >= periods[0].start, Call.started_at < periods[-1].end)
-    )
+    counts = {(period, number): tuple(int(value) for value in values) for period, number, *values in rows}
     seconds: dict[tuple[int, str | None], list[float]] = {}
-    for period, number, rang_at, answered_at in rows:
-        key = (period, number if by_number else None)
-        seconds.setdefault(key, []).append(max(0.0, (answered_at - rang_at).total_seconds()))
-    return {key: statistics.median(values) for key, values in seconds.items()}
+    answered = db.session.execute(
+        select(_which(periods), Call.called_number, Call.rang_at, Call.answered_at)
+        .where(in_periods, Call.answered_at.is_not(None), Call.rang_at.is_not(None))
+    )
+    for period, number, rang_at, answered_at in answered:
+        seconds.setdefault((period, number), []).append(max(0.0, (answered_at - rang_at).total_seconds()))
+    return {key: _Tally(values, tuple(seconds.get(key, ()))) for key, values in counts.items()}
 
 
 # --- per period, per day, per call ---------------------------------------------------------
@@ -193,17 +190,31 @@ def _median_answers(periods: Sequence[Period], *, by_number: bool = True) -> dic
 def by_number(period: Period, now: datetime) -> dict[str | None, Figures]:
     """The figures of the calls that started in `period`, per hotline number
     (None: calls recorded without one), as of `now`."""
-    return {number: figures for (_, number), figures in _aggregate([period], now).items()}
+    return {number: tally.figures() for (_, number), tally in _tallies([period], now).items()}
 
 
-def total(per_number: dict[str | None, Figures], period: Period) -> Figures:
-    """Every number together: `per_number`, the figures of `period` (by_number), added up."""
-    summed = {name: sum(getattr(each, name) for each in per_number.values())
-              for name in ("offered", "answered", "missed", "menu_hangups", "voicemails", "callbacks",
-                           "pending_callbacks", "unheard_voicemails")}
-    # The median over every answered call, not a median of the numbers' medians.
-    median = _median_answers([period], by_number=False).get((0, None))
-    return Figures(**summed, median_answer_s=median)
+@dataclass(frozen=True)
+class TodayAndWeek:
+    today: Figures
+    week: Figures
+
+
+def today_and_week(now: datetime, zone: ZoneInfo) -> tuple[dict[str | None, TodayAndWeek], TodayAndWeek]:
+    """The figures of today and of this week, per hotline number and every
+    number together: the managers' page. One pass over the week, cut at
+    today's midnights (its days before today, today, its days after)."""
+    week, day = this_week(now, zone), today(now, zone)
+    tallies = _tallies([Period(week.start, day.start), day, Period(day.end, week.end)], now)
+    numbers = {number for _, number in tallies}
+    empty = _Tally()
+
+    def both(parts: list[_Tally]) -> TodayAndWeek:
+        return TodayAndWeek(today=parts[1].figures(), week=sum(parts, empty).figures())
+
+    def parts_of(numbers_: set[str | None]) -> list[_Tally]:
+        return [sum((tallies.get((index, number), empty) for number in numbers_), empty) for index in range(3)]
+
+    return {number: both(parts_of({number})) for number in numbers}, both(parts_of(numbers))
 
 
 def daily(since: date, until: date, now: datetime, zone: ZoneInfo) -> list[DayFigures]:
@@ -216,9 +227,9 @@ def daily(since: date, until: date, now: datetime, zone: ZoneInfo) -> list[DayFi
     if (until - since).days >= MAX_DAYS:
         raise InvalidInput(f"at most {MAX_DAYS} days at once", field="until")
     days = [since + timedelta(days=offset) for offset in range((until - since).days + 1)]
-    figures = _aggregate([_days(day, day, zone) for day in days], now)
-    return [DayFigures(days[period], number, each)
-            for (period, number), each in sorted(figures.items(), key=lambda item: (
+    tallies = _tallies([_days(day, day, zone) for day in days], now)
+    return [DayFigures(days[period], number, tally.figures())
+            for (period, number), tally in sorted(tallies.items(), key=lambda item: (
                 item[0][0], item[0][1] is None, item[0][1] or ""))]
 
 
