@@ -10,13 +10,14 @@ caller left one; *called back* once a call-back attempt was answered (after
 that attempt's answered_at − the voicemail's time, or the call's start when
 there is none). Still open, as of `now`: *pending call-backs* (the caller
 agreed, no attempt answered, the call still waiting) and *unheard voicemails*.
-SMS contacts are not calls offered: they have figures of their own.
+SMS contacts are no calls: they are not counted here.
 
-Counts are SQL aggregates, one query per set of periods; the median time to
-answer is taken in Python over the answered calls' times (a day or a week
-of them). `daily` gives API.md's `stats/hotline-daily` rows; the managers'
-page (console) reads `by_number` for today and this week. Plain functions:
-they take `now` and never commit.
+Counts are SQL aggregates, one query per set of periods that follow each
+other; the median time to answer is taken in Python over the answered
+calls' times (a day or a week of them). `daily` gives API.md's
+`stats/hotline-daily` rows (its `callbacks`: the calls called back); the
+managers' page (console) reads `today_and_week` and `per_call`. Plain
+functions: they take `now` and never commit.
 """
 
 import statistics
