@@ -143,6 +143,27 @@ class Defaults:
     SMS_CONVERSATION_HOURS = 12
     # When the hotline answers, as the automatic reply to a first text says it.
     HOTLINE_HOURS = "24/7"
+    # The automatic reply to a help-seeker's first text, per language ("nl",
+    # "fr", "en"; "{hours}" becomes HOTLINE_HOURS): in the language of that
+    # text when its words tell (app/texts/sms.py), else all three, one a line.
+    # Someone else may read the phone, so these name no organisation and no
+    # subject, ask when it is safe to write back and suggest deleting the
+    # conversation: keep it so. Set in instance/config.py, e.g.
+    # SMS_AUTO_REPLY = {"nl": "Bedankt voor je bericht. ..."}; a language left
+    # out keeps its text below. Checked at start-up (a bad value stops the app
+    # with a message): known languages, no empty text, no placeholder but
+    # {hours}, all three together at most one SMS of 1600 characters. Plain
+    # GSM 03.38 characters keep it in 160-character segments (see app/texts/sms.py).
+    SMS_AUTO_REPLY = {
+        "nl": "Bedankt voor je bericht. We antwoorden zo snel mogelijk (bereikbaar {hours}). Laat weten wanneer we "
+              "je veilig kunnen terugschrijven. Wis dit gesprek als iemand anders je telefoon kan zien. "
+              "Dringend? Bel 112.",
+        "fr": "Merci pour votre message. Nous répondons au plus vite (joignables {hours}). Dites-nous quand nous "
+              "pouvons vous répondre sans risque. Effacez cette conversation si quelqu'un d'autre peut voir votre "
+              "téléphone. Urgent ? Appelez le 112.",
+        "en": "Thank you for your message. We reply as soon as we can (available {hours}). Tell us when it is safe "
+              "to write back. Delete this conversation if someone else may see your phone. Urgent? Call 112.",
+    }
 
     SMTP_HOST = None
     SMTP_PORT = 25

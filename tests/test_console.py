@@ -476,6 +476,26 @@ def test_an_operator_answers_a_text_through_twilio(client, people, twilio, clock
     assert auto_reply.form["To"] == SEEKER
 
 
+@pytest.mark.parametrize("twilio_answers, shown", [
+    (201, "Safety advice sent 11/28/26, 9:03 PM"),
+    (500, "Safety advice waiting to be sent since 11/28/26, 9:03 PM"),  # to be tried again
+    (400, "Safety advice not sent (11/28/26, 9:03 PM)"),
+])
+def test_the_operator_sees_whether_the_safety_advice_went_out(client, people, twilio, clock, twilio_answers,
+                                                                shown):
+    clock.advance(minutes=3)
+    if twilio_answers != 201:
+        twilio.answer_next(twilio_answers)
+    text = sms(client)
+    make.login(client, people["operator"])
+    html = html_of(client.get(f"/console/calls/{text.id}"))
+    advice = re.search(r'<p id="safety-advice"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert shown in " ".join(advice.split())
+    assert "asked when it is safe to write back and suggested deleting the conversation" in advice
+    # A voice call has no such line.
+    assert 'id="safety-advice"' not in html_of(client.get(f"/console/calls/{voice_call(client).id}"))
+
+
 @pytest.mark.parametrize("status, shown, outbox_status", [
     (500, "Not sent yet, tried again later: Twilio 500", "pending"),
     (400, "Not sent: Twilio 400", "failed"),

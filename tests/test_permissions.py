@@ -135,6 +135,8 @@ EXPECTED = {
     "console.take_offer": page(*REQUEST_KEEPERS),
     "console.pass_offer": page(*REQUEST_KEEPERS),
     "console.call_log_csv": page(*HOTLINE),
+    # The hotline's figures: every manager (the hotline belongs to no region) and admins.
+    "console.hotline_figures": page("other_manager", "manager", "admin"),
     "console.save": page(*CALL_WORKERS),
     "console.preview": page(*CALL_WORKERS),
     "console.hold": page(*CALL_WORKERS),

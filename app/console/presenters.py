@@ -52,3 +52,27 @@ def caller_text(call: Call) -> str:
 
 def call_duration(call: Call) -> str:
     return stopwatch(call.duration_s) if call.duration_s is not None else ""
+
+
+def seconds_text(seconds: float) -> str:
+    """34 s, 2 min 05 s, 3 h 05 min: how long until an answer or a call-back."""
+    whole = round(seconds)
+    if whole < 60:
+        return _("%(n)d s", n=whole)
+    if whole < 3600:
+        return _("%(m)d min %(s)02d s", m=whole // 60, s=whole % 60)
+    return minutes_text(whole)
+
+
+def call_fate(row) -> str:
+    """What became of a call, from its figures (app.services.hotline.figures.CallFigures)."""
+    fates = []
+    if row.answered:
+        fates.append(_("answered"))
+    if row.missed:
+        fates.append(_("missed"))
+    if row.menu_hangup:
+        fates.append(_("hung up in the menu"))
+    if row.voicemail:
+        fates.append(_("voicemail"))
+    return ", ".join(fates) or _("in progress")

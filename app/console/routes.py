@@ -9,7 +9,8 @@ Hold links the hold to the call (three).
 Who: operators, managers and admins open every page here; working a call
 (taking it, recording it, answering by SMS, recording a turn-away) is for
 operators and managers, as the services say. Partners and shelter staff get
-403 everywhere: they never see a call, a note or a number.
+403 everywhere: they never see a call, a note or a number. The hotline's
+figures are for managers and admins only.
 """
 
 import csv
@@ -24,10 +25,10 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.clock import iso_local
+from app.clock import iso_local, local_zone
 from app.console import bp
 from app.console.callbacks import callback_context
-from app.console.presenters import call_duration, caller_text, minutes_text, waiting_text
+from app.console.presenters import call_duration, call_fate, caller_text, minutes_text, seconds_text, waiting_text
 from app.extensions import db, htmx
 from app.models import Call
 from app.models.facility import LANGUAGES
@@ -36,7 +37,7 @@ from app.models.placement import RISK_LEVELS, TURN_AWAY_REASONS
 from app.presenters import kind_label
 from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.hotline import call_records, calls, conversations, risk
+from app.services.hotline import call_records, calls, conversations, figures, risk
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
 from app.services.placement import closing, holds, offers, referrals, turn_aways
 from app.services.placement import requests as waiting_list
@@ -166,6 +167,7 @@ def _call_context(call: Call, now, **extra) -> dict:
         turn_away=call_records.turn_away_of(call),
         messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
+        safety_advice=conversations.safety_advice(call) if call.channel == "sms" else None,
         waiting=waiting_text(call, now, call_records.last_messages([call.id]).get(call.id)),
         languages=LANGUAGES,
         outcomes=OUTCOMES,
@@ -593,8 +595,26 @@ def call_log_csv():
                     headers={"Content-Disposition": f'attachment; filename="calls-{day}.csv"'})
 
 
+# --- the hotline's own figures ------------------------------------------------------
+
+
+@bp.route("/hotline")
+@roles_required(*access.HOTLINE_FIGURE_READERS)
+def hotline_figures():
+    """Today and this week, per hotline number dialled (and all together when
+    there are several), and what became of each of today's calls."""
+    now = clock.now()
+    zone = local_zone()
+    per_number, together = figures.today_and_week(now, zone)
+    numbers = sorted(per_number, key=lambda number: (number is None, number or ""))
+    tables = [(number, [per_number[number].today, per_number[number].week]) for number in numbers]
+    totals = [together.today, together.week] if len(numbers) > 1 else None
+    return render_template("console/hotline.html", now=now, tables=tables, totals=totals,
+                           calls_today=figures.per_call(figures.today(now, zone), now))
+
+
 # Template helpers of this blueprint's pages.
 @bp.context_processor
 def _helpers() -> dict:
     return {"caller_text": caller_text, "call_duration": call_duration, "waiting_text": waiting_text,
-            "minutes_text": minutes_text}
+            "minutes_text": minutes_text, "seconds_text": seconds_text, "call_fate": call_fate}

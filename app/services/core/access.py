@@ -111,6 +111,10 @@ REQUEST_KEEPERS = ("operator", "manager")
 # shelter staff never see a call (PRODUCT.md section 2).
 CALL_READERS = ("operator", "manager", "admin")
 CALL_WORKERS = ("operator", "manager")
+# The hotline's own figures (answered, missed, by whom and how fast): for
+# managers, who run the hotline, and admins. Not operators: the page rates
+# colleagues by name.
+HOTLINE_FIGURE_READERS = ("manager", "admin")
 # Risk screening (PRODUCT.md section 5, rule 11): the answers are as sensitive
 # as notes, so operators and managers alone read and record them (admins, who
 # read calls, do not). A contact's level is a fact of the call: every call
