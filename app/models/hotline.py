@@ -24,7 +24,12 @@ class Call(db.Model):
     """One hotline contact, by voice or SMS."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_status_started_at", "status", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_status_started_at", "status", "started_at"),
+        # The hotline's figures read a period of calls; the missed-calls alert, a window of rings.
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_rang_at", "rang_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Twilio's CallSid, or the first MessageSid of an SMS conversation.
