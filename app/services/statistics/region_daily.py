@@ -19,10 +19,11 @@ no kind and is not counted here.
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import groupby
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.models import (
@@ -34,10 +35,14 @@ from app.models import (
     Hold,
     PlacementRequest,
     Referral,
+    Region,
     TurnAway,
 )
 from app.models.placement import HOLD_OUTCOMES, HOLDING_STATUSES, TURN_AWAY_REASONS
 from app.models.statistics import RegionKindDay
+from app.services.core.access import STATISTICS_READERS, statistics_region_ids
+from app.services.core.errors import Forbidden, InvalidInput
+from app.services.core.validation import calendar_date
 from app.services.placement.criteria import NEEDS
 from app.services.statistics import days
 
@@ -394,3 +399,50 @@ def _referral_acceptances(start: datetime, end: datetime, kinds: dict[str, int])
         if kind in kinds:
             hours[(region_id, kinds[kind])].append((accepted_at[referral_id] - created_at).total_seconds() / 3600)
     return hours
+
+
+# --- reading ---------------------------------------------------------------------------
+
+# The longest period one read may ask for: a year, leap day included.
+MAX_PERIOD_DAYS = 366
+DEFAULT_PERIOD_DAYS = 30
+
+
+def read(user, now: datetime, *, region: str | None = None, kind: str | None = None, since=None,
+         until=None) -> list[RegionKindDay]:
+    """The rows from `since` to `until` (local days, both included; default
+    the 30 days up to today) of the regions `user` reads (managers: theirs;
+    admins: all), or of one `region` (slug) and one `kind` (code), by day,
+    region and kind. Forbidden for another region than a manager's own;
+    InvalidInput for an unknown region or kind, a bad date, a period reversed
+    or longer than MAX_PERIOD_DAYS."""
+    allowed = statistics_region_ids(user)
+    if user is None or not user.has_role(*STATISTICS_READERS):
+        raise Forbidden("the statistics are for managers and admins")
+    until = calendar_date(until, "until") or days.local_day(now)
+    since = calendar_date(since, "since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if since > until:
+        raise InvalidInput("since must not be after until", field="since")
+    if (until - since).days >= MAX_PERIOD_DAYS:
+        raise InvalidInput(f"ask for at most {MAX_PERIOD_DAYS} days at once", field="since")
+    query = (select(RegionKindDay)
+             .join(Region, RegionKindDay.region_id == Region.id)
+             .join(CapacityKind, RegionKindDay.kind_id == CapacityKind.id)
+             .options(contains_eager(RegionKindDay.region), contains_eager(RegionKindDay.kind))
+             .where(RegionKindDay.day >= since, RegionKindDay.day <= until)
+             .order_by(RegionKindDay.day, Region.slug, CapacityKind.position, CapacityKind.id))
+    if region:
+        region_id = db.session.scalar(select(Region.id).where(Region.slug == region))
+        if region_id is None:
+            raise InvalidInput(f"unknown region {region!r}", field="region")
+        if allowed is not None and region_id not in allowed:
+            raise Forbidden("you may read the statistics of your own regions only")
+        query = query.where(RegionKindDay.region_id == region_id)
+    elif allowed is not None:
+        query = query.where(RegionKindDay.region_id.in_(allowed))
+    if kind:
+        kind_id = db.session.scalar(select(CapacityKind.id).where(CapacityKind.code == kind))
+        if kind_id is None:
+            raise InvalidInput(f"unknown kind {kind!r}", field="kind")
+        query = query.where(RegionKindDay.kind_id == kind_id)
+    return list(db.session.scalars(query))
