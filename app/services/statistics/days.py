@@ -43,7 +43,7 @@ def replace_day(model, day: date, rows: list[dict], key: tuple[str, ...]) -> Non
     upsert(model, [{"day": day, **row} for row in rows], ("day", *key))
     columns = [getattr(model, name) for name in key]
     kept = {tuple(row[name] for name in key) for row in rows}
-    stale = [found for found in db.session.execute(select(*columns).where(model.day == day)).tuples()
+    stale = [found for found in db.session.execute(select(*columns).where(model.day == day))
              if tuple(found) not in kept]
     if stale:
         db.session.execute(delete(model).where(model.day == day, tuple_(*columns).in_(stale))

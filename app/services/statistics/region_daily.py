@@ -124,7 +124,7 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
     units = {unit_id: (facility_id, region_id, kind_id, available) for unit_id, facility_id, region_id, kind_id,
              available in db.session.execute(select(CapacityUnit.id, CapacityUnit.facility_id,
                                                     CapacityUnit.region_id, CapacityUnit.kind_id,
-                                                    CapacityUnit.available)).tuples()}
+                                                    CapacityUnit.available))}
     available = _available_at_start(start, end, units)
     held: Counter = Counter()
     open_ = _switch_at_start(start)
@@ -134,7 +134,7 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
         select(CapacityChange.unit_id, CapacityChange.at, CapacityChange.after)
         .where(CapacityChange.field == "available", CapacityChange.at >= start, CapacityChange.at < end)
         .order_by(CapacityChange.at, CapacityChange.id)
-    ).tuples():
+    ):
         events.append((at, "available", unit_id, after))
 
     for unit_id, places, created_at, ended_at in _hold_intervals(start, end):
@@ -215,7 +215,7 @@ def _available_at_start(start: datetime, end: datetime, units: dict) -> dict[int
     )
     for unit_id, before in db.session.execute(
         select(CapacityChange.unit_id, CapacityChange.before).where(CapacityChange.id.in_(first_in_day))
-    ).tuples():
+    ):
         found.setdefault(unit_id, before)
     with_history = set(db.session.scalars(select(CapacityChange.unit_id).distinct()))
     for unit_id, (_, _, _, available_now) in units.items():
@@ -232,7 +232,7 @@ def _hold_intervals(start: datetime, end: datetime):
         select(Hold.unit_id, Hold.places, Hold.created_at, Hold.expires_at, Hold.closed_at)
         .where(Hold.created_at < end, Hold.expires_at > start,
                or_(Hold.closed_at.is_(None), Hold.closed_at > start))
-    ).tuples()
+    )
     for unit_id, places, created_at, expires_at, closed_at in rows:
         ended_at = min(expires_at, closed_at) if closed_at else expires_at
         if created_at < ended_at:
@@ -252,7 +252,7 @@ def _switch_history():
         select(AuditEvent.object_id, AuditEvent.at, AuditEvent.action, AuditEvent.details)
         .where(AuditEvent.object_type == Facility.__tablename__, AuditEvent.action.in_(SWITCH_ACTIONS))
         .order_by(AuditEvent.object_id, AuditEvent.at, AuditEvent.id)
-    ).tuples()
+    )
     history = defaultdict(list)
     for facility_id, at, action, details in rows:
         state = _switched_to(action, details or {})
@@ -331,7 +331,7 @@ def _turn_aways(start: datetime, end: datetime, now: datetime, kinds: dict[str, 
         select(TurnAway.region_id, TurnAway.reason, TurnAway.criteria)
         .where(TurnAway.at >= start, TurnAway.at < end, TurnAway.region_id.is_not(None),
                or_(TurnAway.withdrawn_at.is_(None), TurnAway.withdrawn_at > now))
-    ).tuples():
+    ):
         kind_id = _kind_of(criteria, kinds)
         if kind_id is not None:
             reasons[(region_id, kind_id)][reason] += 1
@@ -345,7 +345,7 @@ def _requests_opened(start: datetime, end: datetime, kinds: dict[str, int]) -> C
         select(PlacementRequest.region_id, PlacementRequest.criteria)
         .where(PlacementRequest.opened_at >= start, PlacementRequest.opened_at < end,
                PlacementRequest.region_id.is_not(None))
-    ).tuples():
+    ):
         kind_id = _kind_of(criteria, kinds)
         if kind_id is not None:
             opened[(region_id, kind_id)] += 1
@@ -363,7 +363,7 @@ def _hold_outcomes(start: datetime, end: datetime, now: datetime) -> dict[tuple[
         .join(CapacityUnit, Hold.unit_id == CapacityUnit.id)
         .where(or_(and_(Hold.closed_at >= start, Hold.closed_at < end),
                    and_(Hold.expires_at >= start, Hold.expires_at < end)))
-    ).tuples():
+    ):
         if status in HOLDING_STATUSES:
             if expires_at > now:
                 continue
@@ -385,7 +385,7 @@ def _referral_acceptances(start: datetime, end: datetime, kinds: dict[str, int])
             select(AuditEvent.object_id, AuditEvent.at, AuditEvent.details)
             .where(AuditEvent.action == "referral.status", AuditEvent.object_type == Referral.__tablename__,
                    AuditEvent.at >= start, AuditEvent.at < end)
-        ).tuples()
+        )
         if (details or {}).get("after") == "accepted"
     }
     hours: dict[tuple[int, int], list] = defaultdict(list)
@@ -395,7 +395,7 @@ def _referral_acceptances(start: datetime, end: datetime, kinds: dict[str, int])
         select(Referral.id, Referral.created_at, Referral.kind, Facility.region_id)
         .join(Facility, Referral.facility_id == Facility.id)
         .where(Referral.id.in_(accepted_at))
-    ).tuples():
+    ):
         if kind in kinds:
             hours[(region_id, kinds[kind])].append((accepted_at[referral_id] - created_at).total_seconds() / 3600)
     return hours
