@@ -197,6 +197,15 @@ def test_today_is_the_day_so_far_and_not_final(w, clock):
     assert region_daily.compute_day(DAY + timedelta(days=1), clock.now()) == 0  # not begun
 
 
+def test_a_facility_closed_by_editing_it_counts_no_places_from_then(w, clock):
+    clock.at = local(12)  # A's 2 and C's 3 free since midnight; C closed by an admin's edit
+    make.facility("c", units={"crisis_bed": (3, 3)}, open_for_intake=False, closed_reason="renovation")
+    clock.at = local(12, day=DAY + timedelta(days=1))
+    region_daily.compute_day(DAY, clock.now())
+    beds = rows()[("antwerpen", "crisis_bed", DAY)]
+    assert (beds["mean_free"], beds["min_free"]) == ((5 * 12 + 2 * 12) / 24, 2)
+
+
 def test_computing_a_day_twice_gives_the_same_rows_and_no_duplicates(w, clock):
     script_the_day(w, clock)
     region_daily.compute_day(DAY, clock.now())
@@ -286,6 +295,13 @@ def test_the_job_keeps_today_current_and_finalises_the_days_past(w, clock):
     computed = dict(db.session.execute(select(StatisticDay.day, StatisticDay.final)).all())
     # The week before, computed final once (nothing of it needs it again).
     assert computed == {**{DAY - timedelta(days=back): True for back in range(1, 8)}, DAY: False}
+    # The units were made at START (21:00 the day before): none before that
+    # day; on it, 0 free (their history's first `before`) until 21:00, then 5.
+    found = rows()
+    assert {key[2] for key in found} == {DAY - timedelta(days=1), DAY}
+    eve = found[("antwerpen", "crisis_bed", DAY - timedelta(days=1))]
+    assert (eve["mean_free"], eve["min_free"], eve["hours_at_zero"], eve["facilities"], eve["final"]) == (
+        round(5 * 3 / 24, 2), 0, 21.0, 3, True)
 
     clock.at = local(0, 5, day=DAY + timedelta(days=1))
     capacity.set_available(w.admin, w.a.units[0], 0, w.a.units[0].version, clock.now())

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
@@ -127,7 +127,8 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
                                                     CapacityUnit.available))}
     available = _available_at_start(start, end, units)
     held: Counter = Counter()
-    open_ = _switch_at_start(start)
+    switch_history = _switch_history()
+    open_ = _switch_at_start(switch_history, start)
     events: list[tuple[datetime, str, int, object]] = []
 
     for unit_id, at, after in db.session.execute(
@@ -145,7 +146,7 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
         if ended_at < end:
             events.append((ended_at, "held", unit_id, -places))
 
-    for at, facility_id, switched_open in _switches(start, end):
+    for at, facility_id, switched_open in _switches(switch_history, start, end):
         events.append((at, "open", facility_id, switched_open))
 
     def free_of(unit_id: int) -> int:
@@ -199,29 +200,29 @@ def _available_at_start(start: datetime, end: datetime, units: dict) -> dict[int
     """What each unit that existed during the day had available at its start:
     its last change before the day, or else its first change's `before`; a
     unit without any history, what it has now. Units whose history begins
-    after the day are left out."""
-    last_before = (
-        select(func.max(CapacityChange.id))
-        .where(CapacityChange.field == "available", CapacityChange.at < start)
+    after the day are left out. One pass over the history, grouped by unit."""
+    per_unit = (
+        select(CapacityChange.unit_id,
+               func.max(case((CapacityChange.at < start, CapacityChange.id))).label("last_before"),
+               func.min(case((CapacityChange.at < end, CapacityChange.id))).label("first"))
+        .where(CapacityChange.field == "available")
         .group_by(CapacityChange.unit_id)
+        .subquery()
     )
-    found = dict(db.session.execute(
-        select(CapacityChange.unit_id, CapacityChange.after).where(CapacityChange.id.in_(last_before))
-    ).all())
-    first_in_day = (
-        select(func.min(CapacityChange.id))
-        .where(CapacityChange.field == "available", CapacityChange.at >= start, CapacityChange.at < end)
-        .group_by(CapacityChange.unit_id)
-    )
-    for unit_id, before in db.session.execute(
-        select(CapacityChange.unit_id, CapacityChange.before).where(CapacityChange.id.in_(first_in_day))
+    found = {unit_id: available_now for unit_id, (_, _, _, available_now) in units.items()}
+    for unit_id, last_before, before, after in db.session.execute(
+        select(per_unit.c.unit_id, per_unit.c.last_before, CapacityChange.before, CapacityChange.after)
+        .outerjoin(CapacityChange, CapacityChange.id == func.coalesce(per_unit.c.last_before, per_unit.c.first))
     ):
-        found.setdefault(unit_id, before)
-    with_history = set(db.session.scalars(select(CapacityChange.unit_id).distinct()))
-    for unit_id, (_, _, _, available_now) in units.items():
-        if unit_id not in with_history:
-            found[unit_id] = available_now
-    return {unit_id: value for unit_id, value in found.items() if unit_id in units}
+        if unit_id not in found:
+            continue
+        if last_before is not None:
+            found[unit_id] = after
+        elif before is not None:
+            found[unit_id] = before
+        else:  # its history begins after the day
+            del found[unit_id]
+    return found
 
 
 def _hold_intervals(start: datetime, end: datetime):
@@ -246,7 +247,7 @@ def _switched_to(action: str, details: dict) -> bool | None:
     return details.get("open_for_intake")
 
 
-def _switch_history():
+def _switch_history() -> dict[int, list[tuple[datetime, str, bool]]]:
     """Per facility, its intake switch's known states in time order."""
     rows = db.session.execute(
         select(AuditEvent.object_id, AuditEvent.at, AuditEvent.action, AuditEvent.details)
@@ -261,12 +262,12 @@ def _switch_history():
     return history
 
 
-def _switch_at_start(start: datetime) -> dict[int, bool]:
+def _switch_at_start(history, start: datetime) -> dict[int, bool]:
     """Each facility's intake switch at `start`: its last known state before,
     or else the state before its first switch (a switch changes it; a save
     records it as it was); a facility with no history, its switch now."""
     current = dict(db.session.execute(select(Facility.id, Facility.open_for_intake)).all())
-    for facility_id, states in _switch_history().items():
+    for facility_id, states in history.items():
         before = [state for at, _, state in states if at < start]
         if before:
             current[facility_id] = before[-1]
@@ -276,8 +277,8 @@ def _switch_at_start(start: datetime) -> dict[int, bool]:
     return current
 
 
-def _switches(start: datetime, end: datetime):
-    for facility_id, states in _switch_history().items():
+def _switches(history, start: datetime, end: datetime):
+    for facility_id, states in history.items():
         for at, _, state in states:
             if start <= at < end:
                 yield at, facility_id, state
