@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
@@ -121,11 +121,7 @@ class _FreeFigures:
 
 
 def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeFigures]:
-    units = {unit_id: (facility_id, region_id, kind_id, available) for unit_id, facility_id, region_id, kind_id,
-             available in db.session.execute(select(CapacityUnit.id, CapacityUnit.facility_id,
-                                                    CapacityUnit.region_id, CapacityUnit.kind_id,
-                                                    CapacityUnit.available))}
-    available = _available_at_start(start, end, units)
+    units, available = _units_at_start(start, end)
     held: Counter = Counter()
     switch_history = _switch_history()
     open_ = _switch_at_start(switch_history, start)
@@ -158,7 +154,7 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
     sums: Counter = Counter()
     since: dict[tuple[int, int], datetime] = {}
     for unit_id in available:
-        facility_id, region_id, kind_id, _ = units[unit_id]
+        facility_id, region_id, kind_id = units[unit_id]
         by_facility[facility_id].append(unit_id)
         figures[(region_id, kind_id)].facilities.add(facility_id)
         sums[(region_id, kind_id)] += free_of(unit_id)
@@ -196,33 +192,41 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
     return dict(figures)
 
 
-def _available_at_start(start: datetime, end: datetime, units: dict) -> dict[int, int]:
-    """What each unit that existed during the day had available at its start:
-    its last change before the day, or else its first change's `before`; a
-    unit without any history, what it has now. Units whose history begins
-    after the day are left out. One pass over the history, grouped by unit."""
-    per_unit = (
-        select(CapacityChange.unit_id,
-               func.max(case((CapacityChange.at < start, CapacityChange.id))).label("last_before"),
-               func.min(case((CapacityChange.at < end, CapacityChange.id))).label("first"))
-        .where(CapacityChange.field == "available")
-        .group_by(CapacityChange.unit_id)
-        .subquery()
-    )
-    found = {unit_id: available_now for unit_id, (_, _, _, available_now) in units.items()}
-    for unit_id, last_before, before, after in db.session.execute(
-        select(per_unit.c.unit_id, per_unit.c.last_before, CapacityChange.before, CapacityChange.after)
-        .outerjoin(CapacityChange, CapacityChange.id == func.coalesce(per_unit.c.last_before, per_unit.c.first))
+def _history_of_unit(column, *where, newest_first: bool = False):
+    """One value of the unit's first (or newest) change of its available
+    count meeting `where`: the history's order is its ids' (append-only), so
+    this is one step along the index on (unit, id)."""
+    return (select(column)
+            .where(CapacityChange.unit_id == CapacityUnit.id, CapacityChange.field == "available", *where)
+            .order_by(CapacityChange.id.desc() if newest_first else CapacityChange.id)
+            .limit(1)
+            .scalar_subquery())
+
+
+def _units_at_start(start: datetime, end: datetime) -> tuple[dict, dict[int, int]]:
+    """Every unit's (facility, region, kind), and what each unit that existed
+    during the day had available at its start: its last change before the
+    day, or else its first change's `before`; a unit without any history,
+    what it has now. A unit whose history begins after the day did not exist
+    yet and is left out of the second."""
+    units, available = {}, {}
+    for unit_id, facility_id, region_id, kind_id, available_now, after_last, first_at, first_before in (
+        db.session.execute(select(
+            CapacityUnit.id, CapacityUnit.facility_id, CapacityUnit.region_id, CapacityUnit.kind_id,
+            CapacityUnit.available,
+            _history_of_unit(CapacityChange.after, CapacityChange.at < start, newest_first=True),
+            _history_of_unit(CapacityChange.at),
+            _history_of_unit(CapacityChange.before),
+        ))
     ):
-        if unit_id not in found:
-            continue
-        if last_before is not None:
-            found[unit_id] = after
-        elif before is not None:
-            found[unit_id] = before
-        else:  # its history begins after the day
-            del found[unit_id]
-    return found
+        units[unit_id] = (facility_id, region_id, kind_id)
+        if after_last is not None:
+            available[unit_id] = after_last
+        elif first_at is None:
+            available[unit_id] = available_now
+        elif first_at < end:
+            available[unit_id] = first_before
+    return units, available
 
 
 def _hold_intervals(start: datetime, end: datetime):
@@ -417,9 +421,9 @@ def read(user, now: datetime, *, region: str | None = None, kind: str | None = N
     region and kind. Forbidden for another region than a manager's own;
     InvalidInput for an unknown region or kind, a bad date, a period reversed
     or longer than MAX_PERIOD_DAYS."""
-    allowed = statistics_region_ids(user)
     if user is None or not user.has_role(*STATISTICS_READERS):
         raise Forbidden("the statistics are for managers and admins")
+    allowed = statistics_region_ids(user)
     until = calendar_date(until, "until") or days.local_day(now)
     since = calendar_date(since, "since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if since > until:
