@@ -104,7 +104,8 @@ def compute_day(day: date, now: datetime) -> int:
 @dataclass
 class _FreeFigures:
     """One region and kind's free places so far: their integral over time
-    (place-seconds), the lowest, the seconds at zero, the facilities."""
+    (place-seconds), the lowest (set by the first span: every region and
+    kind has one, the day not being empty), the seconds at zero, the facilities."""
 
     integral: float = 0.0
     lowest: int | None = None
@@ -188,7 +189,6 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
                 sums[group] += free_of(unit_id) - before[unit_id]
     for group, figure in figures.items():
         figure.add(sums[group], (end - since[group]).total_seconds())
-        figure.lowest = figure.lowest or 0
     return dict(figures)
 
 
