@@ -15,8 +15,10 @@ from app.services import demo
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
 from app.services.core.errors import ServiceError
+from app.services.core.validation import calendar_date
 from app.services.registry import facility_files
 from app.services.scheduling import retention
+from app.services.statistics import daily as daily_statistics
 from app.web import simulator, simulator_twiml
 from app.web.simulator_transport import InProcess, OverHttp, SimulatorError
 
@@ -27,6 +29,7 @@ users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 facilities_cli = AppGroup("facilities", help="Import and export facility files.")
 hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers.")
+stats_cli = AppGroup("stats", help="The daily statistics.")
 
 
 def _fail(error: ServiceError):
@@ -285,9 +288,31 @@ def erase_numbers():
     click.echo(f"erased {erased} kept caller numbers")
 
 
+@stats_cli.command("rebuild")
+@click.option("--since", required=True, help="The first day to compute again, YYYY-MM-DD (up to today).")
+def rebuild_statistics(since):
+    """Compute the daily statistics again from a day on; days whose detail the
+    retention purge has removed are skipped (their figures stay) and named."""
+    with writing():
+        try:
+            results = daily_statistics.rebuild(calendar_date(since, "since"), clock.now())
+        except ServiceError as error:
+            _fail(error)
+        db.session.commit()
+    for name, result in results.items():
+        click.echo(f"{name}: rebuilt {len(result.rebuilt)} days{_days(result.rebuilt)}")
+        if result.skipped:
+            click.echo(f"{name}: skipped {len(result.skipped)} days, their detail purged{_days(result.skipped)}")
+
+
+def _days(days) -> str:
+    return f" ({days[0]} to {days[-1]})" if len(days) > 1 else f" ({days[0]})" if days else ""
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(facilities_cli)
     app.cli.add_command(hotline_cli)
+    app.cli.add_command(stats_cli)
     app.cli.add_command(seed_demo)

@@ -33,6 +33,7 @@ ENVIRONMENT_KEYS = {
     "STALE_REMINDER_SECONDS": int,
     "STALE_ESCALATION_HOURS": int,
     "DIGEST_SECONDS": int,
+    "STATS_DAILY_SECONDS": int,
     "RETENTION_DAYS_CALL_NOTES": int,
     "RETENTION_DAYS_SMS_BODIES": int,
     "RETENTION_DAYS_OUTBOX": int,
@@ -183,6 +184,9 @@ class Defaults:
     # The managers' daily digest: the job looks this often and sends once per
     # day, for yesterday, on its first run after local midnight.
     DIGEST_SECONDS = 3600
+    # The daily statistics (app/services/statistics/daily.py `run`): this
+    # often today's figures are brought up to date, and the days past finalised.
+    STATS_DAILY_SECONDS = 900
 
     # Retention (PRODUCT.md section 5, rule 6), in days, enforced by the
     # scheduler's retention job (app/services/scheduling/retention.py `purge`). A record

@@ -61,6 +61,7 @@ HOLD_CLOSERS = ("operator", "other_manager", "manager", "own_staff", "admin")  #
 FACILITY = ("own_staff", "admin")  # change the refuge and the relief point
 ALERT_READERS = ("other_manager", "manager", "admin")  # alerts and rules of their own regions
 REGION = ("manager", "admin")  # Antwerpen's alert and rule
+STATISTICS_READERS = ("other_manager", "manager", "admin")  # of their own regions
 TURN_AWAY_RECORDERS = ("operator", "other_manager", "manager")
 REQUEST_KEEPERS = ("operator", "other_manager", "manager")
 
@@ -193,6 +194,8 @@ EXPECTED = {
     "api.acknowledge_alert": api(*REGION),
     "api.update_alert_rule": api(*REGION),
     "api.delete_alert_rule": api(*REGION),
+    # The daily statistics: managers (of their own regions), admins.
+    "api.daily_statistics": api(*STATISTICS_READERS),
     # Administration: admins only.
     "admin.index": page("admin"),
     "admin.users": page("admin"),

@@ -334,3 +334,22 @@ def placement_request_json(request, now: datetime, matches=None) -> dict:
         data["matches"] = [{**placement_result_json(match.result), "danger_checked": match.danger_checked}
                            for match in matches]
     return data
+
+
+# --- statistics ---------------------------------------------------------------------
+
+
+def region_daily_json(row) -> dict:
+    """A RegionKindDay (its region and kind loaded with it)."""
+    return {
+        "day": row.day.isoformat(),
+        "region": row.region.slug,
+        "kind": row.kind.code,
+        "mean_free": row.mean_free,
+        "min_free": row.min_free,
+        "hours_at_zero": row.hours_at_zero,
+        "turn_aways": row.turn_aways,
+        "requests_opened": row.requests_opened,
+        "holds": row.holds,
+        "referral_accept_median_h": row.referral_accept_median_h,
+    }

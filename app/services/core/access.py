@@ -138,6 +138,9 @@ OUTBOX_USERS = ("operator", "manager", "admin")
 ALERT_READERS = ("manager", "admin")
 ALERT_RECIPIENTS = ("operator", "manager", "admin")
 
+# Who reads the daily statistics (managers: their own regions').
+STATISTICS_READERS = ("manager", "admin")
+
 
 # --- may: decisions about one record ------------------------------------------------
 
@@ -298,6 +301,12 @@ def alert_region_ids(user: User | None) -> set[int] | None:
     if user.has_role("manager"):
         return {region.id for region in user.regions}
     return set()
+
+
+def statistics_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose statistics `user` reads: None for all (admins),
+    theirs for managers, none for anyone else (as their alerts)."""
+    return alert_region_ids(user)
 
 
 def may_edit_alert_rules(user: User | None) -> bool:

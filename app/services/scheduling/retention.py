@@ -14,6 +14,7 @@ from sqlalchemy import Text, cast, delete, or_, select, update
 from app.extensions import db
 from app.models import Call, Hold, OutboxMessage, PlacementSearch, Referral, SmsMessage, TurnAway
 from app.models.placement import HOLDING_STATUSES
+from app.models.statistics import PurgeHorizon
 from app.services.accounts import login_throttle
 from app.services.core import audit, rate_limits
 from app.services.core.access import SYSTEM
@@ -48,6 +49,8 @@ def erase_expired_numbers(now: datetime) -> int:
 # Outbox rows that are done with: delivered or given up. A row still to send
 # (pending, or claimed for sending) is never deleted, whatever its age.
 DONE = ("sent", "delivered", "failed", "undeliverable")
+WINDOWS = ("RETENTION_DAYS_CALL_NOTES", "RETENTION_DAYS_SMS_BODIES", "RETENTION_DAYS_SEARCHES",
+           "RETENTION_DAYS_OUTBOX", "RETENTION_DAYS_RATE_COUNTERS")
 
 
 def _cutoff(now: datetime, key: str) -> datetime:
@@ -71,13 +74,10 @@ def purge(now: datetime) -> dict[str, int]:
     """Remove what is past its retention (app/config.py, "Retention"), and
     nothing else; how many records of each kind were purged. A record exactly
     as old as its window, or younger, is kept. Audit events, the capacity
-    history and alerts are never touched."""
+    history, alerts and the daily statistics are never touched."""
     # Every window is checked before anything is removed.
-    notes, texts, searches, outbox_done, counters = (
-        _cutoff(now, key) for key in ("RETENTION_DAYS_CALL_NOTES", "RETENTION_DAYS_SMS_BODIES",
-                                      "RETENTION_DAYS_SEARCHES", "RETENTION_DAYS_OUTBOX",
-                                      "RETENTION_DAYS_RATE_COUNTERS")
-    )
+    cutoffs = {key: _cutoff(now, key) for key in WINDOWS}
+    notes, texts, searches, outbox_done, counters = cutoffs.values()
     counts = {"kept_numbers": erase_expired_numbers(now)}
 
     # What was noted about a contact, and its risk answers (as sensitive as
@@ -132,6 +132,20 @@ def purge(now: datetime) -> dict[str, int]:
     # Sign-in failure streaks are rate-limit counters too.
     counts["rate_counters"] = rate_limits.purge(now, now - counters) + login_throttle.purge(counters)
 
+    for key, cutoff in cutoffs.items():
+        _record_horizon(key, cutoff)
     if any(counts.values()):
         audit.record(SYSTEM, "retention.purge", now, **counts)
     return counts
+
+
+def _record_horizon(key: str, purged_before: datetime) -> None:
+    """What was recorded before `purged_before` is purged for the window
+    `key`: the daily statistics' rebuild reads it (and so never writes zeros
+    over figures computed while the detail was there). Only moves forward:
+    a window made longer brings nothing back."""
+    horizon = db.session.get(PurgeHorizon, key)
+    if horizon is None:
+        db.session.add(PurgeHorizon(detail=key, purged_before=purged_before))
+    elif horizon.purged_before < purged_before:
+        horizon.purged_before = purged_before
