@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Call, CallbackAttempt
@@ -401,3 +401,44 @@ def test_the_nav_links_the_page_for_managers_and_admins_only(client):
         html = client.get("/dashboard/").get_data(as_text=True)
         assert ('href="/console/hotline"' in html) is linked, role
         client.post("/logout")
+
+
+# --- kept as daily statistics ---------------------------------------------------------------
+
+
+def test_the_days_are_kept_as_statistics_read_by_the_api_and_survive_the_purge(app, client, clock, scripted_day):
+    from app.models import HotlineDay
+    from app.services.scheduling import retention
+    from app.services.statistics import daily
+    from tests.api import assert_documented, call
+
+    path = "/api/v1/stats/hotline-daily"
+    manager = make.user("manager")
+    db.session.commit()
+    token = make.token_for(manager)
+    db.session.commit()
+    daily.rebuild(date(2026, 11, 22), START)
+    db.session.commit()
+    wanted = [{"day": row.day.isoformat(), "number": row.number, "offered": row.figures.offered,
+               "answered": row.figures.answered, "missed": row.figures.missed,
+               "menu_hangups": row.figures.menu_hangups, "voicemails": row.figures.voicemails,
+               "callbacks": row.figures.callbacks, "median_answer_s": row.figures.median_answer_s}
+              for row in figures.daily(date(2026, 11, 22), date(2026, 11, 28), START, BRUSSELS)]
+    query = "?since=2026-11-22&until=2026-11-28"
+    assert assert_documented(call(client, "GET", path + query, token), path) == wanted
+    # Computing again writes the same rows, no more.
+    daily.rebuild(date(2026, 11, 22), START)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(HotlineDay)) == len(wanted)
+
+    # Months later the calls' notes are purged; the days' figures stay as they were.
+    clock.at = START + timedelta(days=120)
+    retention.purge(clock.now())
+    db.session.commit()
+    assert assert_documented(call(client, "GET", path + query, token), path) == wanted
+
+    for bad, field in (("?since=2026-11-31", "since"), ("?since=2026-11-28&until=2026-11-22", "since"),
+                       ("?since=2025-11-01&until=2026-11-28", "since")):
+        response = call(client, "GET", path + bad, token)
+        assert_documented(response, path)
+        assert response.status_code == 400 and response.get_json()["error"]["field"] == field

@@ -196,6 +196,7 @@ EXPECTED = {
     "api.delete_alert_rule": api(*REGION),
     # The daily statistics: managers (of their own regions), admins.
     "api.daily_statistics": api(*STATISTICS_READERS),
+    "api.hotline_daily_statistics": api("other_manager", "manager", "admin"),
     # Administration: admins only.
     "admin.index": page("admin"),
     "admin.users": page("admin"),

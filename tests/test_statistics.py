@@ -280,6 +280,8 @@ def test_the_cli_rebuilds_and_names_the_days_skipped(w, clock, runner):
     assert result.output.splitlines() == [
         "region_daily: rebuilt 90 days (2026-12-02 to 2027-03-01)",
         "region_daily: skipped 3 days, their detail purged (2026-11-29 to 2026-12-01)",
+        # A call's facts are never purged: the hotline's days can all be rebuilt.
+        "hotline_daily: rebuilt 93 days (2026-11-29 to 2027-03-01)",
     ]
     for bad in ("2026-11-31", "yesterday", "2027-03-02"):
         result = runner.invoke(args=["stats", "rebuild", "--since", bad])

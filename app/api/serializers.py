@@ -23,6 +23,7 @@ from app.services.core import access
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
 from app.services.registry.presenters import present
+from app.services.statistics import hotline_daily
 
 
 def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures, user: User) -> dict:
@@ -337,6 +338,12 @@ def placement_request_json(request, now: datetime, matches=None) -> dict:
 
 
 # --- statistics ---------------------------------------------------------------------
+
+
+def hotline_daily_json(row) -> dict:
+    """A HotlineDay."""
+    return {"day": row.day.isoformat(), "number": row.number or None,
+            **{name: getattr(row, name) for name in hotline_daily.FIGURES}}
 
 
 def region_daily_json(row) -> dict:

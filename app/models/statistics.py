@@ -57,6 +57,29 @@ class RegionKindDay(db.Model):
     kind: Mapped["CapacityKind"] = relationship()  # noqa: F821
 
 
+class HotlineDay(db.Model):
+    """Per hotline number and local day: what became of the calls
+    (app.services.statistics.hotline_daily, from app.services.hotline.figures)."""
+
+    __tablename__ = "stats_hotline_daily"
+    __table_args__ = (UniqueConstraint("day", "number", name="uq_stats_hotline_daily_day_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    # The hotline number dialled; "" for calls recorded without one (a NULL
+    # would escape the unique key).
+    number: Mapped[str] = mapped_column(String(32))
+    offered: Mapped[int]
+    answered: Mapped[int]
+    missed: Mapped[int]
+    menu_hangups: Mapped[int]
+    voicemails: Mapped[int]
+    callbacks: Mapped[int]
+    median_answer_s: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    final: Mapped[bool]
+
+
 class StatisticDay(db.Model):
     """A day a statistic was computed for, and whether the day was over then:
     tells a day without activity (computed, no rows) from one never computed,

@@ -1,5 +1,5 @@
 """Daily statistics that outlive the detail: per region, kind and day
-(stats_region_daily), which days each statistic has computed (stats_days),
+(stats_region_daily) and per hotline number and day (stats_hotline_daily), which days each statistic has computed (stats_days),
 and up to when the retention purge blanked each kind of detail
 (purge_horizons). New tables only.
 
@@ -55,10 +55,29 @@ def upgrade():
     sa.UniqueConstraint('day', 'region_id', 'kind_id', name='uq_stats_region_daily_day_region_kind')
     )
     op.create_index('ix_stats_region_daily_region_day', 'stats_region_daily', ['region_id', 'day'], unique=False)
+    op.create_table('stats_hotline_daily',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=False),
+    sa.Column('offered', sa.Integer(), nullable=False),
+    sa.Column('answered', sa.Integer(), nullable=False),
+    sa.Column('missed', sa.Integer(), nullable=False),
+    sa.Column('menu_hangups', sa.Integer(), nullable=False),
+    sa.Column('voicemails', sa.Integer(), nullable=False),
+    sa.Column('callbacks', sa.Integer(), nullable=False),
+    sa.Column('median_answer_s', sa.Float(), nullable=True),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('final', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_hotline_daily')),
+    sa.UniqueConstraint('day', 'number', name='uq_stats_hotline_daily_day_number')
+    )
+    op.create_index('ix_stats_hotline_daily_day', 'stats_hotline_daily', ['day'], unique=False)
 
 
 def downgrade():
     op.drop_index('ix_stats_region_daily_region_day', table_name='stats_region_daily')
+    op.drop_index('ix_stats_hotline_daily_day', table_name='stats_hotline_daily')
+    op.drop_table('stats_hotline_daily')
     op.drop_table('stats_region_daily')
     op.drop_table('stats_days')
     op.drop_table('purge_horizons')

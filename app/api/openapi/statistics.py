@@ -2,7 +2,7 @@
 
 from app.api.openapi.common import array, errors, response
 from app.models.placement import HOLD_OUTCOMES, TURN_AWAY_REASONS
-from app.services.statistics.region_daily import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS
+from app.services.statistics.days import DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS
 
 
 def _counts(keys) -> dict:
@@ -35,7 +35,35 @@ SCHEMAS = {
                                                         "referrals to the region's facilities accepted that day"},
         },
     },
+    "HotlineDay": {
+        "type": "object",
+        "description": "One hotline number and local day: what became of its voice calls. Today's row is the "
+                       "day so far, kept current by the scheduler.",
+        "required": ["day", "number", "offered", "answered", "missed", "menu_hangups", "voicemails", "callbacks",
+                     "median_answer_s"],
+        "additionalProperties": False,
+        "properties": {
+            "day": {"type": "string", "format": "date"},
+            "number": {"type": ["string", "null"], "description": "The hotline number dialled (E.164)"},
+            "offered": {"type": "integer", "minimum": 0},
+            "answered": {"type": "integer", "minimum": 0},
+            "missed": {"type": "integer", "minimum": 0,
+                       "description": "Reached the operators' ring and nobody accepted"},
+            "menu_hangups": {"type": "integer", "minimum": 0},
+            "voicemails": {"type": "integer", "minimum": 0},
+            "callbacks": {"type": "integer", "minimum": 0, "description": "Calls called back"},
+            "median_answer_s": {"type": ["number", "null"],
+                                "description": "Median seconds from the operators' ring to an answer"},
+        },
+    },
 }
+
+_PERIOD = [
+    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": f"Default: {DEFAULT_PERIOD_DAYS - 1} days before `until`"},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": f"Default: today. At most {MAX_PERIOD_DAYS} days from `since`"},
+]
 
 PATHS = {
     "/api/v1/stats/daily": {
@@ -46,12 +74,17 @@ PATHS = {
                 {"name": "region", "in": "query", "schema": {"type": "string"},
                  "description": "Region slug; a manager's other regions are refused (403)"},
                 {"name": "kind", "in": "query", "schema": {"type": "string"}, "description": "Capacity kind code"},
-                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
-                 "description": f"Default: {DEFAULT_PERIOD_DAYS - 1} days before `until`"},
-                {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
-                 "description": f"Default: today. At most {MAX_PERIOD_DAYS} days from `since`"},
+                *_PERIOD,
             ],
             "responses": {"200": response(array("RegionDay")), **errors(400, 401, 403)},
+        },
+    },
+    "/api/v1/stats/hotline-daily": {
+        "get": {
+            "summary": "Daily statistics per hotline number and day, kept after the detail (managers and admins: "
+                       "the hotline belongs to no region)",
+            "parameters": _PERIOD,
+            "responses": {"200": response(array("HotlineDay")), **errors(400, 401, 403)},
         },
     },
 }

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from app.services.core.errors import InvalidInput
-from app.services.statistics import days, region_daily
+from app.services.statistics import days, hotline_daily, region_daily
 
-STATISTICS = (region_daily,)
+STATISTICS = (region_daily, hotline_daily)
 # How many days past the job finalises when it finds them not final (the
 # scheduler was down); older ones are `flask stats rebuild`'s.
 CATCH_UP_DAYS = 7

@@ -10,6 +10,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.clock import local_zone
 from app.extensions import db
 from app.models.statistics import PurgeHorizon, StatisticDay
+from app.services.core.errors import InvalidInput
+
+# What one read of a statistic may ask for: at most a year, leap day
+# included; by default the last 30 days.
+MAX_PERIOD_DAYS = 366
+DEFAULT_PERIOD_DAYS = 30
 
 
 def bounds(day: date) -> tuple[datetime, datetime]:
@@ -21,6 +27,14 @@ def bounds(day: date) -> tuple[datetime, datetime]:
 
 def local_day(at: datetime) -> date:
     return at.astimezone(local_zone()).date()
+
+
+def check_period(since: date, until: date) -> None:
+    """InvalidInput for a period reversed or longer than MAX_PERIOD_DAYS."""
+    if since > until:
+        raise InvalidInput("since must not be after until", field="since")
+    if (until - since).days >= MAX_PERIOD_DAYS:
+        raise InvalidInput(f"ask for at most {MAX_PERIOD_DAYS} days at once", field="since")
 
 
 def upsert(model, rows: list[dict], key: tuple[str, ...]) -> None:

@@ -408,11 +408,6 @@ def _referral_acceptances(start: datetime, end: datetime, kinds: dict[str, int])
 
 # --- reading ---------------------------------------------------------------------------
 
-# The longest period one read may ask for: a year, leap day included.
-MAX_PERIOD_DAYS = 366
-DEFAULT_PERIOD_DAYS = 30
-
-
 def read(user, now: datetime, *, region: str | None = None, kind: str | None = None, since=None,
          until=None) -> list[RegionKindDay]:
     """The rows from `since` to `until` (local days, both included; default
@@ -420,16 +415,13 @@ def read(user, now: datetime, *, region: str | None = None, kind: str | None = N
     admins: all), or of one `region` (slug) and one `kind` (code), by day,
     region and kind. Forbidden for another region than a manager's own;
     InvalidInput for an unknown region or kind, a bad date, a period reversed
-    or longer than MAX_PERIOD_DAYS."""
+    or longer than days.MAX_PERIOD_DAYS."""
     if user is None or not user.has_role(*STATISTICS_READERS):
         raise Forbidden("the statistics are for managers and admins")
     allowed = statistics_region_ids(user)
     until = calendar_date(until, "until") or days.local_day(now)
-    since = calendar_date(since, "since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if since > until:
-        raise InvalidInput("since must not be after until", field="since")
-    if (until - since).days >= MAX_PERIOD_DAYS:
-        raise InvalidInput(f"ask for at most {MAX_PERIOD_DAYS} days at once", field="since")
+    since = calendar_date(since, "since") or until - timedelta(days=days.DEFAULT_PERIOD_DAYS - 1)
+    days.check_period(since, until)
     query = (select(RegionKindDay)
              .join(Region, RegionKindDay.region_id == Region.id)
              .join(CapacityKind, RegionKindDay.kind_id == CapacityKind.id)
