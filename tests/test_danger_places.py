@@ -377,3 +377,15 @@ def test_the_boxes_hold_the_radius():
         lon = centre.lon + 40 / (111.0 * math.cos(math.radians(lat))) * math.sin(angle)
         if places.haversine_km(centre.lat, centre.lon, lat, lon) <= 40:
             assert box["south"] <= lat <= box["north"] and box["west"] <= lon <= box["east"]
+
+
+def test_the_share_of_a_disk_outside_the_danger_places():
+    """What the nearby search aims its rings by (speed alone): the area of a
+    disk outside circles given by (distance, radius)."""
+    from app.services.placement.danger import share_outside
+
+    assert share_outside((), 10) == 1 and share_outside(((30, 5),), 10) == 1
+    assert share_outside(((0, 15),), 10) == 0 and share_outside(((2, 15),), 10) == 0
+    assert share_outside(((0, 5),), 10) == pytest.approx(0.75)
+    # Two circles of radius r, r apart: their lens is r² (2π/3 − √3/2).
+    assert share_outside(((10, 10),), 10) == pytest.approx(1 - (2 * math.pi / 3 - math.sqrt(3) / 2) / math.pi)

@@ -112,10 +112,39 @@ class DangerZones:
     def __repr__(self) -> str:
         return "DangerZones(…)"
 
+    def circles(self, lat: float, lon: float) -> tuple[tuple[float, float], ...]:
+        """Each danger place as (its distance from (lat, lon), its radius), in km: for share_outside."""
+        return tuple((places.haversine_km(lat, lon, zone.lat, zone.lon), zone.radius_km) for zone in self._zones)
+
     def leave_out(self, confidential: bool, lat: float, lon: float) -> bool:
         """Whether the danger places leave out a facility with this public point (see the
         module's docstring)."""
         return any(zone.leaves_out(confidential, lat, lon) for zone in self._zones)
+
+
+def _acos(x: float) -> float:
+    return math.acos(max(-1.0, min(1.0, x)))
+
+
+def share_outside(circles: tuple[tuple[float, float], ...], km: float) -> float:
+    """The share of a disk of radius `km` that lies outside the danger places' circles, each
+    given as (distance of its centre from the disk's, its radius): an estimate (circles that
+    overlap are counted twice), for the nearby search to aim its rings (speed only)."""
+    if km <= 0:
+        return 0.0
+    covered = 0.0
+    for distance, radius in circles:
+        if distance >= km + radius:
+            continue
+        if distance <= abs(km - radius):
+            covered += math.pi * min(km, radius) ** 2
+            continue
+        # The lens where two circles overlap.
+        covered += (radius ** 2 * _acos((distance ** 2 + radius ** 2 - km ** 2) / (2 * distance * radius))
+                    + km ** 2 * _acos((distance ** 2 + km ** 2 - radius ** 2) / (2 * distance * km))
+                    - 0.5 * math.sqrt(max(0.0, (-distance + radius + km) * (distance + radius - km)
+                                          * (distance - radius + km) * (distance + radius + km))))
+    return max(0.0, 1.0 - covered / (math.pi * km ** 2))
 
 
 def centres_within_reach(danger: DangerPlace) -> set[tuple[float, float]]:
