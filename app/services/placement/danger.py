@@ -55,12 +55,16 @@ class _Zone:
     (degrees) of a square certainly within its circle (offsets by a scale a little short of
     the truth), inside which nothing need be measured."""
 
-    __slots__ = ("lat", "lon", "radius_km", "sure_lat", "sure_lon")
+    __slots__ = ("lat", "lon", "radius_km", "sure_lat", "sure_lon", "box_lat", "box_lon")
 
     def __init__(self, danger: DangerPlace):
         self.lat, self.lon, self.radius_km = danger.place.lat, danger.place.lon, danger.radius_km
         self.sure_lat = self.radius_km / math.sqrt(2) / (_KM_PER_DEGREE * 1.02)
         self.sure_lon = self.sure_lat / math.cos(math.radians(max(0.0, abs(self.lat) - 2 * self.sure_lat)))
+        # Half sides (degrees) of a box holding the whole circle, with room to spare.
+        self.box_lat = self.radius_km / _KM_PER_DEGREE * 1.01 + 1e-6
+        self.box_lon = self.radius_km / (_KM_PER_DEGREE * math.cos(math.radians(min(89.0, abs(self.lat)
+                                                                                    + self.box_lat)))) * 1.01 + 1e-6
 
     def __repr__(self) -> str:  # never in a log or a traceback's locals
         return "_Zone(…)"
@@ -72,9 +76,10 @@ class _Zone:
                 and places.haversine_km(self.lat, self.lon, lat, lon) <= km)
 
     def leaves_out(self, confidential: bool, lat: float, lon: float) -> bool:
-        if abs(lat - self.lat) <= self.sure_lat and abs(lon - self.lon) <= self.sure_lon:
+        off_lat, off_lon = abs(lat - self.lat), abs(lon - self.lon)
+        if off_lat <= self.sure_lat and off_lon <= self.sure_lon:
             return True
-        if self.within(lat, lon, self.radius_km):
+        if off_lat <= self.box_lat and off_lon <= self.box_lon and self.within(lat, lon, self.radius_km):
             return True
         if not confidential:
             return False
@@ -83,11 +88,9 @@ class _Zone:
         return extent is not None and self.within(lat, lon, self.radius_km + extent)
 
     def box(self) -> dict:
-        """A lat/lon box holding every point within the radius, with room to spare."""
-        km = self.radius_km
-        dlat = km / _KM_PER_DEGREE * 1.01 + 1e-6
-        dlon = km / (_KM_PER_DEGREE * math.cos(math.radians(min(89.0, abs(self.lat) + dlat)))) * 1.01 + 1e-6
-        return {"south": self.lat - dlat, "north": self.lat + dlat, "west": self.lon - dlon, "east": self.lon + dlon}
+        """The box holding the circle, as the index on the public point reads it."""
+        return {"south": self.lat - self.box_lat, "north": self.lat + self.box_lat,
+                "west": self.lon - self.box_lon, "east": self.lon + self.box_lon}
 
     def centres_within_reach(self) -> set[tuple[float, float]]:
         return {centre for centre, extent in _extents().items()
@@ -119,7 +122,10 @@ class DangerZones:
     def leave_out(self, confidential: bool, lat: float, lon: float) -> bool:
         """Whether the danger places leave out a facility with this public point (see the
         module's docstring)."""
-        return any(zone.leaves_out(confidential, lat, lon) for zone in self._zones)
+        for zone in self._zones:
+            if zone.leaves_out(confidential, lat, lon):
+                return True
+        return False
 
 
 def _acos(x: float) -> float:
