@@ -13,5 +13,5 @@ def _serialise_conflicts(state) -> None:
     errors.serialise_conflicts_with(state.app, current_state_json)
 
 
-# Routes on `bp`: calls holds GET /calls; alerts the alert rules, alerts and the outbox.
-from app.api import alerts, calls, routes  # noqa: E402,F401
+# Routes on `bp`: calls holds GET /calls; alerts the alert rules, alerts and the outbox; voicemails the queue.
+from app.api import alerts, calls, routes, voicemails  # noqa: E402,F401

@@ -86,9 +86,9 @@ def purge(now: datetime) -> dict[str, int]:
     counts["call_notes"] = _rows(
         update(Call)
         .where(Call.started_at < notes,
-               or_(Call.notes.is_not(None), Call.recording_url.is_not(None), _not_empty(Call.needs),
+               or_(Call.notes.is_not(None), _not_empty(Call.needs),
                    _not_empty(Call.risk_answers), Call.risk_override_reason.is_not(None)))
-        .values(notes=None, needs={}, recording_url=None, risk_answers={}, risk_override_reason=None)
+        .values(notes=None, needs={}, risk_answers={}, risk_override_reason=None)
     )
     counts["hold_notes"] = _rows(
         update(Hold)
