@@ -26,7 +26,7 @@ IMPORT_ACTOR = Actor(user=None, source="import")
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 facilities_cli = AppGroup("facilities", help="Import and export facility files.")
-hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers.")
+hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers, sweep recordings.")
 
 
 def _fail(error: ServiceError):
@@ -268,6 +268,23 @@ def erase_numbers():
         erased = retention.erase_expired_numbers(clock.now())
         db.session.commit()
     click.echo(f"erased {erased} kept caller numbers")
+
+
+@hotline_cli.command("sweep-recordings")
+def sweep_recordings():
+    """Once: delete at Twilio the voicemail recordings past their retention
+    that no call refers to (the purge used to forget them without deleting)."""
+    with writing():
+        try:
+            counts = retention.sweep_orphaned_recordings(clock.now())
+        except ServiceError as error:
+            _fail(error)
+    click.echo(f"{counts['listed']} recordings at Twilio older than {current_app.config['RETENTION_DAYS_RECORDINGS']} "
+               f"days: {counts['deleted']} deleted, {counts['failed']} failed (run again), {counts['referenced']} "
+               f"still referred to by a call (deleted by the scheduler's delete_recordings job), "
+               f"{counts['not_ours']} of calls Opvang does not know (left alone)")
+    if counts["failed"]:
+        raise click.exceptions.Exit(1)
 
 
 def init_app(app: Flask) -> None:

@@ -99,13 +99,18 @@ AUDIO_CHUNK_BYTES = 64 * 1024
 
 
 class RecordingFailure(Exception):
-    """Twilio did not do what was asked of a recording; `status` is its HTTP
-    answer (None: no answer at all)."""
+    """Twilio did not do what was asked of a recording: `status` is its HTTP
+    answer; `unreachable` when there was no answer at all."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, *, unreachable: bool = False):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.unreachable = unreachable
+
+
+def _unreachable(error: requests.RequestException) -> RecordingFailure:
+    return RecordingFailure(f"Twilio unreachable: {type(error).__name__}", unreachable=True)
 
 
 def _recording_sid(sid: str) -> str:
@@ -153,7 +158,7 @@ def recording_audio(config, sid: str) -> Audio:
         # credentials when the host changes.
         response = requests.get(url, auth=(account, token), stream=True, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as error:
-        raise RecordingFailure(f"Twilio unreachable: {type(error).__name__}") from None
+        raise _unreachable(error) from None
     if response.status_code != 200:
         response.close()
         raise RecordingFailure(f"Twilio answered {response.status_code}", response.status_code)
@@ -171,7 +176,7 @@ def delete_recording(twilio: Client, sid: str) -> int:
             return 404
         raise RecordingFailure(f"Twilio {error.status}: {error.msg}", error.status) from None
     except requests.RequestException as error:
-        raise RecordingFailure(f"Twilio unreachable: {type(error).__name__}") from None
+        raise _unreachable(error) from None
     return 204
 
 
@@ -196,4 +201,4 @@ def recordings_before(twilio: Client, before: datetime) -> Iterator[Recording]:
     except TwilioRestException as error:
         raise RecordingFailure(f"Twilio {error.status}: {error.msg}", error.status) from None
     except requests.RequestException as error:
-        raise RecordingFailure(f"Twilio unreachable: {type(error).__name__}") from None
+        raise _unreachable(error) from None
