@@ -11,7 +11,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -200,5 +200,7 @@ def recordings_before(twilio: Client, before: datetime) -> Iterator[Recording]:
                 yield Recording(found.sid, found.call_sid, found.date_created)
     except TwilioRestException as error:
         raise RecordingFailure(f"Twilio {error.status}: {error.msg}", error.status) from None
+    except TwilioException as error:  # a page Twilio would not give
+        raise RecordingFailure(f"Twilio: {error}") from None
     except requests.RequestException as error:
         raise _unreachable(error) from None
