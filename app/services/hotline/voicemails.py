@@ -67,7 +67,7 @@ def handle(actor: Actor, call: Call, outcome: str | None, now: datetime) -> Call
     ).rowcount == 1
     db.session.refresh(call)
     if not handled:
-        raise Conflict(f"this voicemail was handled already ({call.voicemail_outcome})", field="outcome")
+        raise Conflict(f"this voicemail was handled already ({call.voicemail_outcome})")
     audit.record(actor, "voicemail.handled", now, call, outcome=outcome)
     log.info("voicemail of call %s handled (%s) by user %s", call.sid, outcome, actor.user_id)
     return call
