@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -55,6 +56,8 @@ class FakeTwilio:
     # Recordings (the voicemails), by sid; the list pages at most this many.
     recordings: dict[str, StoredRecording] = field(default_factory=dict)
     recordings_page_size: int = 1000
+    # Called while a recording's audio is asked for, before it is answered.
+    while_serving_audio: Callable[[], None] | None = None
 
     def answer_next(self, *statuses: int) -> None:
         self.script.extend(statuses)
@@ -107,6 +110,7 @@ class FakeTwilio:
     def forget_recordings(self) -> None:
         self.recordings.clear()
         self.recordings_page_size = 1000
+        self.while_serving_audio = None
 
     def recording_requests(self, method: str) -> list[Recorded]:
         """The requests of `method` on one recording (GET: its audio, DELETE)."""
@@ -122,6 +126,8 @@ class FakeTwilio:
             stored = self.recordings.get(one["sid"])
             if stored is None:
                 return self._error(404, 20404, "The requested resource was not found")
+            if self.while_serving_audio:
+                self.while_serving_audio()
             return Response(stored.audio, status=200, mimetype="audio/mpeg")
         if one and request.method == "DELETE" and one["format"] == "json":
             if self.recordings.pop(one["sid"], None) is None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.models import AuditEvent, Call
@@ -318,6 +318,24 @@ def test_the_audio_streams_through_the_app_with_the_accounts_credentials(client,
         (people["manager"].id, "calls", left.id, left.recording_sid)]
     # Listening is not handling.
     assert the_call(left.sid).voicemail_status == "unheard"
+
+
+def test_a_listening_is_audited_whoever_writes_while_twilio_answers(client, people, tokens, twilio):
+    """Two players (or a player asking twice) at once: on SQLite a reader's
+    transaction cannot write once another writer has committed, so the audit
+    is written in a writer's transaction begun after Twilio answered."""
+    left = leave_voicemail(client)
+    twilio.add_recording(left.recording_sid, AUDIO)
+    other = db.engine  # another connection than the request's
+
+    def another_listener_commits():
+        with other.begin() as connection:
+            connection.execute(insert(AuditEvent).values(at=START, action="voicemail.listened", details={}))
+
+    twilio.while_serving_audio = another_listener_commits
+    response = call(client, "GET", f"/api/v1/voicemails/{left.id}/audio", tokens["operator"])
+    assert response.status_code == 200 and response.data == AUDIO
+    assert [event.actor_id for event in events("voicemail.listened")] == [None, people["operator"].id]
 
 
 def test_wrong_credentials_are_refused_by_twilio_and_nothing_is_audited(app, client, tokens, twilio, monkeypatch):

@@ -47,10 +47,19 @@ def voicemail_list():
 @bp.route("/voicemails/<int:voicemail_id>/audio")
 @roles_required(*access.VOICEMAIL_LISTENERS)
 def voicemail_audio(voicemail_id: int):
-    """The recording as Twilio keeps it (MP3), never cached: the listening
-    is audited when the answer starts; the audit event is committed before
-    the audio flows."""
-    audio = voicemails.listen(current_actor(), voicemails.get(voicemail_id), clock.now())
+    """The recording as Twilio keeps it (MP3), never cached. Each listening
+    is audited once Twilio gives the audio, and the event is committed
+    before the audio flows. The audit is the request's only write, begun as
+    a writer's after Twilio answered (a browser's player may ask twice at
+    once; nobody waits for Twilio)."""
+    actor, voicemail = current_actor(), voicemails.get(voicemail_id)
+    audio = voicemails.open_audio(actor, voicemail)
+    try:
+        unit_of_work.writes_from_here()
+        voicemails.record_listening(actor, voicemail, clock.now())
+    except Exception:
+        audio.close()
+        raise
     headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
     if audio.length:
         headers["Content-Length"] = audio.length

@@ -73,9 +73,9 @@ def handle(actor: Actor, call: Call, outcome: str | None, now: datetime) -> Call
     return call
 
 
-def listen(actor: Actor, call: Call, now: datetime) -> twilio_gateway.Audio:
-    """The audio of the voicemail of `call`, streamed from Twilio, for
-    `actor` to hear; each listening is audited ("voicemail.listened").
+def open_audio(actor: Actor, call: Call) -> twilio_gateway.Audio:
+    """The audio of the voicemail of `call`, streaming from Twilio, for
+    `actor` to hear (then `record_listening`: each listening is audited).
     NotFound once the recording is deleted (after its retention, or at
     Twilio); Unavailable while Twilio cannot give it."""
     if not actor.has_role(*VOICEMAIL_LISTENERS):
@@ -83,12 +83,15 @@ def listen(actor: Actor, call: Call, now: datetime) -> twilio_gateway.Audio:
     if call.recording_sid is None:
         raise NotFound("the recording of this voicemail no longer exists (deleted after its retention)")
     try:
-        audio = twilio_gateway.recording_audio(current_app.config, call.recording_sid)
+        return twilio_gateway.recording_audio(current_app.config, call.recording_sid)
     except twilio_gateway.RecordingFailure as failure:
         log.warning("recording %s of call %s could not be fetched: %s", call.recording_sid, call.sid,
                     failure.message)
         if failure.status == 404:
             raise NotFound("Twilio no longer has this recording") from None
         raise Unavailable(f"the recording cannot be fetched from Twilio now ({failure.message})") from None
+
+
+def record_listening(actor: Actor, call: Call, now: datetime) -> None:
+    """`actor` is hearing the voicemail of `call` (PRODUCT.md section 5, rule 10)."""
     audit.record(actor, "voicemail.listened", now, call, recording=call.recording_sid)
-    return audio
