@@ -23,6 +23,8 @@ when its view has answered, or not at all.
   401/403/429), a message that is sent before the view answers (the outbox's
   claim needs the message committed), and the webhooks' guards, which answer
   a failed commit in their own format (TwiML) rather than as an error page.
+* `writes_from_here()`: a read (GET) that must write (the audit of a
+  voicemail's listening) lets go of what it read and writes as a writer.
 
 The CLI and the scheduler's jobs are not requests: they commit once per
 command or job themselves (app/cli.py, scheduler/runner.py).
