@@ -28,7 +28,7 @@ IMPORT_ACTOR = Actor(user=None, source="import")
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 facilities_cli = AppGroup("facilities", help="Import and export facility files.")
-hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers.")
+hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers, sweep recordings.")
 stats_cli = AppGroup("stats", help="The daily statistics.")
 
 
@@ -307,6 +307,23 @@ def rebuild_statistics(since):
 
 def _days(days) -> str:
     return f" ({days[0]} to {days[-1]})" if len(days) > 1 else f" ({days[0]})" if days else ""
+
+
+@hotline_cli.command("sweep-recordings")
+def sweep_recordings():
+    """Once: delete at Twilio the voicemail recordings past their retention
+    that no call refers to (the purge used to forget them without deleting)."""
+    with writing():
+        try:
+            counts = retention.sweep_orphaned_recordings(clock.now())
+        except ServiceError as error:
+            _fail(error)
+    click.echo(f"{counts['listed']} recordings at Twilio older than {current_app.config['RETENTION_DAYS_RECORDINGS']} "
+               f"days: {counts['deleted']} deleted, {counts['failed']} failed (run again), {counts['referenced']} "
+               f"still referred to by a call (deleted by the scheduler's delete_recordings job), "
+               f"{counts['not_ours']} of calls Opvang does not know (left alone)")
+    if counts["failed"]:
+        raise click.exceptions.Exit(1)
 
 
 def init_app(app: Flask) -> None:

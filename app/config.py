@@ -39,6 +39,7 @@ ENVIRONMENT_KEYS = {
     "RETENTION_DAYS_OUTBOX": int,
     "RETENTION_DAYS_SEARCHES": int,
     "RETENTION_DAYS_RATE_COUNTERS": int,
+    "RETENTION_DAYS_RECORDINGS": int,
     "RETENTION_PURGE_SECONDS": int,
     "SCHEDULER_LEASE_SECONDS": float,
     "SCHEDULER_RENEW_SECONDS": float,
@@ -189,14 +190,15 @@ class Defaults:
     STATS_DAILY_SECONDS = 900
 
     # Retention (PRODUCT.md section 5, rule 6), in days, enforced by the
-    # scheduler's retention job (app/services/scheduling/retention.py `purge`). A record
+    # scheduler's retention jobs (app/services/scheduling/retention.py `purge`, and
+    # `delete_expired_recordings` for the recordings at Twilio). A record
     # is purged once it is older than its window; one just inside is kept.
     #
     #   what                                     key                              default  how
     #   caller's full number (sealed), kept for  CALLBACK_NUMBER_RETENTION_DAYS   30       erased; hash and masked
     #     a call-back or an SMS conversation                                               number stay
     #   what was noted about a contact: a call's RETENTION_DAYS_CALL_NOTES        90       blanked; the call's facts
-    #     notes, needs and recording link; a                                               (times, channel, status,
+    #     notes, needs and risk answers; a                                                 (times, channel, status,
     #     hold's household and note; a referral's                                          outcome, language,
     #     and a turn-away's note                                                           operator, flags) stay
     #   SMS texts of help-seeker conversations,  RETENTION_DAYS_SMS_BODIES        30       bodies blanked (a message
@@ -207,13 +209,20 @@ class Defaults:
     #     a turn-away keeps)                                                               result count stay
     #   rate-limit counters (keys may hold an    RETENTION_DAYS_RATE_COUNTERS     2        deleted
     #     IP address)
+    #   a voicemail's recording (at Twilio),     RETENTION_DAYS_RECORDINGS        30       deleted at Twilio (job
+    #     handled or not, from when it was left                                            delete_recordings); its
+    #                                                                                      sid cleared once Twilio
+    #                                                                                      answered 204 or 404, else
+    #                                                                                      kept and tried again
     #   audit events, capacity history, alerts   -                                -        kept (append-only record)
     RETENTION_DAYS_CALL_NOTES = 90
     RETENTION_DAYS_SMS_BODIES = 30
     RETENTION_DAYS_OUTBOX = 90
     RETENTION_DAYS_SEARCHES = 90
     RETENTION_DAYS_RATE_COUNTERS = 2
-    # The retention purge (numbers kept past their time), in seconds.
+    RETENTION_DAYS_RECORDINGS = 30
+    # The retention purge (numbers kept past their time) and the deletion of
+    # recordings at Twilio, in seconds.
     RETENTION_PURGE_SECONDS = 3600
 
     # The scheduler's lease: the acting scheduler renews it every

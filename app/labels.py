@@ -71,6 +71,10 @@ OUTCOME_LABELS = {
     "placed": _l("Placed"), "held": _l("Place held"), "referred": _l("Referred"), "advice": _l("Advice given"),
     "callback": _l("Call-back to make"), "dropped": _l("Contact lost"), "emergency": _l("Sent to emergency services"),
 }
+VOICEMAIL_OUTCOME_LABELS = {
+    "callback": _l("To be called back"), "advice": _l("Advice given"),
+    "emergency": _l("Sent to emergency services"), "no_action": _l("Nothing to act on"),
+}
 SAFETY_FLAG_LABELS = {"safe_to_call_back": _l("Safe to call back"),
                       "safe_to_leave_message": _l("Safe to leave a message")}
 OUTBOX_STATUS_LABELS = {

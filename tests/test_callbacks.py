@@ -672,7 +672,7 @@ def test_consent_when_twilio_cannot_say_the_number_keeps_nothing(app, client, to
         app.config["TWILIO_ACCOUNT_SID"] = None
     before = written()
     response = consent(client, token, contact)
-    assert response.status_code == 502 and response.get_json()["error"]["code"] == "twilio_unavailable"
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "unavailable"
     assert_documented(response, "/api/v1/calls/{call_id}/consent", "post")
     assert written() == before
 

@@ -155,6 +155,12 @@ EXPECTED = {
     "api.start_callback": api(*CALL_WORKERS),
     "api.callback_list": api(*CALL_WORKERS),
     "api.call_list": api(*HOTLINE),
+    # Voicemails: listed with the calls; handled and heard by operators and
+    # managers only (PRODUCT.md section 5, rule 10), not admins.
+    "api.voicemail_list": api(*HOTLINE),
+    "api.voicemail_audio": api(*CALL_WORKERS),
+    "api.handle_voicemail": api(*CALL_WORKERS),
+    "console.handle_voicemail": page(*CALL_WORKERS),
     "simulator.index": page("operator", "admin"),
     "simulator.call": page("operator", "admin"),
     "simulator.hangup": page("operator", "admin"),
@@ -238,6 +244,7 @@ def bodies(world) -> dict[str, dict]:
         "api.record_turn_away": {"json": {"reason": "full"}},
         "api.file_placement_request": {"json": {"client_type": "victim", "postcode": "2000"}},
         "api.withdraw_placement_request": {"json": {"reason": "placed with family"}},
+        "api.handle_voicemail": {"json": {"outcome": "advice"}},
     }
 
 
@@ -300,8 +307,17 @@ def test_every_route_has_an_entry(app):
         assert set(by_role) == set(ROLES), endpoint
 
 
+@pytest.fixture
+def recordings_at_twilio(app, monkeypatch, twilio_server, twilio):
+    """The app talks to the fake Twilio, which keeps the world's voicemail:
+    its audio is there for those who may hear it."""
+    for key, value in twilio_server.config().items():
+        monkeypatch.setitem(app.config, key, value)
+    twilio.add_recording(make_world.VOICEMAIL_RECORDING)
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, role):
+def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, recordings_at_twilio, role):
     # The simulator page exists only in development; here its roles are checked.
     monkeypatch.setitem(app.config, "HOTLINE_SIMULATOR_PAGE", True)
     world = make_world.build(clock)
@@ -340,7 +356,7 @@ GET_QUERIES = {
 }
 
 
-def test_no_get_changes_domain_data(app, clock):
+def test_no_get_changes_domain_data(app, clock, recordings_at_twilio):
     """A link (on another site, in an e-mail) can make a browser send any GET:
     none may change domain data. Audit events and rate counters aside."""
     world = make_world.build(clock)

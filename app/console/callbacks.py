@@ -41,7 +41,7 @@ def refusal_text(error: ServiceError) -> str:
         "sms_contact": _("An SMS contact's number is kept for its conversation only: it is never called back."),
         "withheld": _("The number is withheld: there is no number to call back."),
         "number_mismatch": _("Twilio's number for this call is not the caller's: nothing was kept."),
-        "twilio_unavailable": _("Twilio could not be asked for the call's number (not configured, or not "
+        "unavailable": _("Twilio could not be asked for the call's number (not configured, or not "
                                 "answering): nothing was kept. Try again."),
     }
     if error.code in texts:
@@ -98,7 +98,7 @@ def callback_consent(call_id: int):
                                           twilio_gateway.client(config), hash_key=config["CALLER_HASH_KEY"],
                                           retention_days=config["CALLBACK_NUMBER_RETENTION_DAYS"])
     except ServiceError as exc:
-        # Twilio not answering (502) is said in the fragment too: htmx swaps no 5xx answer.
+        # Twilio not answering (503) is said in the fragment too: htmx swaps no 5xx answer.
         return _answer(call_id, error=refusal_text(exc), done=None, status=exc.status if exc.status < 500 else 200,
                        consent_note=note)
     return _answer(call_id, error=None, done=_("Consent recorded: the number is kept, encrypted, for the "

@@ -28,7 +28,8 @@ def minutes_text(seconds: int) -> str:
 
 def waiting_text(call: Call, now: datetime, last: SmsMessage | None = None) -> str:
     """"ringing 0:42", "in progress 3:10", "waiting 12 min" (for a call-back,
-    or for an answer to a text), "answered 5 min ago"."""
+    for an answer to a text, or for a voicemail to be heard), "answered 5 min
+    ago"."""
     if call.channel == "sms":
         if call.status != "in-progress":
             return ""  # closed: nobody waits
@@ -42,6 +43,9 @@ def waiting_text(call: Call, now: datetime, last: SmsMessage | None = None) -> s
         return _("in progress %(time)s", time=stopwatch(_seconds(call.answered_at or call.started_at, now)))
     if call.status == "voicemail":
         return _("waiting %(time)s", time=minutes_text(_seconds(call.ended_at or call.started_at, now)))
+    if call.voicemail_status == "unheard":
+        # A voicemail left without consent to a call-back: it waits to be heard.
+        return _("waiting %(time)s", time=minutes_text(_seconds(call.voicemail_at, now)))
     return ""
 
 

@@ -32,12 +32,12 @@ from app.console.presenters import call_duration, call_fate, caller_text, minute
 from app.extensions import db, htmx
 from app.models import Call
 from app.models.facility import LANGUAGES
-from app.models.hotline import OUTCOMES
+from app.models.hotline import OUTCOMES, VOICEMAIL_OUTCOMES
 from app.models.placement import RISK_LEVELS, TURN_AWAY_REASONS
 from app.presenters import kind_label
 from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.hotline import call_records, calls, conversations, figures, risk
+from app.services.hotline import call_records, calls, conversations, figures, risk, twilio_gateway, voicemails
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
 from app.services.placement import closing, holds, offers, referrals, turn_aways
 from app.services.placement import requests as waiting_list
@@ -174,6 +174,7 @@ def _call_context(call: Call, now, **extra) -> dict:
         turn_away_reasons=TURN_AWAY_REASONS,
         refresh_seconds=_refresh_seconds(),
         sees_risk=access.may_see_risk_level(current_user),
+        **_voicemail_context(),
     )
     context.update(callback_context(call, now))
     if _may_screen():
@@ -341,6 +342,37 @@ def save(call_id: int):
     if autosave:
         return render_template("console/_save_status.html", record_error=needs_error, saved_at=now)
     return render_template("console/_record.html", **_call_context(contact, now, saved=changed, record_error=None))
+
+
+def _voicemail_context(error: str | None = None) -> dict:
+    return dict(may_listen=current_user.has_role(*access.VOICEMAIL_LISTENERS),
+                recordings_reachable=twilio_gateway.configured(current_app.config),
+                voicemail_outcomes=VOICEMAIL_OUTCOMES, voicemail_error=error)
+
+
+@bp.route("/calls/<int:call_id>/voicemail", methods=["POST"])
+@roles_required(*access.VOICEMAIL_HANDLERS)
+def handle_voicemail(call_id: int):
+    """Mark the contact's voicemail handled, with what it needed: it leaves
+    the live list. A colleague who handled it first is said in place."""
+    voicemail = voicemails.get(call_id)
+    error, status = None, 200
+    try:
+        with unit_of_work.change():
+            voicemails.handle(current_actor(), voicemail, request.form.get("outcome") or None, clock.now())
+    except (InvalidInput, Conflict) as exc:
+        error, status = _voicemail_error(exc), exc.status
+    if not htmx:
+        flash(error or _("The voicemail is handled."), "error" if error else "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_voicemail.html", call=voicemails.get(call_id), may_work=_may_work(),
+                           **_voicemail_context(error)), status
+
+
+def _voicemail_error(exc: InvalidInput | Conflict) -> str:
+    if isinstance(exc, Conflict):
+        return _("Someone handled this voicemail already.")
+    return _("Choose what the voicemail needed.")
 
 
 @bp.route("/calls/<int:call_id>/take", methods=["POST"])

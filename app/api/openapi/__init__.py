@@ -15,10 +15,11 @@ from app.api.openapi import (
     placement,
     registry,
     statistics,
+    voicemails,
     waiting_list,
 )
 
-PARTS = (registry, holds_and_referrals, placement, waiting_list, calls, callbacks, alerts, statistics)
+PARTS = (registry, holds_and_referrals, placement, waiting_list, calls, callbacks, voicemails, alerts, statistics)
 SCHEMAS = {name: schema for part in PARTS for name, schema in part.SCHEMAS.items()}
 PATHS = {path: item for part in PARTS for path, item in part.PATHS.items()}
 

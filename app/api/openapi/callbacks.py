@@ -48,10 +48,10 @@ PATHS["/api/v1/calls/{call_id}/consent"] = {
     "post": {
         "summary": "Record call-back consent given live (operators, managers; audited): the app reads the call's "
                    "number from Twilio and keeps it sealed. 409 `sms_contact` for an SMS contact, `withheld` for a "
-                   "withheld number; 502 when Twilio cannot be asked",
+                   "withheld number; 503 when Twilio cannot be asked",
         "parameters": [id_param("call_id")],
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref("CallbackConsent")}}},
-        "responses": {"200": response(ref("CallbackConsentRecorded")), **errors(400, 401, 403, 404, 409, 502)},
+        "responses": {"200": response(ref("CallbackConsentRecorded")), **errors(400, 401, 403, 404, 409, 503)},
     },
 }
 PATHS["/api/v1/calls/{call_id}/callback"] = {

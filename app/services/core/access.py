@@ -121,6 +121,12 @@ HOTLINE_FIGURE_READERS = ("manager", "admin")
 # reader sees it as a badge.
 RISK_SCREENERS = ("operator", "manager")
 RISK_LEVEL_READERS = CALL_READERS
+# Voicemails (PRODUCT.md section 5, rule 10): the recordings are heard only by
+# operators and managers (admins, who read calls, do not), who also handle
+# them; the queue itself is a list of calls, for every call reader.
+VOICEMAIL_LISTENERS = ("operator", "manager")
+VOICEMAIL_HANDLERS = CALL_WORKERS
+VOICEMAIL_READERS = CALL_READERS
 # Who edits the risk instrument (its items and thresholds).
 RISK_INSTRUMENT_EDITORS = ("admin",)
 

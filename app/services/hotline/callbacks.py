@@ -36,7 +36,7 @@ from app.extensions import db
 from app.models import Call, CallbackAttempt
 from app.services.core import audit
 from app.services.core.access import CALL_WORKERS, Actor
-from app.services.core.errors import Conflict, Forbidden, InvalidInput, ServiceError
+from app.services.core.errors import Conflict, Forbidden, InvalidInput, Unavailable
 from app.services.hotline import calls, phones
 from app.services.hotline.call_records import number_kept_for_callback
 
@@ -75,11 +75,6 @@ class CallbackRefused(Conflict):
         self.code = code
 
 
-class TwilioUnavailable(ServiceError):
-    status = 502
-    code = "twilio_unavailable"
-
-
 def _require_worker(actor: Actor, what: str) -> None:
     if not actor.has_role(*CALL_WORKERS):
         raise Forbidden(f"{what} needs the role operator or manager")
@@ -95,7 +90,7 @@ def record_live_consent(actor: Actor, call: Call, now: datetime, note, twilio, *
     from Twilio's Calls API (`From` of the call `call.sid`), checked against
     the caller's hash and kept sealed for `retention_days` (calls.keep_for_callback).
     Refused for an SMS contact (its number serves its conversation only) and
-    a withheld number; TwilioUnavailable when Twilio is not configured or
+    a withheld number; Unavailable when Twilio is not configured or
     does not answer."""
     _require_worker(actor, "recording call-back consent")
     if note is not None and not isinstance(note, str):
@@ -119,14 +114,14 @@ def record_live_consent(actor: Actor, call: Call, now: datetime, note, twilio, *
 
 def _number_from_twilio(call: Call, twilio) -> str | None:
     if twilio is None:
-        raise TwilioUnavailable("Twilio is not configured: the call's number cannot be read")
+        raise Unavailable("Twilio is not configured: the call's number cannot be read")
     try:
         # The client keeps the call's `from` as `_from` (`from` is a keyword).
         return twilio.calls(call.sid).fetch()._from
     except TwilioRestException as error:
-        raise TwilioUnavailable(f"Twilio answered {error.status} reading the call") from None
+        raise Unavailable(f"Twilio answered {error.status} reading the call") from None
     except requests.RequestException as error:
-        raise TwilioUnavailable(f"Twilio unreachable: {type(error).__name__}") from None
+        raise Unavailable(f"Twilio unreachable: {type(error).__name__}") from None
 
 
 # --- starting a call-back -----------------------------------------------------------
