@@ -232,11 +232,13 @@ def record_recording(call: Call, url: str, sid: str | None, duration_s: int | No
 
 
 def _live_order(call: Call) -> tuple:
-    """Contacts nobody has answered yet (ringing, or no operator) first, then
-    by risk level (high; elevated and not screened; standard: app.services.
-    hotline.risk.LEVEL_RANK); the list is already the longest waiting first."""
-    unanswered = call.status == "ringing" or call.operator_id is None
-    return (not unanswered, LEVEL_RANK[call.risk_level])
+    """Ringing calls first (they ring for seconds; a voicemail can wait), then
+    the other contacts nobody has answered yet (no operator), then by risk
+    level (high; elevated and not screened; standard: app.services.hotline.
+    risk.LEVEL_RANK); the list is already the longest waiting first."""
+    ringing = call.status == "ringing"
+    unanswered = ringing or call.operator_id is None
+    return (not ringing, not unanswered, LEVEL_RANK[call.risk_level])
 
 
 def live(now: datetime, *, sms_window: timedelta | None = None) -> list[Call]:
