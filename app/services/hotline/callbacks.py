@@ -194,9 +194,12 @@ def start_callback(actor: Actor, call: Call, now: datetime, *, confirm_unknown: 
 
 
 def _end_lost(call: Call, now: datetime) -> None:
-    """An attempt open past LONGEST_ATTEMPT lost its status callbacks: it ends failed."""
+    """An attempt open past LONGEST_ATTEMPT lost its status callbacks: it ends
+    failed. Only such a one: an attempt a colleague has just committed (read
+    again here, after the refusal's check) stays open, and the database
+    refuses ours."""
     attempt = open_attempt(call)
-    if attempt is not None:
+    if attempt is not None and attempt.started_at <= now - LONGEST_ATTEMPT:
         log.warning("call-back attempt %s lost its status callbacks: ended as failed", attempt.id)
         _end(attempt, "failed", now)
 
