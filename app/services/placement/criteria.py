@@ -96,6 +96,31 @@ class DangerPlace:
 
 
 @dataclass(frozen=True)
+class Household:
+    """What a facility's own rules look at of a household: the one input of
+    ranking.facility_takes, which decides them for the search's ranker and the
+    waiting list's matching alike (the search's SQL narrows by the same values)."""
+
+    client_type: str
+    persons: int
+    children: int  # how many
+    child_age: int  # the oldest child's age; 0 without children
+    boy_age: int  # the oldest boy's age (children given as male); 0 without
+    gender: str | None
+    wheelchair: bool
+
+    @classmethod
+    def of_stored(cls, stored: dict) -> "Household":
+        """The household of criteria as `Criteria.stored` keeps them."""
+        children = stored["children"]
+        boys = [age for age, gender in zip(children, stored.get("child_genders") or (), strict=False)
+                if gender == "male"]
+        return cls(client_type=stored["client_type"], persons=stored["adults"] + len(children),
+                   children=len(children), child_age=max(children, default=0), boy_age=max(boys, default=0),
+                   gender=stored["gender"], wheelchair="wheelchair" in stored["needs"])
+
+
+@dataclass(frozen=True)
 class Criteria:
     client_type: str
     adults: int
@@ -122,6 +147,12 @@ class Criteria:
     @property
     def persons(self) -> int:
         return self.adults + len(self.children)
+
+    @property
+    def household(self) -> Household:
+        return Household(client_type=self.client_type, persons=self.persons, children=len(self.children),
+                         child_age=max(self.children, default=0), boy_age=max(self.boys, default=0),
+                         gender=self.gender, wheelchair="wheelchair" in self.needs)
 
     @property
     def kind_codes(self) -> tuple[str, ...]:
