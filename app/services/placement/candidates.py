@@ -199,15 +199,12 @@ def count_fitting_facilities(criteria: Criteria, now: datetime, region_id: int |
                                              facilities=sorted(facilities)))
 
 
-_UNIT_ROW = (select(*_COLUMNS, (_U.stale_at <= _NOW).label("stale"), _HELD.label("held"))
-             .select_from(Facility.__table__.join(CapacityUnit.__table__, _U.facility_id == _F.id))
-             .where(_U.id == bindparam("unit")))
-
-
-def read_unit(unit_id: int, now: datetime):
-    """The unit's row as `read` gives it (_COLUMNS, then stale and held), by
-    no criteria: read once, so that the ranker may judge it for many requests."""
-    return db.session.execute(_UNIT_ROW, {"unit": unit_id, "now": now}).one()
+# A unit's row as `read` gives it (_COLUMNS, then stale and held), by no criteria
+# (bound: unit, now): read once, so that the waiting list's matching may judge it
+# for many requests (app.services.placement.offers).
+UNIT_ROW = (select(*_COLUMNS, (_U.stale_at <= _NOW).label("stale"), _HELD.label("held"))
+            .select_from(Facility.__table__.join(CapacityUnit.__table__, _U.facility_id == _F.id))
+            .where(_U.id == bindparam("unit")))
 
 
 def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,

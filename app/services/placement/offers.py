@@ -32,20 +32,23 @@ or ending the hold does, requests.hold_ended); `decline` and `expire_offers`
 pass the place on to the next request.
 """
 
+import itertools
+import json
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, case, cast, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, cast, func, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.types import Text
 
 from app.clock import local_zone
 from app.extensions import db
-from app.models import CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
+from app.models import CapacityKind, CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
 from app.models.types import UTCDateTime
 from app.services.core import audit
 from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
@@ -53,8 +56,8 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.delivery import notices
 from app.services.hotline.calls import on_duty_operators
 from app.services.placement import candidates, holds
-from app.services.placement.criteria import Criteria, parse_criteria
-from app.services.placement.ranking import Ranker, places_needed
+from app.services.placement.criteria import Criteria, Household, parse_criteria
+from app.services.placement.ranking import Ranker, facility_takes, places_needed
 from app.services.registry import intake_hours
 from app.texts import jobs
 
@@ -89,11 +92,6 @@ def _children(stored: dict) -> list:
             for age, gender in zip(stored["children"], genders, strict=True)]
 
 
-def _boys(stored: dict) -> list[int]:
-    return [age for age, gender in zip(stored["children"], stored.get("child_genders") or [], strict=False)
-            if gender == "male"]
-
-
 def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Criteria:
     criteria = parse_criteria({
         "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
@@ -104,7 +102,7 @@ def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Crite
     return replace(criteria, avoid_facilities=tuple(excluded or ()))
 
 
-def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
+def waiting_filter(now, unit_id=None) -> list:
     """Requests that may be offered a place now (of `unit_id`: one never
     offered it before, as an offer that was declined or expired passes on).
     Each subquery is read once, not once per request."""
@@ -120,22 +118,6 @@ def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
     return conditions
 
 
-def _narrowed(unit: CapacityUnit, left: int) -> list:
-    """What SQL can tell from the stored criteria and the facility's columns
-    (the kind asked for, the gender taken, no offender at a secret address, a
-    household that fits the places left): only narrows; `_may_fit` and
-    `_fits` judge."""
-    facility, stored = unit.facility, _R.criteria
-    gender = stored["gender"].as_string()
-    conditions = [cast(stored, Text).like(f'%"{unit.kind.code}"%'),
-                  or_(gender.is_(None), gender.in_(facility.genders or ()))]
-    if facility.confidential:
-        conditions.append(stored["client_type"].as_string() == "victim")
-    if unit.kind.counts == "persons":
-        conditions.append(stored["adults"].as_integer() <= left)
-    return conditions
-
-
 def offered_places(unit_id: int) -> int:
     """Places of the unit's open offers: never offered twice while open."""
     return db.session.scalar(select(func.coalesce(func.sum(_O.places), 0))
@@ -148,95 +130,126 @@ def open_now(facility: Facility, now: datetime, zone: ZoneInfo) -> bool:
     return facility.open_for_intake and intake_hours.is_open(facility.intake_hours, now, zone)
 
 
-def _fits(stored: dict, call_id: int | None, excluded: list | None, row, now: datetime, zone: ZoneInfo) -> bool:
-    """Whether the unit's row (candidates.read_unit), which passed `_may_fit`
-    — the search's SQL rules on the stored criteria — also passes the
-    ranker's (a room that holds the household, free places once holds count,
-    the gender, the facilities left out), for criteria that still parse."""
-    try:
-        criteria = _criteria(stored, call_id, excluded)
-    except InvalidInput:
-        return False
-    return bool(Ranker(criteria, now, zone, 0, None, frozenset(criteria.avoid_facilities)).rank([row]))
+class _Wants(NamedTuple):
+    """What the matching judges of a request's stored criteria."""
+
+    kinds: tuple[str, ...]
+    household: Household
+    beyond_region: bool | None
 
 
-def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: CapacityUnit) -> int | None:
-    """What a hold for the request would take of the unit, judged from the
-    stored criteria alone, or None when they rule it out: the kind, the
-    region, the room size, and the facility's hard rules as the search's SQL
-    has them (candidates._facility_rules). Only narrows: `_fits` decides."""
-    facility = unit.facility
-    children = stored["children"]
-    if (unit.kind.code not in stored["kinds"]
-            or (stored.get("beyond_region") is False and region_id != unit.region_id)
-            or facility.id in (excluded or ())
-            or (stored["gender"] is not None and stored["gender"] not in facility.genders)
-            or ("wheelchair" in stored["needs"] and not facility.wheelchair)
-            or (facility.confidential and stored["client_type"] != "victim")
-            or (children and not (facility.children
-                                  and (facility.max_children is None or facility.max_children >= len(children))
-                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))
-            or (facility.max_boy_age is not None and facility.max_boy_age < max(_boys(stored), default=0))):
-        return None
-    return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(children))
+@lru_cache(maxsize=4096)
+def _wants(stored_text: str) -> _Wants:
+    """A request's criteria, as their stored JSON text, judged: parsed once
+    per distinct text (requests alike share it), not once per update."""
+    stored = json.loads(stored_text)
+    return _Wants(tuple(stored["kinds"]), Household.of_stored(stored), stored["beyond_region"])
 
 
-CHUNK = 20  # requests whose criteria are read at a time, in waiting-list order
+@lru_cache(maxsize=1024)
+def _ids(json_text: str | None) -> frozenset[int]:
+    return frozenset(json.loads(json_text or "[]"))
+
+
+class _Unit:
+    """A unit whose free places are offered, as the matching judges requests
+    against it: its row (candidates.read_unit, read once after the lock), its
+    kind, and which kinds serve which client types now (read once per update:
+    criteria whose kinds no longer serve their client type no longer parse,
+    so they are offered nothing)."""
+
+    def __init__(self, unit: CapacityUnit, row, serving: dict[str, tuple]):
+        self.unit, self.row, self.serving = unit, row, serving
+        self.genders = frozenset(json.loads(row[candidates.F_GENDERS]))
+
+    def places(self, stored_text: str, region_id: int | None, excluded_text: str | None) -> int | None:
+        """What a hold for the request would take of the unit, or None when it
+        does not fit: of a kind asked for (all still serving the client type),
+        in the region when it must be, not a facility left out, taken by the
+        facility's rules (ranking.facility_takes), a room that holds the household."""
+        wants, unit, row = _wants(stored_text), self.unit, self.row
+        household = wants.household
+        if (unit.kind.code not in wants.kinds
+                or (wants.beyond_region is False and region_id != unit.region_id)
+                or row[candidates.U_FACILITY] in _ids(excluded_text)
+                or not all(household.client_type in self.serving.get(code, ()) for code in wants.kinds)
+                or not facility_takes(row, self.genders, household)):
+            return None
+        return places_needed(unit.kind.counts, row[candidates.U_ROOM], household.persons)
+
+
+# Built once, values bound at each run: building and compiling costs more than running.
+_NOW = bindparam("now", type_=UTCDateTime)
+# The unit's row, and the places of its open offers (never offered twice while open).
+_UNIT_ROW = candidates.UNIT_ROW.add_columns(
+    select(func.coalesce(func.sum(_O.places), 0)).where(_O.unit_id == bindparam("unit"), _O.status == "open")
+    .scalar_subquery().label("offered"))
+# The requests waiting for the unit, a page at a time in waiting-list order,
+# their criteria as text; narrowed by the kind asked for (the code in double
+# quotes in the criteria's text): _Unit.places judges.
+_PAGE = (select(_R.id, cast(_R.criteria, Text), _R.region_id, cast(_R.excluded_facility_ids, Text))
+         .where(*waiting_filter(_NOW, bindparam("unit")), cast(_R.criteria, Text).like(bindparam("kind")))
+         .order_by(*WAITING_ORDER).limit(bindparam("limit")).offset(bindparam("offset")))
+PAGE = 32
+_LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
+_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"), *waiting_filter(_NOW, bindparam("unit")))
+_SERVING = select(CapacityKind.code, CapacityKind.serves)
+
+
+def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
+    """Whether the request still waits, its row locked. On PostgreSQL: lock
+    it (FOR UPDATE), then read again, by a new statement, so that an offer,
+    hold or closing another transaction committed meanwhile is seen; every
+    transaction locks requests in the one waiting-list order, so two never
+    wait for each other in a circle; and once locked, nobody else offers it
+    before this transaction ends (the partial unique index, one open offer per
+    request, cannot be hit). SQLite serialises writers: nothing another
+    transaction does can come between this transaction's reads and its writes."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return True
+    db.session.execute(_LOCK_REQUEST, {"request": request_id})
+    return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
+
+
+def _chosen(unit: CapacityUnit, row, left: int, now: datetime) -> list[tuple[int, int]]:
+    """(request id, places) of the first requests in waiting-list order that
+    the unit's `left` places fit."""
+    judge = _Unit(unit, row, dict(db.session.execute(_SERVING).all()))
+    chosen = []
+    values = {"unit": unit.id, "now": now, "kind": f'%"{unit.kind.code}"%', "limit": PAGE}
+    for offset in itertools.count(0, PAGE):
+        page = db.session.execute(_PAGE, dict(values, offset=offset)).all()
+        for request_id, stored_text, region_id, excluded_text in page:
+            places = judge.places(stored_text, region_id, excluded_text)
+            if places is not None and places <= left and _still_waiting(request_id, unit.id, now):
+                chosen.append((request_id, places))
+                left -= places
+                if left < 1:
+                    return chosen
+        if len(page) < PAGE:
+            return chosen
 
 
 def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[PlacementOffer]:
     unit = holds.lock_unit(unit_id)
     if not open_now(unit.facility, now, zone):
         return []
-    left = holds.free_places(unit, now) - offered_places(unit.id)
+    row = db.session.execute(_UNIT_ROW, {"unit": unit.id, "now": now}).one()
+    left = max(row[candidates.U_AVAILABLE] - row[candidates.U_HELD], 0) - row.offered
     if left < 1:
         return []
-    order = list(db.session.scalars(select(_R.id).where(*waiting_filter(now, unit.id), *_narrowed(unit, left))
-                                    .order_by(*WAITING_ORDER)))
-    row = candidates.read_unit(unit.id, now)
-    made = []
-    for start in range(0, len(order), CHUNK):
-        chunk = order[start:start + CHUNK]
-        rows = {request_id: (stored, region_id, excluded, call_id)
-                for request_id, stored, region_id, excluded, call_id in
-                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids, _R.call_id)
-                                   .where(_R.id.in_(chunk)))}
-        for request_id in chunk:
-            stored, region_id, excluded, call_id = rows[request_id]
-            places = _may_fit(stored, region_id, excluded, unit)
-            if (places is None or places > left or not _fits(stored, call_id, excluded, row, now, zone)
-                    or not _still_waiting(request_id, unit.id, now)):
-                continue
-            offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
-                                   offered_at=now, expires_at=now + timedelta(minutes=minutes))
-            try:
-                with db.session.begin_nested():
-                    db.session.add(offer)
-            except IntegrityError:  # the request has an open offer after all: the index guards it
-                continue
-            audit.record(SYSTEM, "placement_offer.make", now, offer, request=request_id, unit=unit.id,
-                         places=places)
-            made.append(offer)
-            left -= places
-            if left < 1:
-                return made
+    chosen = _chosen(unit, row, left, now)
+    if not chosen:
+        return []
+    expires_at = now + timedelta(minutes=minutes)
+    made = list(db.session.scalars(
+        insert(PlacementOffer).returning(PlacementOffer, sort_by_parameter_order=True),
+        [{"request_id": request_id, "unit_id": unit.id, "places": places, "status": "open", "offered_at": now,
+          "expires_at": expires_at} for request_id, places in chosen]))
+    for offer in made:
+        audit.record(SYSTEM, "placement_offer.make", now, offer, request=offer.request_id, unit=unit.id,
+                     places=offer.places)
     return made
-
-
-def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
-    """Lock the request's row (FOR UPDATE on PostgreSQL; SQLite serialises
-    writers), then read again, by a new statement, whether it still waits: it
-    sees an offer another transaction committed before the lock. Every
-    transaction locks requests in the one waiting-list order, so two never
-    wait for each other in a circle."""
-    db.session.execute(_LOCK_REQUEST, {"request": request_id})
-    return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
-
-
-# Built once, values bound at each run: building and compiling costs more than running.
-_LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
-_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"),
-                                     *waiting_filter(bindparam("now", type_=UTCDateTime), bindparam("unit")))
 
 
 def _notify(offers: list[PlacementOffer], now: datetime) -> None:
