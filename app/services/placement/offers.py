@@ -32,7 +32,6 @@ or ending the hold does, requests.hold_ended); `decline` and `expire_offers`
 pass the place on to the next request.
 """
 
-import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import replace
@@ -56,6 +55,17 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.delivery import notices
 from app.services.hotline.calls import on_duty_operators
 from app.services.placement import candidates, holds
+from app.services.placement.candidates import (
+    F_GENDERS,
+    F_HOURS,
+    U_AVAILABLE,
+    U_FACILITY,
+    U_HELD,
+    U_ID,
+    U_OPEN,
+    U_REGION,
+    U_ROOM,
+)
 from app.services.placement.criteria import Criteria, Household, parse_criteria
 from app.services.placement.ranking import Ranker, facility_takes, places_needed
 from app.services.registry import intake_hours
@@ -64,6 +74,7 @@ from app.texts import jobs
 PURPOSE = "placement_offer"
 
 _R = PlacementRequest
+_RT = PlacementRequest.__table__.c
 _O = PlacementOffer
 
 # The waiting list's order: risk level high, elevated, not screened, standard;
@@ -109,25 +120,14 @@ def waiting_filter(now, unit_id=None) -> list:
     conditions = [
         _R.status == "open", _R.expires_at > now,
         _R.id.not_in(select(_O.request_id).where(_O.status == "open")),
-        _R.id.not_in(select(Hold.request_id).where(Hold.request_id.is_not(None),
+        # request_id > 0 rather than IS NOT NULL (ids are positive): SQLite reads that from its index.
+        _R.id.not_in(select(Hold.request_id).where(Hold.request_id > 0,
                                                    Hold.status.in_(("active", "requested")), Hold.expires_at > now)),
     ]
     if unit_id is not None:
         conditions.append(_R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id,
                                                                    _O.status.in_(("declined", "expired")))))
     return conditions
-
-
-def offered_places(unit_id: int) -> int:
-    """Places of the unit's open offers: never offered twice while open."""
-    return db.session.scalar(select(func.coalesce(func.sum(_O.places), 0))
-                             .where(_O.unit_id == unit_id, _O.status == "open"))
-
-
-def open_now(facility: Facility, now: datetime, zone: ZoneInfo) -> bool:
-    """Whether the desk could send someone there now: open for intake, and
-    inside its intake hours."""
-    return facility.open_for_intake and intake_hours.is_open(facility.intake_hours, now, zone)
 
 
 class _Wants(NamedTuple):
@@ -141,59 +141,71 @@ class _Wants(NamedTuple):
 @lru_cache(maxsize=4096)
 def _wants(stored_text: str) -> _Wants:
     """A request's criteria, as their stored JSON text, judged: parsed once
-    per distinct text (requests alike share it), not once per update."""
+    per distinct text (alike requests share it), not once per update."""
     stored = json.loads(stored_text)
     return _Wants(tuple(stored["kinds"]), Household.of_stored(stored), stored["beyond_region"])
 
 
 @lru_cache(maxsize=1024)
-def _ids(json_text: str | None) -> frozenset[int]:
-    return frozenset(json.loads(json_text or "[]"))
+def _decoded(json_text: str | None):
+    """A JSON value read as text (facility ids, genders, client types, intake
+    hours), decoded once per distinct text. Shared: never changed."""
+    return json.loads(json_text or "null")
 
 
 class _Unit:
     """A unit whose free places are offered, as the matching judges requests
-    against it: its row (candidates.read_unit, read once after the lock), its
-    kind, and which kinds serve which client types now (read once per update:
-    criteria whose kinds no longer serve their client type no longer parse,
-    so they are offered nothing)."""
+    against it: its row as the search reads one (candidates.UNIT_ROW), its
+    kind's code, counting and client types served, and the places of its open
+    offers; read once, with the unit's row locked."""
 
-    def __init__(self, unit: CapacityUnit, row, serving: dict[str, tuple]):
-        self.unit, self.row, self.serving = unit, row, serving
-        self.genders = frozenset(json.loads(row[candidates.F_GENDERS]))
+    def __init__(self, row):
+        self.row = row
+        self.id, self.facility_id, self.region_id = row[U_ID], row[U_FACILITY], row[U_REGION]
+        self.genders = frozenset(_decoded(row[F_GENDERS]))
+        # Free places (available less the places holds take) not offered yet: never offered twice while open.
+        self.left = max(row[U_AVAILABLE] - row[U_HELD], 0) - row.offered
+
+    def open_now(self, now: datetime, zone: ZoneInfo) -> bool:
+        """Whether the desk could send someone there now: open for intake, and
+        inside its intake hours."""
+        return self.row[U_OPEN] and intake_hours.is_open(_decoded(self.row[F_HOURS]), now, zone)
 
     def places(self, stored_text: str, region_id: int | None, excluded_text: str | None) -> int | None:
         """What a hold for the request would take of the unit, or None when it
-        does not fit: of a kind asked for (all still serving the client type),
-        in the region when it must be, not a facility left out, taken by the
-        facility's rules (ranking.facility_takes), a room that holds the household."""
-        wants, unit, row = _wants(stored_text), self.unit, self.row
+        does not fit: of a kind asked for that serves its client type, in the
+        region when it must be, not a facility left out, taken by the
+        facility's rules (ranking.facility_takes), a room that holds the
+        household."""
+        wants, row = _wants(stored_text), self.row
         household = wants.household
-        if (unit.kind.code not in wants.kinds
-                or (wants.beyond_region is False and region_id != unit.region_id)
-                or row[candidates.U_FACILITY] in _ids(excluded_text)
-                or not all(household.client_type in self.serving.get(code, ()) for code in wants.kinds)
+        if (row.code not in wants.kinds or household.client_type not in _decoded(row.serves)
+                or (wants.beyond_region is False and region_id != self.region_id)
+                or self.facility_id in _decoded(excluded_text)
                 or not facility_takes(row, self.genders, household)):
             return None
-        return places_needed(unit.kind.counts, row[candidates.U_ROOM], household.persons)
+        return places_needed(row.counts, row[U_ROOM], household.persons)
 
 
 # Built once, values bound at each run: building and compiling costs more than running.
 _NOW = bindparam("now", type_=UTCDateTime)
-# The unit's row, and the places of its open offers (never offered twice while open).
-_UNIT_ROW = candidates.UNIT_ROW.add_columns(
+_K = CapacityKind.__table__.c
+# The unit's row locked (FOR UPDATE on PostgreSQL; SQLite serialises writers), its kind, and the
+# places of its open offers.
+_UNIT = (candidates.UNIT_ROW.add_columns(
+    _K.code, _K.counts, cast(_K.serves, Text).label("serves"),
     select(func.coalesce(func.sum(_O.places), 0)).where(_O.unit_id == bindparam("unit"), _O.status == "open")
     .scalar_subquery().label("offered"))
-# The requests waiting for the unit, a page at a time in waiting-list order,
-# their criteria as text; narrowed by the kind asked for (the code in double
-# quotes in the criteria's text): _Unit.places judges.
-_PAGE = (select(_R.id, cast(_R.criteria, Text), _R.region_id, cast(_R.excluded_facility_ids, Text))
-         .where(*waiting_filter(_NOW, bindparam("unit")), cast(_R.criteria, Text).like(bindparam("kind")))
-         .order_by(*WAITING_ORDER).limit(bindparam("limit")).offset(bindparam("offset")))
-PAGE = 32
+    .where(_K.id == CapacityUnit.__table__.c.kind_id).with_for_update(of=CapacityUnit.__table__))
+# The requests waiting for the unit in waiting-list order, their criteria as
+# text: _Unit.places judges them (SQL narrowing them by the kind's code in the
+# text costs more than it saves: most ask for the common kinds). Read as they
+# are judged, a few rows at a time (yield_per): most updates judge only the first.
+_WAITING_ROWS = (select(_RT.id, cast(_RT.criteria, Text), _RT.region_id, cast(_RT.excluded_facility_ids, Text))
+                 .where(*waiting_filter(_NOW, bindparam("unit"))).order_by(*WAITING_ORDER)
+                 .execution_options(yield_per=32))
 _LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
 _STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"), *waiting_filter(_NOW, bindparam("unit")))
-_SERVING = select(CapacityKind.code, CapacityKind.serves)
 
 
 def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
@@ -211,48 +223,60 @@ def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
     return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
 
 
-def _chosen(unit: CapacityUnit, row, left: int, now: datetime) -> list[tuple[int, int]]:
+def _chosen(connection, unit: _Unit, now: datetime) -> list[tuple[int, int]]:
     """(request id, places) of the first requests in waiting-list order that
-    the unit's `left` places fit."""
-    judge = _Unit(unit, row, dict(db.session.execute(_SERVING).all()))
-    chosen = []
-    values = {"unit": unit.id, "now": now, "kind": f'%"{unit.kind.code}"%', "limit": PAGE}
-    for offset in itertools.count(0, PAGE):
-        page = db.session.execute(_PAGE, dict(values, offset=offset)).all()
-        for request_id, stored_text, region_id, excluded_text in page:
-            places = judge.places(stored_text, region_id, excluded_text)
+    the unit's places left fit."""
+    chosen, left = [], unit.left
+    rows = connection.execute(_WAITING_ROWS, {"unit": unit.id, "now": now})
+    try:
+        for request_id, stored_text, region_id, excluded_text in rows:
+            places = unit.places(stored_text, region_id, excluded_text)
             if places is not None and places <= left and _still_waiting(request_id, unit.id, now):
                 chosen.append((request_id, places))
                 left -= places
                 if left < 1:
-                    return chosen
-        if len(page) < PAGE:
-            return chosen
+                    break
+    finally:
+        rows.close()
+    return chosen
 
 
-def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[PlacementOffer]:
-    unit = holds.lock_unit(unit_id)
-    if not open_now(unit.facility, now, zone):
+class Offered(NamedTuple):
+    """An offer just made, as the desk is told of it."""
+
+    id: int
+    request_id: int
+    unit_id: int
+    places: int
+
+
+_MADE = insert(_O.__table__).returning(*(_O.__table__.c[name] for name in Offered._fields))
+
+
+def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[Offered]:
+    db.session.flush()  # what the caller changed, for the statements below (not the session's) to read
+    connection = db.session.connection()
+    row = connection.execute(_UNIT, {"unit": unit_id, "now": now}).one_or_none()
+    if row is None:
+        raise NotFound(f"no capacity unit {unit_id}")
+    unit = _Unit(row)
+    if unit.left < 1 or not unit.open_now(now, zone):
         return []
-    row = db.session.execute(_UNIT_ROW, {"unit": unit.id, "now": now}).one()
-    left = max(row[candidates.U_AVAILABLE] - row[candidates.U_HELD], 0) - row.offered
-    if left < 1:
-        return []
-    chosen = _chosen(unit, row, left, now)
+    chosen = _chosen(connection, unit, now)
     if not chosen:
         return []
+    # One insert for the offers, one for their audit events.
     expires_at = now + timedelta(minutes=minutes)
-    made = list(db.session.scalars(
-        insert(PlacementOffer).returning(PlacementOffer, sort_by_parameter_order=True),
-        [{"request_id": request_id, "unit_id": unit.id, "places": places, "status": "open", "offered_at": now,
-          "expires_at": expires_at} for request_id, places in chosen]))
-    for offer in made:
-        audit.record(SYSTEM, "placement_offer.make", now, offer, request=offer.request_id, unit=unit.id,
-                     places=offer.places)
+    made = sorted(Offered(*offered) for offered in connection.execute(_MADE, [
+        {"request_id": request_id, "unit_id": unit.id, "places": places, "status": "open", "offered_at": now,
+         "expires_at": expires_at} for request_id, places in chosen]))
+    audit.record_each(SYSTEM, "placement_offer.make", now, PlacementOffer,
+                      ((offer.id, {"request": offer.request_id, "unit": unit.id, "places": offer.places})
+                       for offer in made))
     return made
 
 
-def _notify(offers: list[PlacementOffer], now: datetime) -> None:
+def _notify(offers: list[Offered], now: datetime) -> None:
     if not offers:
         return
     for operator in on_duty_operators():
@@ -269,7 +293,7 @@ def any_waiting(now: datetime) -> bool:
     return db.session.scalar(select(_R.id).where(_R.status == "open", _R.expires_at > now).limit(1)) is not None
 
 
-def places_freed(unit_ids: Iterable[int], now: datetime) -> list[PlacementOffer]:
+def places_freed(unit_ids: Iterable[int], now: datetime) -> list[Offered]:
     """Places of these units may have freed up (a count rose, a hold ended, a
     facility reopened or entered its intake hours): offer them, in the same
     transaction, to the open requests they fit (see the module's docstring).
@@ -286,7 +310,7 @@ def places_freed(unit_ids: Iterable[int], now: datetime) -> list[PlacementOffer]
     return made
 
 
-def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) -> PlacementOffer | None:
+def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) -> Offered | None:
     """A request just filed: offer it the best place that fits and is free
     now (a place may already be free), as the search ranks them."""
     from app.services.placement.nearby import best  # the search's reading outward, as for a search
@@ -358,7 +382,7 @@ def take(actor: Actor, offer: PlacementOffer, now: datetime, *, minutes=None) ->
     return hold
 
 
-def decline(actor: Actor, offer: PlacementOffer, now: datetime) -> list[PlacementOffer]:
+def decline(actor: Actor, offer: PlacementOffer, now: datetime) -> list[Offered]:
     """The desk passes: the place goes to the next request. Returns the offers that made."""
     _answerable(actor, offer, now)
     offer.status = "declined"
