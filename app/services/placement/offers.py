@@ -6,23 +6,28 @@ a facility reopened (capacity.set_open_for_intake), a hold ended (the holds
 code), an offer declined or expired, a facility entering its intake hours
 (`intake_opened`, a scheduler job). For each unit, in the same transaction:
 
-- the unit's row is locked (holds.lock_unit), then its offerable places are
-  read: free (available − places of active, unexpired holds) − places of its
-  open offers; none while the facility is closed for intake, or outside its
-  intake hours right now (the desk could not send anyone there: the
-  scheduler's `intake_opened` offers them once intake opens);
+- the unit's row is read and locked (FOR UPDATE on PostgreSQL; SQLite
+  serialises writers), with its kind and its offerable places: free
+  (available − places of active, unexpired holds) − places of its open
+  offers; none while the facility is closed for intake, or outside its intake
+  hours right now (the desk could not send anyone there: the scheduler's
+  `intake_opened` offers them once intake opens);
 - the waiting requests (open, not expired, without an open offer or a live
-  hold of their own, never offered this unit before) that may fit it are
-  read in waiting-list order (WAITING_ORDER), narrowed by SQL on the stored
-  criteria and the facility's columns, then judged from their criteria
-  (`_may_fit`), then by the ranker's rules on the unit's row, read once
-  (candidates.read_unit, Ranker.rank: `_fits`);
-- only a request that fits is locked (FOR UPDATE on PostgreSQL; SQLite
-  serialises writers) and read again after the lock, so that a request
-  another transaction offered meanwhile is seen — every transaction locks in
-  the one waiting-list order, so none waits for another in a circle — and
-  offered the places a hold for its household would take, while places are
-  left. The partial unique index (one open offer per request) is the last guard.
+  hold of their own, never offered this unit before) are read in
+  waiting-list order (WAITING_ORDER), a few at a time, and judged as read
+  from a compact form of their stored criteria (`_wants`, parsed once per
+  distinct text): a kind asked for that serves their client type, the
+  region when they must stay in it, not a facility they left out, the
+  facility's rules as the search's ranker has them (ranking.facility_takes),
+  a room that holds the household, places left for it;
+- on PostgreSQL, a request that fits is locked and read again
+  (`_still_waiting`), in the one waiting-list order, so that what another
+  transaction committed meanwhile is seen and no two wait for each other in
+  a circle; on SQLite nothing can come between (one writer at a time);
+- the first that fit, while places are left, are offered the places a hold
+  for their household would take: one insert for the offers, one for their
+  audit events. The partial unique index (one open offer per request) is
+  the last guard; the lock keeps it from being hit.
 
 Every operator on duty is told of each offer by their channel: "request 12:
 a place may fit" — never the facility, the household or the risk.
@@ -92,7 +97,14 @@ def criteria_of(request: PlacementRequest) -> Criteria:
     (excluded_facility_ids: those the danger places and the avoided ones left
     out when it was filed). Raises InvalidInput when they no longer parse (a
     kind removed since)."""
-    return _criteria(request.criteria, request.call_id, request.excluded_facility_ids)
+    stored = request.criteria
+    criteria = parse_criteria({
+        "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
+        "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
+        "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
+        "beyond_region": stored["beyond_region"], "call_id": request.call_id,
+    })
+    return replace(criteria, avoid_facilities=tuple(request.excluded_facility_ids or ()))
 
 
 def _children(stored: dict) -> list:
@@ -103,31 +115,19 @@ def _children(stored: dict) -> list:
             for age, gender in zip(stored["children"], genders, strict=True)]
 
 
-def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Criteria:
-    criteria = parse_criteria({
-        "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
-        "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
-        "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
-        "beyond_region": stored["beyond_region"], "call_id": call_id,
-    })
-    return replace(criteria, avoid_facilities=tuple(excluded or ()))
-
-
-def waiting_filter(now, unit_id=None) -> list:
-    """Requests that may be offered a place now (of `unit_id`: one never
-    offered it before, as an offer that was declined or expired passes on).
-    Each subquery is read once, not once per request."""
-    conditions = [
+def _waiting(now, unit_id) -> list:
+    """Requests that may be offered a place of the unit now: open, not
+    expired, without an open offer or a live hold of their own, and never
+    offered this unit before (an offer declined or expired passes on). Each
+    subquery is read once, not once per request."""
+    return [
         _R.status == "open", _R.expires_at > now,
         _R.id.not_in(select(_O.request_id).where(_O.status == "open")),
         # request_id > 0 rather than IS NOT NULL (ids are positive): SQLite reads that from its index.
         _R.id.not_in(select(Hold.request_id).where(Hold.request_id > 0,
                                                    Hold.status.in_(("active", "requested")), Hold.expires_at > now)),
+        _R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id, _O.status.in_(("declined", "expired")))),
     ]
-    if unit_id is not None:
-        conditions.append(_R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id,
-                                                                   _O.status.in_(("declined", "expired")))))
-    return conditions
 
 
 class _Wants(NamedTuple):
@@ -202,36 +202,37 @@ _UNIT = (candidates.UNIT_ROW.add_columns(
 # text costs more than it saves: most ask for the common kinds). Read as they
 # are judged, a few rows at a time (yield_per): most updates judge only the first.
 _WAITING_ROWS = (select(_RT.id, cast(_RT.criteria, Text), _RT.region_id, cast(_RT.excluded_facility_ids, Text))
-                 .where(*waiting_filter(_NOW, bindparam("unit"))).order_by(*WAITING_ORDER)
+                 .where(*_waiting(_NOW, bindparam("unit"))).order_by(*WAITING_ORDER)
                  .execution_options(yield_per=32))
 _LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
-_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"), *waiting_filter(_NOW, bindparam("unit")))
+_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"), *_waiting(_NOW, bindparam("unit")))
 
 
-def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
-    """Whether the request still waits, its row locked. On PostgreSQL: lock
-    it (FOR UPDATE), then read again, by a new statement, so that an offer,
-    hold or closing another transaction committed meanwhile is seen; every
-    transaction locks requests in the one waiting-list order, so two never
-    wait for each other in a circle; and once locked, nobody else offers it
-    before this transaction ends (the partial unique index, one open offer per
-    request, cannot be hit). SQLite serialises writers: nothing another
-    transaction does can come between this transaction's reads and its writes."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return True
-    db.session.execute(_LOCK_REQUEST, {"request": request_id})
-    return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
+def _still_waiting(connection, request_id: int, unit_id: int, now: datetime) -> bool:
+    """On PostgreSQL: lock the request's row (FOR UPDATE), then read again,
+    by a new statement, whether it still waits, so that an offer, hold or
+    closing another transaction committed meanwhile is seen. Once it is
+    locked nobody else offers it before this transaction ends."""
+    connection.execute(_LOCK_REQUEST, {"request": request_id})
+    return connection.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
 
 
 def _chosen(connection, unit: _Unit, now: datetime) -> list[tuple[int, int]]:
-    """(request id, places) of the first requests in waiting-list order that
-    the unit's places left fit."""
+    """(request id, places) of the first waiting requests, in waiting-list
+    order, that the unit's places left fit. SQLite serialises writers, and
+    this transaction writes: no other can change the list between this
+    reading and the offers' insert, so nothing is locked or read again there.
+    On PostgreSQL each request chosen is (`_still_waiting`), in waiting-list
+    order, the one order every transaction locks in: none waits for another
+    in a circle."""
     chosen, left = [], unit.left
+    recheck = connection.dialect.name != "sqlite"
     rows = connection.execute(_WAITING_ROWS, {"unit": unit.id, "now": now})
     try:
         for request_id, stored_text, region_id, excluded_text in rows:
             places = unit.places(stored_text, region_id, excluded_text)
-            if places is not None and places <= left and _still_waiting(request_id, unit.id, now):
+            if (places is not None and places <= left
+                    and (not recheck or _still_waiting(connection, request_id, unit.id, now))):
                 chosen.append((request_id, places))
                 left -= places
                 if left < 1:
