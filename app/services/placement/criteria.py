@@ -110,14 +110,20 @@ class Household:
     wheelchair: bool
 
     @classmethod
+    def of(cls, client_type: str, adults: int, children, child_genders, gender: str | None,
+           needs) -> "Household":
+        """From the criteria's fields: `children` their ages, `child_genders`
+        each child's gender as given (None: not given; may be shorter)."""
+        boys = [age for age, given in zip(children, child_genders, strict=False) if given == "male"]
+        return cls(client_type=client_type, persons=adults + len(children), children=len(children),
+                   child_age=max(children, default=0), boy_age=max(boys, default=0), gender=gender,
+                   wheelchair="wheelchair" in needs)
+
+    @classmethod
     def of_stored(cls, stored: dict) -> "Household":
         """The household of criteria as `Criteria.stored` keeps them."""
-        children = stored["children"]
-        boys = [age for age, gender in zip(children, stored.get("child_genders") or (), strict=False)
-                if gender == "male"]
-        return cls(client_type=stored["client_type"], persons=stored["adults"] + len(children),
-                   children=len(children), child_age=max(children, default=0), boy_age=max(boys, default=0),
-                   gender=stored["gender"], wheelchair="wheelchair" in stored["needs"])
+        return cls.of(stored["client_type"], stored["adults"], stored["children"],
+                      stored.get("child_genders") or (), stored["gender"], stored["needs"])
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,8 @@ class Criteria:
 
     @property
     def household(self) -> Household:
-        return Household(client_type=self.client_type, persons=self.persons, children=len(self.children),
-                         child_age=max(self.children, default=0), boy_age=max(self.boys, default=0),
-                         gender=self.gender, wheelchair="wheelchair" in self.needs)
+        return Household.of(self.client_type, self.adults, self.children, self.child_genders, self.gender,
+                            self.needs)
 
     @property
     def kind_codes(self) -> tuple[str, ...]:
