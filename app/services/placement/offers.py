@@ -181,7 +181,7 @@ class _Unit:
         household = wants.household
         if (row.code not in wants.kinds or household.client_type not in _decoded(row.serves)
                 or (wants.beyond_region is False and region_id != self.region_id)
-                or self.facility_id in _decoded(excluded_text)
+                or self.facility_id in (_decoded(excluded_text) or ())
                 or not facility_takes(row, self.genders, household)):
             return None
         return places_needed(row.counts, row[U_ROOM], household.persons)
@@ -327,7 +327,7 @@ def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) 
         closed_now = key[0]
         if closed_now:
             break  # the rest are closed too: they rank last
-        made = [offer for offer in _offer_unit(row[candidates.U_ID], now, zone,
+        made = [offer for offer in _offer_unit(row[U_ID], now, zone,
                                                current_app.config["PLACEMENT_OFFER_MINUTES"])
                 if offer.request_id == request.id]
         if made:
