@@ -315,39 +315,62 @@ def test_a_freed_place_follows_each_rule_of_the_search(w, clock, rule):
 # --- two counts rising at once --------------------------------------------------------
 
 
-def test_counts_rising_at_once_never_offer_a_request_twice_nor_a_place_twice(app, w, clock):
-    units = [make.facility(f"race-{n}", units={"crisis_bed": (4, 0)}).units[0] for n in range(6)]
-    db.session.commit()
-    waiting = [file(w, clock) for _ in range(4)]
-    unit_ids = [unit.id for unit in units]
-    staff_id = w.people.staff.id
+def at_once(app, jobs) -> list[str]:
+    """Run each job in its own thread and transaction, all starting together;
+    the errors they raised."""
     db.session.rollback()  # this thread's transaction would hold SQLite's write lock
-    start = threading.Barrier(len(unit_ids))
+    start = threading.Barrier(len(jobs))
     failures = []
 
-    def rise(unit_id):
+    def run(job):
         with app.app_context(), writing():
             try:
                 start.wait()
-                unit = db.session.get(CapacityUnit, unit_id)
-                staff = Actor(user=db.session.get(User, staff_id), source="web")
-                capacity.set_available(staff, unit, 1, unit.version, clock.now())
+                job()
                 db.session.commit()
             except Exception as error:  # noqa: BLE001 - reported below
                 failures.append(repr(error))
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=rise, args=(unit_id,)) for unit_id in unit_ids]
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert not failures, failures
+    return failures
+
+
+def test_counts_rising_at_once_never_offer_a_request_twice_nor_a_place_twice(app, w, clock):
+    units = [make.facility(f"race-{n}", units={"crisis_bed": (4, 0)}).units[0] for n in range(6)]
+    db.session.commit()
+    waiting = [file(w, clock) for _ in range(4)]
+    unit_ids = [unit.id for unit in units]
+    staff_id = w.people.staff.id
+
+    def rise(unit_id):
+        unit = db.session.get(CapacityUnit, unit_id)
+        staff = Actor(user=db.session.get(User, staff_id), source="web")
+        capacity.set_available(staff, unit, 1, unit.version, clock.now())
+
+    assert not at_once(app, [lambda unit_id=unit_id: rise(unit_id) for unit_id in unit_ids])
     made = open_offers()
     # Four requests, six places: each request offered exactly once, each place at most once.
     assert sorted(o.request_id for o in made) == sorted(r.id for r in waiting)
     assert len({o.unit_id for o in made}) == len(made)
+
+
+def test_places_of_one_unit_offered_twice_at_once_go_once(app, w, clock):
+    """Two transactions offering one unit's places (the scheduler's jobs, a
+    hold ending): the second waits for the first's lock on the unit, then
+    reads its offers."""
+    waiting = [file(w, clock) for _ in range(4)]
+    w.bed.available = 2  # free, not yet offered
+    unit_id = w.bed.id
+    db.session.commit()
+    assert not at_once(app, [lambda: offers.places_freed([unit_id], clock.now())] * 2)
+    made = open_offers()
+    assert [(o.request_id, o.places) for o in made] == [(waiting[0].id, 1), (waiting[1].id, 1)]
 
 
 def test_a_hold_for_a_request_needs_an_open_request(w, clock):

@@ -6,8 +6,8 @@ a facility reopened (capacity.set_open_for_intake), a hold ended (the holds
 code), an offer declined or expired, a facility entering its intake hours
 (`intake_opened`, a scheduler job). For each unit, in the same transaction:
 
-- the unit's row is read and locked (FOR UPDATE on PostgreSQL; SQLite
-  serialises writers), with its kind and its offerable places: free
+- the unit's row is locked (FOR UPDATE on PostgreSQL; SQLite serialises
+  writers), then read with its kind and its offerable places: free
   (available − places of active, unexpired holds) − places of its open
   offers; none while the facility is closed for intake, or outside its intake
   hours right now (the desk could not send anyone there: the scheduler's
@@ -190,13 +190,13 @@ class _Unit:
 # Built once, values bound at each run: building and compiling costs more than running.
 _NOW = bindparam("now", type_=UTCDateTime)
 _K = CapacityKind.__table__.c
-# The unit's row locked (FOR UPDATE on PostgreSQL; SQLite serialises writers), its kind, and the
-# places of its open offers.
+# The unit's row, its kind, and the places of its open offers.
 _UNIT = (candidates.UNIT_ROW.add_columns(
     _K.code, _K.counts, cast(_K.serves, Text).label("serves"),
     select(func.coalesce(func.sum(_O.places), 0)).where(_O.unit_id == bindparam("unit"), _O.status == "open")
     .scalar_subquery().label("offered"))
-    .where(_K.id == CapacityUnit.__table__.c.kind_id).with_for_update(of=CapacityUnit.__table__))
+    .where(_K.id == CapacityUnit.__table__.c.kind_id))
+_LOCK_UNIT = select(CapacityUnit.id).where(CapacityUnit.id == bindparam("unit")).with_for_update()
 # The requests waiting for the unit in waiting-list order, their criteria as
 # text: _Unit.places judges them (SQL narrowing them by the kind's code in the
 # text costs more than it saves: most ask for the common kinds). Read as they
@@ -217,16 +217,22 @@ def _still_waiting(connection, request_id: int, unit_id: int, now: datetime) -> 
     return connection.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
 
 
+def _one_writer(connection) -> bool:
+    """Whether the database lets one transaction write at a time (SQLite):
+    then none can change the unit or the list between this transaction's
+    reading and its offers' insert (it writes: it holds the write lock, or
+    its insert fails), and nothing needs locking or reading again."""
+    return connection.dialect.name == "sqlite"
+
+
 def _chosen(connection, unit: _Unit, now: datetime) -> list[tuple[int, int]]:
     """(request id, places) of the first waiting requests, in waiting-list
-    order, that the unit's places left fit. SQLite serialises writers, and
-    this transaction writes: no other can change the list between this
-    reading and the offers' insert, so nothing is locked or read again there.
-    On PostgreSQL each request chosen is (`_still_waiting`), in waiting-list
-    order, the one order every transaction locks in: none waits for another
-    in a circle."""
+    order, that the unit's places left fit. Unless one writer writes at a
+    time, each request chosen is locked and read again (`_still_waiting`),
+    in waiting-list order, the one order every transaction locks in: none
+    waits for another in a circle."""
     chosen, left = [], unit.left
-    recheck = connection.dialect.name != "sqlite"
+    recheck = not _one_writer(connection)
     rows = connection.execute(_WAITING_ROWS, {"unit": unit.id, "now": now})
     try:
         for request_id, stored_text, region_id, excluded_text in rows:
@@ -257,6 +263,10 @@ _MADE = insert(_O.__table__).returning(*(_O.__table__.c[name] for name in Offere
 def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[Offered]:
     db.session.flush()  # what the caller changed, for the statements below (not the session's) to read
     connection = db.session.connection()
+    if not _one_writer(connection):
+        # Locked first, then read by a new statement: one that waited for the
+        # lock would read the unit's holds and offers as they were before.
+        connection.execute(_LOCK_UNIT, {"unit": unit_id})
     row = connection.execute(_UNIT, {"unit": unit_id, "now": now}).one_or_none()
     if row is None:
         raise NotFound(f"no capacity unit {unit_id}")
