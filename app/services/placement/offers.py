@@ -149,7 +149,8 @@ def _wants(stored_text: str) -> _Wants:
 @lru_cache(maxsize=1024)
 def _decoded(json_text: str | None):
     """A JSON value read as text (facility ids, genders, client types, intake
-    hours), decoded once per distinct text. Shared: never changed."""
+    hours), decoded once per distinct text. The value is shared: no caller
+    changes it."""
     return json.loads(json_text or "null")
 
 
