@@ -53,6 +53,7 @@ bench: install-dev
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/hotline.py
+	$(BIN)/python bench/hotline_figures.py
 	$(BIN)/python bench/alerts.py
 
 clean:

@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     _derive_settings(app)
+    _check_settings(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -101,6 +102,14 @@ def _derive_settings(app: Flask) -> None:
         or app.config.get("HOTLINE_SIGNING_TOKEN")
         or _instance_secret(Path(app.instance_path), "hotline_signing_token")
     )
+
+
+def _check_settings(app: Flask) -> None:
+    """Settings that would otherwise fail later, at a worse moment: a
+    ValueError saying which and why stops the app from starting."""
+    from app.services.hotline.conversations import checked_auto_replies
+
+    app.config["SMS_AUTO_REPLY"] = checked_auto_replies(app.config["SMS_AUTO_REPLY"], app.config["HOTLINE_HOURS"])
 
 
 def _instance_secret(folder: Path, name: str) -> str:

@@ -15,8 +15,10 @@ from app.services import demo
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
 from app.services.core.errors import ServiceError
+from app.services.core.validation import calendar_date
 from app.services.registry import facility_files
 from app.services.scheduling import retention
+from app.services.statistics import daily as daily_statistics
 from app.web import simulator, simulator_twiml
 from app.web.simulator_transport import InProcess, OverHttp, SimulatorError
 
@@ -26,7 +28,8 @@ IMPORT_ACTOR = Actor(user=None, source="import")
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 facilities_cli = AppGroup("facilities", help="Import and export facility files.")
-hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers.")
+hotline_cli = AppGroup("hotline", help="The hotline: simulate Twilio, erase kept numbers, sweep recordings.")
+stats_cli = AppGroup("stats", help="The daily statistics.")
 
 
 def _fail(error: ServiceError):
@@ -248,6 +251,21 @@ def simulate_hangup(sid, duration, url, in_process):
     _run_simulation(transport, lambda: simulator.hangup(transport, sid, duration))
 
 
+@simulate_cli.command("callback")
+@click.argument("call_id", type=click.IntRange(1))
+@click.option("--operator-ignores", is_flag=True, help="The operator does not press 1 (operator did not answer).")
+@click.option("--answer", type=click.Choice(simulator.CALLBACK_ANSWERS), default="human", show_default=True,
+              help="How the caller's phone answers: a person, unsure (unknown), an answering machine, "
+                   "nobody (no-answer), busy.")
+@_transport_options
+def simulate_callback(call_id, operator_ignores, answer, url, in_process):
+    """The call-back under way for contact CALL_ID (press Call back in the console first): the operator's
+    phone and its whisper, the key 1, the caller's leg. Never prints the number."""
+    transport = _transport(url, in_process)
+    _run_simulation(transport, lambda: simulator.simulate_callback(
+        transport, call_id, operator_presses=not operator_ignores, answer=answer))
+
+
 @simulate_cli.command("sms")
 @click.argument("body")
 @click.option("--from", "number", required=True,
@@ -270,9 +288,48 @@ def erase_numbers():
     click.echo(f"erased {erased} kept caller numbers")
 
 
+@stats_cli.command("rebuild")
+@click.option("--since", required=True, help="The first day to compute again, YYYY-MM-DD (up to today).")
+def rebuild_statistics(since):
+    """Compute the daily statistics again from a day on; days whose detail the
+    retention purge has removed are skipped (their figures stay) and named."""
+    with writing():
+        try:
+            results = daily_statistics.rebuild(calendar_date(since, "since"), clock.now())
+        except ServiceError as error:
+            _fail(error)
+        db.session.commit()
+    for name, result in results.items():
+        click.echo(f"{name}: rebuilt {len(result.rebuilt)} days{_days(result.rebuilt)}")
+        if result.skipped:
+            click.echo(f"{name}: skipped {len(result.skipped)} days, their detail purged{_days(result.skipped)}")
+
+
+def _days(days) -> str:
+    return f" ({days[0]} to {days[-1]})" if len(days) > 1 else f" ({days[0]})" if days else ""
+
+
+@hotline_cli.command("sweep-recordings")
+def sweep_recordings():
+    """Once: delete at Twilio the voicemail recordings past their retention
+    that no call refers to (the purge used to forget them without deleting)."""
+    with writing():
+        try:
+            counts = retention.sweep_orphaned_recordings(clock.now())
+        except ServiceError as error:
+            _fail(error)
+    click.echo(f"{counts['listed']} recordings at Twilio older than {current_app.config['RETENTION_DAYS_RECORDINGS']} "
+               f"days: {counts['deleted']} deleted, {counts['failed']} failed (run again), {counts['referenced']} "
+               f"still referred to by a call (deleted by the scheduler's delete_recordings job), "
+               f"{counts['not_ours']} of calls Opvang does not know (left alone)")
+    if counts["failed"]:
+        raise click.exceptions.Exit(1)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(facilities_cli)
     app.cli.add_command(hotline_cli)
+    app.cli.add_command(stats_cli)
     app.cli.add_command(seed_demo)

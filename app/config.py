@@ -18,6 +18,8 @@ ENVIRONMENT_KEYS = {
     "HOTLINE_SIMULATOR_PAGE": bool,
     "CALLER_HASH_KEY": str,
     "CALLBACK_NUMBER_RETENTION_DAYS": int,
+    "CALLBACK_CALLER_ID": str,
+    "CALLBACK_DAILY_LIMIT": int,
     "SMS_CONVERSATION_HOURS": int,
     "HOTLINE_HOURS": str,
     "SMTP_HOST": str,
@@ -31,11 +33,13 @@ ENVIRONMENT_KEYS = {
     "STALE_REMINDER_SECONDS": int,
     "STALE_ESCALATION_HOURS": int,
     "DIGEST_SECONDS": int,
+    "STATS_DAILY_SECONDS": int,
     "RETENTION_DAYS_CALL_NOTES": int,
     "RETENTION_DAYS_SMS_BODIES": int,
     "RETENTION_DAYS_OUTBOX": int,
     "RETENTION_DAYS_SEARCHES": int,
     "RETENTION_DAYS_RATE_COUNTERS": int,
+    "RETENTION_DAYS_RECORDINGS": int,
     "RETENTION_PURGE_SECONDS": int,
     "SCHEDULER_LEASE_SECONDS": float,
     "SCHEDULER_RENEW_SECONDS": float,
@@ -129,11 +133,39 @@ class Defaults:
     HOTLINE_SIMULATOR_PAGE = False
     CALLER_HASH_KEY = None
     CALLBACK_NUMBER_RETENTION_DAYS = 30
+    # The number a call-back shows, on the operator's phone and the caller's
+    # (E.164, a Twilio number of the account); None: TWILIO_FROM_NUMBER, else
+    # the hotline number the caller dialled.
+    CALLBACK_CALLER_ID = None
+    # Call-back attempts per contact in any 24 hours, whatever their result:
+    # a caller is not rung again and again (PRODUCT.md rule 9).
+    CALLBACK_DAILY_LIMIT = 3
     # A help-seeker's texts are one SMS contact while the conversation's last
     # message is younger than this; a later text starts a new contact.
     SMS_CONVERSATION_HOURS = 12
     # When the hotline answers, as the automatic reply to a first text says it.
     HOTLINE_HOURS = "24/7"
+    # The automatic reply to a help-seeker's first text, per language ("nl",
+    # "fr", "en"; "{hours}" becomes HOTLINE_HOURS): in the language of that
+    # text when its words tell (app/texts/sms.py), else all three, one a line.
+    # Someone else may read the phone, so these name no organisation and no
+    # subject, ask when it is safe to write back and suggest deleting the
+    # conversation: keep it so. Set in instance/config.py, e.g.
+    # SMS_AUTO_REPLY = {"nl": "Bedankt voor je bericht. ..."}; a language left
+    # out keeps its text below. Checked at start-up (a bad value stops the app
+    # with a message): known languages, no empty text, no placeholder but
+    # {hours}, all three together at most one SMS of 1600 characters. Plain
+    # GSM 03.38 characters keep it in 160-character segments (see app/texts/sms.py).
+    SMS_AUTO_REPLY = {
+        "nl": "Bedankt voor je bericht. We antwoorden zo snel mogelijk (bereikbaar {hours}). Laat weten wanneer we "
+              "je veilig kunnen terugschrijven. Wis dit gesprek als iemand anders je telefoon kan zien. "
+              "Dringend? Bel 112.",
+        "fr": "Merci pour votre message. Nous répondons au plus vite (joignables {hours}). Dites-nous quand nous "
+              "pouvons vous répondre sans risque. Effacez cette conversation si quelqu'un d'autre peut voir votre "
+              "téléphone. Urgent ? Appelez le 112.",
+        "en": "Thank you for your message. We reply as soon as we can (available {hours}). Tell us when it is safe "
+              "to write back. Delete this conversation if someone else may see your phone. Urgent? Call 112.",
+    }
 
     SMTP_HOST = None
     SMTP_PORT = 25
@@ -153,16 +185,20 @@ class Defaults:
     # The managers' daily digest: the job looks this often and sends once per
     # day, for yesterday, on its first run after local midnight.
     DIGEST_SECONDS = 3600
+    # The daily statistics (app/services/statistics/daily.py `run`): this
+    # often today's figures are brought up to date, and the days past finalised.
+    STATS_DAILY_SECONDS = 900
 
     # Retention (PRODUCT.md section 5, rule 6), in days, enforced by the
-    # scheduler's retention job (app/services/scheduling/retention.py `purge`). A record
+    # scheduler's retention jobs (app/services/scheduling/retention.py `purge`, and
+    # `delete_expired_recordings` for the recordings at Twilio). A record
     # is purged once it is older than its window; one just inside is kept.
     #
     #   what                                     key                              default  how
     #   caller's full number (sealed), kept for  CALLBACK_NUMBER_RETENTION_DAYS   30       erased; hash and masked
     #     a call-back or an SMS conversation                                               number stay
     #   what was noted about a contact: a call's RETENTION_DAYS_CALL_NOTES        90       blanked; the call's facts
-    #     notes, needs and recording link; a                                               (times, channel, status,
+    #     notes, needs and risk answers; a                                                 (times, channel, status,
     #     hold's household and note; a referral's                                          outcome, language,
     #     and a turn-away's note                                                           operator, flags) stay
     #   SMS texts of help-seeker conversations,  RETENTION_DAYS_SMS_BODIES        30       bodies blanked (a message
@@ -173,13 +209,20 @@ class Defaults:
     #     a turn-away keeps)                                                               result count stay
     #   rate-limit counters (keys may hold an    RETENTION_DAYS_RATE_COUNTERS     2        deleted
     #     IP address)
+    #   a voicemail's recording (at Twilio),     RETENTION_DAYS_RECORDINGS        30       deleted at Twilio (job
+    #     handled or not, from when it was left                                            delete_recordings); its
+    #                                                                                      sid cleared once Twilio
+    #                                                                                      answered 204 or 404, else
+    #                                                                                      kept and tried again
     #   audit events, capacity history, alerts   -                                -        kept (append-only record)
     RETENTION_DAYS_CALL_NOTES = 90
     RETENTION_DAYS_SMS_BODIES = 30
     RETENTION_DAYS_OUTBOX = 90
     RETENTION_DAYS_SEARCHES = 90
     RETENTION_DAYS_RATE_COUNTERS = 2
-    # The retention purge (numbers kept past their time), in seconds.
+    RETENTION_DAYS_RECORDINGS = 30
+    # The retention purge (numbers kept past their time) and the deletion of
+    # recordings at Twilio, in seconds.
     RETENTION_PURGE_SECONDS = 3600
 
     # The scheduler's lease: the acting scheduler renews it every

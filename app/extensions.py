@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_login import LoginManager
@@ -82,5 +82,10 @@ def _begin_sqlite(conn):
     # does not help there. So a writer takes the write lock when its
     # transaction begins (BEGIN IMMEDIATE), waiting for it if need be; readers
     # begin deferred and never block anyone.
-    unsafe_request = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    unsafe_request = has_request_context() and (request.method not in ("GET", "HEAD", "OPTIONS")
+                                                 or g.get(WRITING_READ, False))
     conn.exec_driver_sql("BEGIN IMMEDIATE" if unsafe_request or _writing.get() else "BEGIN")
+
+
+# Set on `g` by a read that writes from some point on (app.web.unit_of_work.writes_from_here).
+WRITING_READ = "opvang_writing_read"

@@ -71,6 +71,10 @@ OUTCOME_LABELS = {
     "placed": _l("Placed"), "held": _l("Place held"), "referred": _l("Referred"), "advice": _l("Advice given"),
     "callback": _l("Call-back to make"), "dropped": _l("Contact lost"), "emergency": _l("Sent to emergency services"),
 }
+VOICEMAIL_OUTCOME_LABELS = {
+    "callback": _l("To be called back"), "advice": _l("Advice given"),
+    "emergency": _l("Sent to emergency services"), "no_action": _l("Nothing to act on"),
+}
 SAFETY_FLAG_LABELS = {"safe_to_call_back": _l("Safe to call back"),
                       "safe_to_leave_message": _l("Safe to leave a message")}
 OUTBOX_STATUS_LABELS = {
@@ -90,6 +94,12 @@ ACK_SOURCE_LABELS = {"web": _l("with the button"), "api": _l("through the API"),
 CANCEL_REASON_LABELS = {
     "out_of_scope": _l("the rule no longer watches this region"),
     "rule_changed": _l("the rule was changed"), "rule_deactivated": _l("the rule was deleted or deactivated"),
+    "outside_active_hours": _l("the staffed hours ended"),
+}
+# What an alert rule watches (AlertRule.metric).
+ALERT_METRIC_LABELS = {
+    "free_places": _l("Free places in a region"), "operators_on_duty": _l("Hotline: operators on duty"),
+    "missed_calls": _l("Hotline: missed calls"),
 }
 # How a hold ended (PRODUCT.md, "Hold outcome"), and why the facility declined.
 HOLD_OUTCOME_LABELS = {
@@ -102,3 +112,13 @@ RELEASE_OUTCOME_CHOICES = {"no_show": _l("No-show"), "elsewhere": _l("Found a pl
                            "cancelled": _l("Cancelled")}
 DECLINE_REASON_LABELS = {"not_eligible": _l("Not eligible"), "no_room": _l("No room after all"),
                          "safety": _l("Safety"), "other": _l("Other")}
+CALLBACK_STATUS_LABELS = {"calling_operator": _l("Ringing the operator"), "calling_caller": _l("Ringing the caller"),
+                          "in_progress": _l("In progress"), "ended": _l("Ended")}
+CALLBACK_RESULT_LABELS = {
+    "answered": _l("Answered"),
+    "no_answer": _l("No answer"),
+    "busy": _l("Busy"),
+    "voicemail": _l("Answering machine: hung up, no message left"),
+    "operator_no_answer": _l("The operator did not answer"),
+    "failed": _l("Failed"),
+}

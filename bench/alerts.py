@@ -17,7 +17,9 @@ three languages) and `--rules` rules through alert_rules.save_rule: one in
 twenty for every region (each of the 11 regions on its own), the others for
 one region; one or two kinds; a threshold around the free places now, so that
 about a quarter are short; for_minutes, repeats, escalation and quiet hours
-varied. Evaluations 30 and 15 minutes before NOW are committed, so that at NOW
+varied; and the hotline's two rules (operators on duty 08:00-22:00, with
+nobody on duty, and missed calls within an hour: two more scopes, two count
+queries). Evaluations 30 and 15 minutes before NOW are committed, so that at NOW
 some episodes fire, some are due a reminder or their escalation, others wait.
 Then times, taking turns:
 
@@ -149,6 +151,13 @@ def add_people_and_rules(app: Flask, rules: int, rng: random.Random) -> dict:
                 "quiet_hours": {"from": "20:00", "to": "07:00"} if rng.random() < 0.2 else None,
                 "channels": ["sms", "email"] if rng.random() < 0.8 else ["sms"],
             })
+        hotline = {"recipients": ["manager0-0@bench.example", "manager1-1@bench.example"], "for_minutes": 10,
+                   "repeat_minutes": 30, "escalate_after_minutes": 30}
+        alert_rules.save_rule(admin, NOW - timedelta(hours=1), {
+            **hotline, "name": "Hotline on duty", "metric": "operators_on_duty", "threshold": 2,
+            "active_hours": {"from": "08:00", "to": "22:00"}})
+        alert_rules.save_rule(admin, NOW - timedelta(hours=1), {
+            **hotline, "name": "Hotline missed", "metric": "missed_calls", "threshold": 3, "window_minutes": 60})
         db.session.commit()
         for minutes in (30, 15):
             with writing():
@@ -217,7 +226,7 @@ def main() -> int:
         people = add_people_and_rules(app, args.rules, rng)
         print(f"built {made['regions']} regions, {made['facilities']:,} facilities, {made['units']:,} units, "
               f"{extra['holds']:,} holds ({extra['active']:,} active), {people['users']} users and {args.rules} "
-              f"rules in {where} in {time.perf_counter() - began:.1f} s; before NOW: episodes "
+              f"rules (+2 hotline) in {where} in {time.perf_counter() - began:.1f} s; before NOW: episodes "
               f"{people['episodes']}, {people['notices']} notices")
         if not args.no_gc_freeze:
             gc.collect()

@@ -1,4 +1,4 @@
-"""Latency of the hotline's voice webhook, in-process.
+"""Latency of the hotline's voice webhook and of a call-back's webhooks, in-process.
 
     .venv/bin/python bench/hotline.py [--requests 1000] [--warmup 50] [--operators 3] [--seed 1]
                                       [--profile] [--check] [--keep]
@@ -11,8 +11,16 @@ Twilio does when a call comes in: the signature is checked, the call recorded
 TwiML. Beside it, taking turns request by request, the same signed POST to a
 bare Flask app whose route returns the same TwiML as a constant: the floor.
 
-Aim: the webhook at most 20 ms p95 (Twilio waits 15 s at most) and at most 2x
-the bare route; --check makes a miss exit 1. --profile then profiles 500 more
+Then a call-back's webhooks (app/hotline/callback.py), each attempt through
+its legs in order: the operator's whisper, the key 1 (the caller's number
+unsealed into the Dial), the caller's leg answered (machine detection's
+AnsweredBy), the dial's result and the operator's leg's status callback.
+`--requests` attempts are made beforehand (a contact with its number kept,
+sealed, and an attempt calling the operator each); each webhook takes turns
+with a bare route answering a TwiML of its size as a constant.
+
+Aim: each webhook at most 20 ms p95 (Twilio waits 15 s at most) and at most
+2x the bare route; --check makes a miss exit 1. --profile then profiles 500 more
 webhook requests and prints where the time goes. The temporary directory is
 deleted at the end (unless --keep).
 """
@@ -40,10 +48,10 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 from app import create_app  # noqa: E402
 from app.clock import FrozenClock  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import Call  # noqa: E402
-from app.services.accounts import users
+from app.models import Call, CallbackAttempt, User  # noqa: E402
+from app.services.accounts import users  # noqa: E402
 from app.services.core.access import Actor  # noqa: E402
-from app.services.hotline import calls
+from app.services.hotline import callbacks, calls, phones  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 PUBLIC_URL = "https://hotline.bench.example"
@@ -127,7 +135,9 @@ def main() -> int:
     try:
         app = make_app(path)
         build(app, args.operators)
-        return 0 if measure(app, args) or not args.check else 1
+        met = measure(app, args)
+        met = measure_callbacks(app, args) and met
+        return 0 if met or not args.check else 1
     finally:
         if args.keep:
             print(f"kept {path}")
@@ -190,6 +200,124 @@ def measure(app: Flask, args) -> bool:
     if args.profile:
         profile(client, signed_requests(500, rng, start=10**6))
     return met_p95 and met_ratio
+
+
+# --- a call-back's webhooks ----------------------------------------------------------
+
+CALLBACK_STEPS = ("whisper", "accept", "answered", "dial-result", "status")
+
+
+def make_attempts(app: Flask, count: int, rng: random.Random) -> list[tuple[int, str]]:
+    """`count` contacts waiting for a call-back (the number kept, sealed), each
+    with an attempt calling operator 0: (attempt id, operator leg sid)."""
+    with app.app_context():
+        operator = db.session.scalar(select(User).order_by(User.id))
+        key = app.config["CALLER_HASH_KEY"]
+        made = []
+        for n in range(count):
+            number = f"+324{rng.randrange(70, 100)}{rng.randrange(10**6):06d}"
+            call = Call(sid=f"CB{n:032d}", channel="voice", caller_hash=phones.caller_hash(number, key),
+                        caller_masked=phones.mask(number), number_sealed=phones.seal(number, key),
+                        number_kept_for="callback", number_erase_at=NOW.replace(year=NOW.year + 1),
+                        callback_requested=True, status=calls.WAITING, started_at=NOW, updated_at=NOW,
+                        safe_to_call_back=True, called_number=HOTLINE)
+            attempt = CallbackAttempt(call=call, operator=operator, status="calling_operator", started_at=NOW,
+                                      operator_leg_sid=f"CA{10**9 + n:032d}")
+            db.session.add_all([call, attempt])
+            made.append(attempt)
+        db.session.commit()
+        ids = [(attempt.id, attempt.operator_leg_sid) for attempt in made]
+        db.session.remove()
+    return ids
+
+
+def callback_legs(attempt_id: int, leg: str, operator_phone: str) -> list[tuple[str, dict, dict]]:
+    """The five webhooks of one attempt, in order, signed: (path, params, headers)."""
+    validator = RequestValidator(TOKEN)
+    operator_leg = {"AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", "CallSid": leg, "From": HOTLINE,
+                    "To": operator_phone, "Direction": "outbound-api", "CallStatus": "in-progress"}
+    caller_leg = {"AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", "CallSid": f"CA{attempt_id:032x}",
+                  "ParentCallSid": leg, "From": HOTLINE, "Direction": "outbound-dial", "CallStatus": "in-progress",
+                  "AnsweredBy": "human"}
+    steps = [
+        (callbacks.WHISPER_PATH, operator_leg),
+        (callbacks.ACCEPT_PATH, {**operator_leg, "Digits": "1"}),
+        (callbacks.ANSWERED_PATH, caller_leg),
+        (callbacks.DIAL_RESULT_PATH, {**operator_leg, "DialCallStatus": "completed", "DialCallDuration": "300"}),
+        (callbacks.STATUS_PATH, {**operator_leg, "CallStatus": "completed", "CallDuration": "320"}),
+    ]
+    signed = []
+    for path, params in steps:
+        path = f"{path}?attempt={attempt_id}"
+        signed.append((path, params, {"X-Twilio-Signature": validator.compute_signature(PUBLIC_URL + path, params)}))
+    return signed
+
+
+def bare_callback_app(answers: dict[str, bytes]) -> Flask:
+    """The floor: each call-back webhook's path answering a TwiML of the same size, as a constant."""
+    app = Flask("bare-callback")
+    for path, twiml in answers.items():
+        app.add_url_rule(path, path, lambda twiml=twiml: Response(twiml, mimetype="text/xml"), methods=["POST"])
+    return app
+
+
+def post_signed(client, path: str, params: dict, headers: dict) -> bytes:
+    response = client.post(path, data=params, headers=headers)
+    if response.status_code != 200:
+        raise SystemExit(f"POST {path} answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
+    return response.get_data()
+
+
+def measure_callbacks(app: Flask, args) -> bool:
+    rng = random.Random(args.seed + 1)
+    attempts = make_attempts(app, 1 + args.warmup + args.requests, rng)
+    with app.app_context():
+        operator_phone = db.session.scalar(select(User.phone).order_by(User.id))
+        db.session.remove()
+    client = app.test_client()
+    legs = [callback_legs(attempt_id, leg, operator_phone) for attempt_id, leg in attempts]
+    first, warmup, timed = legs[0], legs[1: 1 + args.warmup], legs[1 + args.warmup:]
+    answers = {path.split("?")[0]: post_signed(client, path, params, headers) for path, params, headers in first}
+    if b"<Dial" not in answers[callbacks.ACCEPT_PATH] or b"<Gather" not in answers[callbacks.WHISPER_PATH]:
+        raise SystemExit(f"the call-back's webhooks did not answer as expected: {answers}")
+    bare = bare_callback_app(answers).test_client()
+    # Wall time and the thread's CPU time (which other processes do not inflate), as for the voice webhook.
+    times = {(step, kind): [] for step in CALLBACK_STEPS for kind in ("webhook", "bare")}
+    cpu = {(step, kind): [] for step in CALLBACK_STEPS for kind in ("webhook", "bare")}
+    for n, attempt in enumerate(warmup + timed):
+        for step, (path, params, headers) in zip(CALLBACK_STEPS, attempt, strict=True):
+            for kind, target, url in (("webhook", client, path), ("bare", bare, path.split("?")[0])):
+                wall, spent = time.perf_counter(), time.thread_time()
+                post_signed(target, url, params, headers)
+                if n >= len(warmup):
+                    times[step, kind].append((time.perf_counter() - wall) * 1000)
+                    cpu[step, kind].append((time.thread_time() - spent) * 1000)
+
+    with app.app_context():
+        ended = db.session.scalar(select(func.count()).select_from(CallbackAttempt).where(
+            CallbackAttempt.result == "answered"))
+        db.session.remove()
+    if ended != len(attempts):
+        raise SystemExit(f"{ended} of {len(attempts)} call-back attempts ended answered")
+
+    print(f"\n{len(timed)} call-backs, each through its five signed webhooks in order (after {len(warmup)} "
+          f"warm-up), every webhook taking turns with a bare route answering its TwiML as a constant")
+    print(f"{'':34} {'median ms':>10} {'p95 ms':>10} {'bare p95':>9} {'ratio':>7}   {'CPU p95':>8} "
+          f"{'bare CPU':>8} {'ratio':>7}")
+    worst_p95, worst_ratio = 0.0, 0.0
+    for step in CALLBACK_STEPS:
+        webhook, floor = times[step, "webhook"], times[step, "bare"]
+        ratio = p95(webhook) / p95(floor)
+        cpu_ratio = p95(cpu[step, "webhook"]) / p95(cpu[step, "bare"])
+        worst_p95, worst_ratio = max(worst_p95, p95(webhook)), max(worst_ratio, ratio)
+        print(f"{'POST /hotline/callback/' + step:34} {statistics.median(webhook):10.2f} {p95(webhook):10.2f} "
+              f"{p95(floor):9.2f} {ratio:6.2f}x   {p95(cpu[step, 'webhook']):8.2f} {p95(cpu[step, 'bare']):8.2f} "
+              f"{cpu_ratio:6.2f}x")
+    met = worst_p95 <= AIM_P95_MS and worst_ratio <= AIM_RATIO
+    print(f"aim: p95 <= {AIM_P95_MS:.0f} ms: {'met' if worst_p95 <= AIM_P95_MS else 'MISSED'} (worst "
+          f"{worst_p95:.2f} ms); p95 <= {AIM_RATIO:.0f}x the bare route: "
+          f"{'met' if worst_ratio <= AIM_RATIO else 'MISSED'} (worst {worst_ratio:.2f}x)")
+    return met
 
 
 # The steps of a webhook request, as (file suffix, function) in the profile:

@@ -277,8 +277,11 @@ def twilio(twilio_server) -> FakeTwilio:
     fake = twilio_server.fake
     fake.requests.clear()
     fake.script.clear()
+    fake.call_numbers.clear()
+    fake.on_call_created = None
     fake.down = False
     fake.delay = 0.0
+    fake.forget_recordings()
     yield fake
     fake.__dict__.pop("_error", None)  # a test may script its error answers
     fake.delay = 0.0

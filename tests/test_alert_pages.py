@@ -383,7 +383,8 @@ def test_create_edit_and_delete_a_rule_through_the_forms(app, world, who):
         "threshold": 4, "critical_at": 1, "for_minutes": 15, "margin": 2, "keep_firing_minutes": 20,
         "repeat_minutes": None, "escalate_after_minutes": 30, "escalate_to": ["admin@example.org"],
         "quiet_hours": {"from": "22:00", "to": "07:00"}, "channels": ["email"],
-        "recipients": ["manager@example.org", "gent@example.org"], "active": True}
+        "recipients": ["manager@example.org", "gent@example.org"], "active": True, "metric": "free_places",
+        "active_hours": None, "window_minutes": None}
     assert count(AuditEvent, AuditEvent.action == "alert_rule.create", AuditEvent.object_id == rule.id) == 1
     assert "Alert rule Antwerpen refuges saved." in text(client.get("/alerts/rules"))
 

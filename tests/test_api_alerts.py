@@ -110,7 +110,8 @@ def test_managers_list_the_rules_of_their_regions_admins_all(client, w):
     assert rule == {**rule_json(antwerpen), "name": "B Antwerpen", "region": "antwerpen",
                     "threshold": 3, "critical_at": 0, "for_minutes": 10, "margin": 1, "keep_firing_minutes": 10,
                     "repeat_minutes": 60, "escalate_after_minutes": None, "escalate_to": [], "quiet_hours": None,
-                    "channels": ["sms", "email"], "recipients": [], "active": True}
+                    "channels": ["sms", "email"], "recipients": [], "active": True, "metric": "free_places",
+                    "active_hours": None, "window_minutes": None}
 
 
 def test_a_manager_makes_a_rule_for_their_region(client, w):
@@ -121,7 +122,7 @@ def test_a_manager_makes_a_rule_for_their_region(client, w):
     rule = assert_documented(response, "/api/v1/alert-rules", "post")
     assert response.status_code == 201
     assert rule == {"id": rule["id"], **body, "keep_firing_minutes": 10, "repeat_minutes": 60, "recipients": [],
-                    "active": True}
+                    "active": True, "metric": "free_places", "active_hours": None, "window_minutes": None}
     assert rule_row(rule["id"]) == rule
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "alert_rule.create"))
     assert audit.actor_id == w.people.manager.id

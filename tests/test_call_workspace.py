@@ -92,8 +92,8 @@ def test_incomplete_criteria_show_a_calm_hint_and_write_nothing(client, call, ty
 def test_the_call_page_shows_the_workspace_with_the_saved_needs_ranked(client, call):
     page = html_of(client.get(f"/console/calls/{call.id}"))
     assert 'id="workspace-form"' in page and "Choose who and type a postcode" in page
-    assert 'hx-trigger="input changed delay:400ms, change"' in page
-    assert 'hx-trigger="input changed delay:800ms, change"' in page
+    assert 'hx-trigger="input changed delay:400ms, chosen"' in page
+    assert 'hx-trigger="input changed delay:800ms, chosen"' in page
     assert 'hx-params="not danger_place,danger_radius"' in page and 'autocomplete="off"' in page
     client.post(f"/console/calls/{call.id}", data=TYPED, headers=AUTOSAVE)
     before = rows_everywhere()

@@ -24,6 +24,7 @@ from tests.twilio_signing import signature
 
 HTMX = {"HX-Request": "true"}
 HOTLINE = "+3220000000"
+RECORDING = "RE" + "c3" * 16
 CALLER = "+32470123456"
 CALLER_DIGITS = "470123456"  # the national number: never in any answer or log line
 SEEKER = "+32489765432"
@@ -69,7 +70,8 @@ def callback_consent(client, call: Call, number=CALLER) -> Call:
     params = {"AccountSid": "AC" + "0" * 32, "CallSid": call.sid, "From": number, "To": HOTLINE,
               "CallStatus": "in-progress"}
     signed_post(client, "/hotline/voice/recorded?lang=en",
-                {**params, "RecordingUrl": "https://api.twilio.com/rec/RE1", "RecordingDuration": "14"})
+                {**params, "RecordingUrl": f"https://api.twilio.com/rec/{RECORDING}", "RecordingSid": RECORDING,
+                 "RecordingDuration": "14"})
     signed_post(client, "/hotline/voice/callback?lang=en", {**params, "Digits": "1"})
     signed_post(client, "/hotline/voice/status", {**params, "CallStatus": "completed", "CallDuration": "75"})
     return the_call(call.sid)
@@ -377,6 +379,9 @@ def test_an_outcome_takes_a_waiting_contact_off_the_live_list_but_a_call_back_to
     assert live_ids(html_of(client.get("/console/live"))) == [waiting.id, text.id]
     client.post(f"/console/calls/{waiting.id}", data={"outcome": "advice"}, headers=HTMX)
     client.post(f"/console/calls/{text.id}", data={"outcome": "referred"}, headers=HTMX)
+    # Its voicemail waits until someone handles it (tests/test_voicemails.py).
+    assert live_ids(html_of(client.get("/console/live"))) == [waiting.id]
+    client.post(f"/console/calls/{waiting.id}/voicemail", data={"outcome": "advice"}, headers=HTMX)
     assert live_ids(html_of(client.get("/console/live"))) == []
     assert the_call(text.sid).status == "completed" and the_call(waiting.sid).status == "completed"
     # The help-seeker writes again: the conversation is live again.
@@ -476,6 +481,26 @@ def test_an_operator_answers_a_text_through_twilio(client, people, twilio, clock
     assert auto_reply.form["To"] == SEEKER
 
 
+@pytest.mark.parametrize("twilio_answers, shown", [
+    (201, "Safety advice sent 11/28/26, 9:03 PM"),
+    (500, "Safety advice waiting to be sent since 11/28/26, 9:03 PM"),  # to be tried again
+    (400, "Safety advice not sent (11/28/26, 9:03 PM)"),
+])
+def test_the_operator_sees_whether_the_safety_advice_went_out(client, people, twilio, clock, twilio_answers,
+                                                                shown):
+    clock.advance(minutes=3)
+    if twilio_answers != 201:
+        twilio.answer_next(twilio_answers)
+    text = sms(client)
+    make.login(client, people["operator"])
+    html = html_of(client.get(f"/console/calls/{text.id}"))
+    advice = re.search(r'<p id="safety-advice"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert shown in " ".join(advice.split())
+    assert "asked when it is safe to write back and suggested deleting the conversation" in advice
+    # A voice call has no such line.
+    assert 'id="safety-advice"' not in html_of(client.get(f"/console/calls/{voice_call(client).id}"))
+
+
 @pytest.mark.parametrize("status, shown, outbox_status", [
     (500, "Not sent yet, tried again later: Twilio 500", "pending"),
     (400, "Not sent: Twilio 400", "failed"),
@@ -543,7 +568,8 @@ def test_a_kept_number_is_noted_with_its_erase_date_and_nothing_calls_back(clien
     assert "Their number is kept, encrypted, for it until Dec 28, 2026" in html
     assert "Safe to call back:\n✗ no" in html
     assert "tel:" not in html.split('id="placement-heading"')[0]  # no number to dial, no call button
-    assert CALLER_DIGITS not in html and "Listen (14 s)" in html
+    assert CALLER_DIGITS not in html and "(14 s)" in html
+    assert f'<audio controls preload="none" src="/api/v1/voicemails/{call.id}/audio">' in html
     clock.advance(days=31)
     assert "their number is no longer kept" in html_of(client.get(f"/console/calls/{call.id}"))
 

@@ -24,6 +24,7 @@ from tests.test_placement import GENT, SEARCH, actor, count, ids, in_gent, near,
 
 people, tokens = test_placement.people, test_placement.tokens  # the placement tests' fixtures
 HTMX = {"HX-Request": "true"}
+SEARCH_DATA = {"client_type": "victim", "postcode": "9000"}
 DESTELBERGEN = places.lookup("Destelbergen")  # its centre 5.9 km from Gent's, extent 7.8 km
 LOCHRISTI = places.lookup("Lochristi")
 
@@ -138,6 +139,65 @@ def test_excluded_by_danger_counts_only_facilities_that_would_otherwise_fit(peop
     assert outcome.excluded_facility_ids == {fits.id, full.id, men_only.id}
     # Nothing fits once the danger place leaves them out: a turn-away, without the danger place.
     assert outcome.turn_away is not None and "danger_places" not in outcome.turn_away.criteria
+
+
+def test_excluded_by_danger_counts_those_left_out_of_the_results(people):
+    """With `limit` results, a facility left out counts when it would have
+    ranked ahead of the last result; with fewer, every one left out that fits
+    in the scope counts (the search read it all)."""
+    ahead = in_gent("ahead", km=2)
+    behind = make.facility("behind", region_slug="oost-vlaanderen", municipality="Aalst", postcode="9300",
+                           lat=places.lookup("Aalst").lat, lon=places.lookup("Aalst").lon)
+    ahead_but_full = in_gent("ahead-full", km=1, units={"crisis_bed": (8, 0)})
+    first, second = in_gent("first", km=5), in_gent("second", km=10)
+    db.session.commit()
+    dangers = [{"postcode": "9000", "radius_km": 3}, {"municipality": "Aalst", "radius_km": 3}]
+    for limit, found, left_out in ((1, [first.id], 1), (2, [first.id, second.id], 1),
+                                   (25, [first.id, second.id], 2)):
+        outcome = run(people.operator, limit=limit, danger_places=dangers)
+        assert ids(outcome) == found and outcome.excluded_by_danger == left_out, limit
+        assert outcome.excluded_facility_ids == {ahead.id, behind.id, ahead_but_full.id}
+    assert run(people.operator, limit=1).excluded_by_danger == 0  # no danger places
+
+
+def test_the_search_leaves_out_exactly_the_facilities_left_out(people):
+    """The search decides row by row what excluded_facilities finds as a
+    whole: the same facilities, open or confidential, for danger places near
+    and far, one or several."""
+    open_ones = [in_gent(f"open-{i}", km=km) for i, km in enumerate((0.5, 3, 6, 9, 14, 22, 35))]
+    refuges = [refuge(f"refuge-{place.nis}", place, near(km_north=1, base=place))
+               for place in (GENT, DESTELBERGEN, LOCHRISTI, places.lookup("Aalst"), places.lookup("Eeklo"))]
+    db.session.commit()
+    every = {facility.id for facility in open_ones + refuges}
+    groups, partly = ({f.id for f in open_ones}, {f.id for f in refuges}), [False, False]
+    for dangers in ([{"postcode": "9000", "radius_km": 1}], [{"postcode": "9000", "radius_km": 4}],
+                    [{"municipality": "Lochristi", "radius_km": 2}], [{"municipality": "Eeklo", "radius_km": 30}],
+                    [{"municipality": "Arlon", "radius_km": 15}],
+                    [{"postcode": "9300", "radius_km": 5}, {"municipality": "Destelbergen", "radius_km": 1}]):
+        outcome = run(people.operator, limit=200, danger_places=dangers)
+        left_out = excluded_facilities(parse_criteria({**SEARCH_DATA, "danger_places": dangers}).danger_places)
+        assert set(ids(outcome)) == every - left_out, dangers
+        assert outcome.excluded_by_danger == len(left_out & every)
+        partly = [seen or 0 < len(left_out & group) < len(group) for seen, group in zip(partly, groups, strict=True)]
+    assert partly == [True, True]  # the test sees both sides, of open ones and of refuges
+
+
+def test_the_ids_left_out_are_found_when_asked_and_a_request_filed_keeps_them(people):
+    """A search does not work out every facility left out (the request's
+    list) unless asked; a request filed from it keeps exactly those."""
+    from app.services.placement import requests
+
+    inside = in_gent("inside", km=2)
+    hidden = refuge("hidden", DESTELBERGEN, near(km_north=40))
+    beyond = in_gent("beyond", km=20)
+    db.session.commit()
+    data = {**SEARCH_DATA, "limit": 1, "danger_places": [{"postcode": "9000", "radius_km": 4}]}
+    outcome = run(people.operator, **data)
+    assert ids(outcome) == [beyond.id] and outcome.excluded_by_danger == 2
+    assert "excluded_facility_ids" not in vars(outcome)  # not worked out by the search
+    request = requests.file(actor(people.operator), parse_criteria(data), clock.now(), search=outcome.search)
+    db.session.commit()
+    assert request.excluded_facility_ids == sorted(outcome.excluded_facility_ids) == sorted([inside.id, hidden.id])
 
 
 # --- a preview writes nothing ------------------------------------------------------
@@ -307,13 +367,25 @@ def test_a_danger_place_leaves_no_trace(client, people, tokens, caplog):
 def test_the_boxes_hold_the_radius():
     """The lat/lon box read by index holds every point within the radius,
     in every direction."""
-    from app.services.placement.danger import _box
+    from app.services.placement.danger import _Zone
 
     centre = places.lookup("Arlon")
-    box = _box(centre.lat, centre.lon, 40)
+    box = _Zone(DangerPlace(centre, 40)).box()
     for bearing in range(0, 360, 5):
         angle = math.radians(bearing)
         lat = centre.lat + 40 / 111.0 * math.cos(angle)
         lon = centre.lon + 40 / (111.0 * math.cos(math.radians(lat))) * math.sin(angle)
         if places.haversine_km(centre.lat, centre.lon, lat, lon) <= 40:
             assert box["south"] <= lat <= box["north"] and box["west"] <= lon <= box["east"]
+
+
+def test_the_share_of_a_disk_outside_the_danger_places():
+    """What the nearby search aims its rings by (speed alone): the area of a
+    disk outside circles given by (distance, radius)."""
+    from app.services.placement.danger import share_outside
+
+    assert share_outside((), 10) == 1 and share_outside(((30, 5),), 10) == 1
+    assert share_outside(((0, 15),), 10) == 0 and share_outside(((2, 15),), 10) == 0
+    assert share_outside(((0, 5),), 10) == pytest.approx(0.75)
+    # Two circles of radius r, r apart: their lens is r² (2π/3 − √3/2).
+    assert share_outside(((10, 10),), 10) == pytest.approx(1 - (2 * math.pi / 3 - math.sqrt(3) / 2) / math.pi)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
+from app.config import Defaults
 from app.extensions import db, writing
 from app.models import AuditEvent, Call, CapacityChange, CapacityUnit, OutboxMessage, SmsMessage
 from app.services.accounts import users as accounts
@@ -20,6 +21,7 @@ from app.services.hotline import conversations, phones, sms_commands
 from app.services.registry import capacity
 from app.texts import sms as sms_texts
 from tests import factories
+from tests.conftest import make_app
 from tests.fake_twilio import FakeTwilio
 from tests.twilio_signing import signature
 
@@ -29,6 +31,7 @@ SEEKER_DIGITS = "470123456"
 PHONES = {"nl": "+32470000001", "fr": "+32470000002", "en": "+32470000003", "multi": "+32470000004",
           "inactive": "+32470000005", "operator": "+32470000006"}
 _sids = itertools.count(1)
+AUTO_REPLY = Defaults.SMS_AUTO_REPLY
 
 
 @pytest.fixture
@@ -334,11 +337,87 @@ def test_a_first_text_starts_a_contact_with_an_automatic_reply(client, world, tw
     assert auto.outbox.status == "sent" and auto.outbox.call_id == call.id
     [sent] = twilio.messages
     assert sent.form["To"] == SEEKER and sent.form["From"] == HOTLINE
-    for words in ("112", "101", "24/7", "hulplijn", "Ligne d'aide", "Helpline"):
-        assert words in sent.form["Body"]
-    assert sent.form["Body"] == auto.body
+    # Dutch words, so the Dutch advice only, with the hotline's hours; the contact takes the language.
+    assert sent.form["Body"] == AUTO_REPLY["nl"].format(hours="24/7") == auto.body
+    assert call.language == "nl"
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "call.number_used"))
     assert (event.object_id, event.details["purpose"]) == (call.id, "sms_auto_reply")
+
+
+# Words that would tell whoever reads the help-seeker's phone who wrote, and about what.
+GIVEAWAYS = ("opvang", "hotline", "hulplijn", "helpline", "ligne", "geweld", "violence", "abuse", "misbruik",
+             "vluchthuis", "refuge", "caw", "police", "politie", "shelter", "crisis")
+# The advice, in each language: when it is safe to write back, and deleting the conversation.
+ADVICE = {"nl": ("wanneer we je veilig kunnen terugschrijven", "Wis dit gesprek"),
+          "fr": ("quand nous pouvons vous répondre sans risque", "Effacez cette conversation"),
+          "en": ("when it is safe to write back", "Delete this conversation")}
+
+
+@pytest.mark.parametrize("lang", sms_texts.LANGUAGES)
+def test_the_default_automatic_reply_names_nobody_and_gives_the_safety_advice(lang):
+    text = AUTO_REPLY[lang]
+    words = set(sms_texts.WORD.findall(text.lower()))
+    assert not words & set(GIVEAWAYS), words & set(GIVEAWAYS)
+    assert all(advice in text for advice in ADVICE[lang])
+    assert "{hours}" in text and "112" in text
+    # Plain GSM 03.38 characters: no Unicode segments of 70.
+    assert set(text) <= set("@£$¥èéùìòÇ\nØø\rÅå_ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà{}")
+
+
+@pytest.mark.parametrize("body, lang", [
+    ("Ik heb hulp nodig", "nl"),
+    ("Bonjour, j'ai besoin d'aide", "fr"),
+    ("Hi, I need someone to talk to", "en"),
+    ("Kunt u mij helpen? Ik ben bang", "nl"),
+    ("Je suis chez une amie", "fr"),
+    ("help", None),  # Dutch and English alike
+    ("ok", None),
+    ("112?", None),
+    ("", None),
+    ("hallo hello", None),  # one word of each: a tie
+    ("I need hulp", "en"),  # more English words than Dutch
+])
+def test_the_first_texts_words_choose_the_replys_language_or_all_three(client, world, twilio, body, lang):
+    sms(client, SEEKER, body)
+    [call] = calls()
+    [sent] = twilio.messages
+    assert call.language == lang
+    if lang:
+        assert sent.form["Body"] == AUTO_REPLY[lang].format(hours="24/7")
+    else:
+        # One language a line, Dutch (the default) first.
+        assert sent.form["Body"].split("\n") == [AUTO_REPLY[each].format(hours="24/7")
+                                                 for each in ("nl", "fr", "en")]
+    assert len(sent.form["Body"]) <= conversations.MAX_BODY
+
+
+def test_the_configured_automatic_reply_is_sent_with_the_configured_hours(app, client, world, twilio):
+    app.config["SMS_AUTO_REPLY"] = conversations.checked_auto_replies(
+        {"fr": "Bien reçu. Réponse entre {hours}. Effacez ce message."}, "9h et 17h")
+    app.config["HOTLINE_HOURS"] = "9h et 17h"
+    sms(client, SEEKER, "Bonjour, je suis là")
+    sms(client, "+32470999888", "goedemorgen")
+    sent = [message.form["Body"] for message in twilio.messages]
+    # French configured; Dutch, left out of the setting, keeps its default.
+    assert sent == ["Bien reçu. Réponse entre 9h et 17h. Effacez ce message.",
+                    AUTO_REPLY["nl"].format(hours="9h et 17h")]
+
+
+@pytest.mark.parametrize("setting, problem", [
+    ("Bedankt", "must be a mapping"),
+    ({"de": "Danke"}, "unknown language 'de'"),
+    ({"nl": "   "}, "SMS_AUTO_REPLY['nl'] must be a text that is not empty"),
+    ({"en": 42}, "SMS_AUTO_REPLY['en'] must be a text"),
+    ({"fr": "Merci {name}"}, "the only placeholder is {hours}, not {name}"),
+    ({"fr": "Merci {}"}, "the only placeholder is {hours}"),
+    ({"en": "Thanks {"}, "a brace without its pair"),
+    ({"en": "x" * 1500}, "at most 1600"),
+])
+def test_a_bad_automatic_reply_setting_stops_the_app_from_starting(database_url, setting, problem):
+    with pytest.raises(ValueError) as refused:
+        make_app(database_url, SMS_AUTO_REPLY=setting)
+    assert problem in str(refused.value)
 
 
 def test_later_texts_join_the_contact_with_one_automatic_reply_only(client, world, twilio, clock):

@@ -28,6 +28,7 @@ CALLER_DIGITS = "470123412"  # the caller's number without country code: never t
 MASKED = "+32 4•• •• •• 12"
 KEY = "test-caller-hash-key"
 SID = "CA00000000000000000000000000000001"
+RECORDING = "RE" + "a1" * 16
 OPERATOR_PHONES = ("+32470000001", "+32470000002")
 
 
@@ -489,7 +490,7 @@ def voicemail_left(client, lang_digit="1", **recording) -> ET.Element:
 
 
 def test_after_the_voicemail_the_caller_is_offered_a_call_back_by_keypress(client):
-    root = voicemail_left(client, "3", RecordingUrl="https://api.twilio.com/2010-04-01/Recordings/RE1",
+    root = voicemail_left(client, "3", RecordingUrl=f"https://api.twilio.com/2010-04-01/Recordings/{RECORDING}",
                           RecordingDuration="17")
     assert tags(root) == ["Gather", "Say", "Hangup"]
     gather = root.find("Gather")
@@ -499,7 +500,9 @@ def test_after_the_voicemail_the_caller_is_offered_a_call_back_by_keypress(clien
     # Nothing pressed is no consent.
     assert root.find("Say").text == texts.text("en", "callback_no")
     call = the_call()
-    assert call.recording_url == "https://api.twilio.com/2010-04-01/Recordings/RE1"
+    # The sid (from the link, as Twilio sent no RecordingSid) is kept; the link is not.
+    assert call.recording_sid == RECORDING
+    assert (call.voicemail_at, call.voicemail_status) == (START, "unheard")
     assert call.recording_duration_s == 17
     assert call.number_sealed is None
 
@@ -595,13 +598,15 @@ def test_every_final_status_is_recorded(client, final):
 
 def test_the_recording_status_callback_keeps_the_recording(client):
     incoming(client)
-    status(client, RecordingUrl="https://api.twilio.com/2010-04-01/Recordings/RE2", RecordingDuration="44",
-           RecordingStatus="completed", RecordingSid="RE2")
+    status(client, RecordingUrl=f"https://api.twilio.com/2010-04-01/Recordings/{RECORDING}",
+           RecordingDuration="44", RecordingStatus="completed", RecordingSid=RECORDING)
     call = the_call()
-    assert call.recording_url.endswith("/RE2") and call.recording_duration_s == 44
+    assert call.recording_sid == RECORDING and call.recording_duration_s == 44
     assert call.status == "ringing"
-    status(client, RecordingUrl="https://api.twilio.com/2010-04-01/Recordings/RE3", RecordingStatus="failed")
-    assert the_call().recording_url.endswith("/RE2")
+    other = "RE" + "b2" * 16
+    status(client, RecordingUrl=f"https://api.twilio.com/2010-04-01/Recordings/{other}", RecordingSid=other,
+           RecordingStatus="failed")
+    assert the_call().recording_sid == RECORDING
 
 
 def test_a_status_for_an_unknown_call_creates_nothing(client):
@@ -621,7 +626,7 @@ def test_odd_status_callbacks_are_answered_and_keep_nothing_odd(client, params):
     incoming(client)
     status(client, **params)
     call = the_call()
-    assert call.duration_s is None and call.recording_url is None
+    assert call.duration_s is None and call.recording_sid is None and call.voicemail_at is None
     assert call.status in ("ringing", "completed")
 
 

@@ -61,6 +61,7 @@ HOLD_CLOSERS = ("operator", "other_manager", "manager", "own_staff", "admin")  #
 FACILITY = ("own_staff", "admin")  # change the refuge and the relief point
 ALERT_READERS = ("other_manager", "manager", "admin")  # alerts and rules of their own regions
 REGION = ("manager", "admin")  # Antwerpen's alert and rule
+STATISTICS_READERS = ("other_manager", "manager", "admin")  # of their own regions
 TURN_AWAY_RECORDERS = ("operator", "other_manager", "manager")
 REQUEST_KEEPERS = ("operator", "other_manager", "manager")
 
@@ -135,6 +136,8 @@ EXPECTED = {
     "console.take_offer": page(*REQUEST_KEEPERS),
     "console.pass_offer": page(*REQUEST_KEEPERS),
     "console.call_log_csv": page(*HOTLINE),
+    # The hotline's figures: every manager (the hotline belongs to no region) and admins.
+    "console.hotline_figures": page("other_manager", "manager", "admin"),
     "console.save": page(*CALL_WORKERS),
     "console.preview": page(*CALL_WORKERS),
     "console.hold": page(*CALL_WORKERS),
@@ -143,10 +146,21 @@ EXPECTED = {
     "console.turn_away": page(*CALL_WORKERS),
     # Risk answers: operators and managers only, not admins (PRODUCT.md section 5, rule 11).
     "console.save_risk": page(*CALL_WORKERS),
+    "console.callback_consent": page(*CALL_WORKERS),
+    "console.start_callback": page(*CALL_WORKERS),
     "console.refer_child_protection": page(*CALL_WORKERS),
     "api.risk_items": api(*CALL_WORKERS),
     "api.save_risk": api(*CALL_WORKERS),
+    "api.callback_consent": api(*CALL_WORKERS),
+    "api.start_callback": api(*CALL_WORKERS),
+    "api.callback_list": api(*CALL_WORKERS),
     "api.call_list": api(*HOTLINE),
+    # Voicemails: listed with the calls; handled and heard by operators and
+    # managers only (PRODUCT.md section 5, rule 10), not admins.
+    "api.voicemail_list": api(*HOTLINE),
+    "api.voicemail_audio": api(*CALL_WORKERS),
+    "api.handle_voicemail": api(*CALL_WORKERS),
+    "console.handle_voicemail": page(*CALL_WORKERS),
     "simulator.index": page("operator", "admin"),
     "simulator.call": page("operator", "admin"),
     "simulator.hangup": page("operator", "admin"),
@@ -159,6 +173,11 @@ EXPECTED = {
     "hotline.status": webhook(),
     "hotline.whisper": webhook(),
     "hotline.whisper_accept": webhook(),
+    "hotline.callback_whisper": webhook(),
+    "hotline.callback_accept": webhook(),
+    "hotline.callback_answered": webhook(),
+    "hotline.callback_dial_result": webhook(),
+    "hotline.callback_status": webhook(),
     "hotline.sms": webhook(),
     "hotline.sms_status": webhook(),
     # The outbox.
@@ -181,6 +200,9 @@ EXPECTED = {
     "api.acknowledge_alert": api(*REGION),
     "api.update_alert_rule": api(*REGION),
     "api.delete_alert_rule": api(*REGION),
+    # The daily statistics: managers (of their own regions), admins.
+    "api.daily_statistics": api(*STATISTICS_READERS),
+    "api.hotline_daily_statistics": api("other_manager", "manager", "admin"),
     # Administration: admins only.
     "admin.index": page("admin"),
     "admin.users": page("admin"),
@@ -222,6 +244,7 @@ def bodies(world) -> dict[str, dict]:
         "api.record_turn_away": {"json": {"reason": "full"}},
         "api.file_placement_request": {"json": {"client_type": "victim", "postcode": "2000"}},
         "api.withdraw_placement_request": {"json": {"reason": "placed with family"}},
+        "api.handle_voicemail": {"json": {"outcome": "advice"}},
     }
 
 
@@ -284,8 +307,17 @@ def test_every_route_has_an_entry(app):
         assert set(by_role) == set(ROLES), endpoint
 
 
+@pytest.fixture
+def recordings_at_twilio(app, monkeypatch, twilio_server, twilio):
+    """The app talks to the fake Twilio, which keeps the world's voicemail:
+    its audio is there for those who may hear it."""
+    for key, value in twilio_server.config().items():
+        monkeypatch.setitem(app.config, key, value)
+    twilio.add_recording(make_world.VOICEMAIL_RECORDING)
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, role):
+def test_each_route_answers_the_role_as_the_table_says(app, clock, monkeypatch, recordings_at_twilio, role):
     # The simulator page exists only in development; here its roles are checked.
     monkeypatch.setitem(app.config, "HOTLINE_SIMULATOR_PAGE", True)
     world = make_world.build(clock)
@@ -324,7 +356,7 @@ GET_QUERIES = {
 }
 
 
-def test_no_get_changes_domain_data(app, clock):
+def test_no_get_changes_domain_data(app, clock, recordings_at_twilio):
     """A link (on another site, in an e-mail) can make a browser send any GET:
     none may change domain data. Audit events and rate counters aside."""
     world = make_world.build(clock)

@@ -13,7 +13,7 @@ from app import clock
 from app.extensions import db
 from app.models import CapacityUnit
 from app.services.core.access import Actor
-from app.services.placement import nearby
+from app.services.placement import danger, nearby
 from app.services.placement import search as placement
 from app.services.placement.criteria import parse_criteria
 from app.services.registry import places
@@ -55,10 +55,14 @@ def registry(app):
     return Actor(user=operator, source="web")
 
 
-def search(actor, preference_km, **data):
+def search(actor, preference_km, *, facility=False, outcome=False, **data):
+    """(unit id, km) of each result, with its facility id first when `facility`;
+    and the outcome beside them when `outcome`."""
     criteria = parse_criteria({"client_type": "victim", **data})
-    outcome = placement.search(actor, criteria, clock.now(), preference_km=preference_km)
-    return [(result.unit_id, result.distance_km) for result in outcome.results]
+    found = placement.search(actor, criteria, clock.now(), preference_km=preference_km)
+    results = [((result.facility_id,) if facility else ()) + (result.unit_id, result.distance_km)
+               for result in found.results]
+    return (results, found) if outcome else results
 
 
 # How the steps are sized weighs on speed alone: the defaults, and steps so
@@ -80,6 +84,33 @@ def test_every_limit_gives_the_head_of_the_full_ranking(registry, preference_km,
         assert len(everything) < 200, extra  # so that it read the whole scope
         for limit in (1, 3, 7, 25, 60):
             assert search(registry, preference_km, limit=limit, **extra) == everything[:limit], (extra, limit)
+
+
+@pytest.mark.parametrize("tuning", TUNINGS)
+def test_with_danger_places_every_limit_gives_the_full_ranking_without_those_left_out(registry, tuning, monkeypatch):
+    """However the steps go (danger places aim the rings), the results are the
+    full ranking less the facilities left out, and `excluded_by_danger` counts
+    those left out that rank ahead of the last result (all, when fewer)."""
+    for name, value in TUNINGS[tuning].items():
+        monkeypatch.setattr(nearby, name, value)
+    for extra in ({"postcode": "9000", "danger_places": [{"postcode": "9000", "radius_km": 3}]},
+                  {"postcode": "9000", "languages": ["ar"], "danger_places": [{"postcode": "9000", "radius_km": 25}]},
+                  {"postcode": "9300", "beyond_region": True,
+                   "danger_places": [{"municipality": "Gent", "radius_km": 8}, {"postcode": "9300", "radius_km": 2}]},
+                  {"postcode": "2000", "danger_places": [{"postcode": "2800", "radius_km": 10}]}):
+        criteria = parse_criteria({"client_type": "victim", **extra})
+        left_out = danger.excluded_facilities(criteria.danger_places)
+        plain = {key: value for key, value in extra.items() if key != "danger_places"}
+        everything = [(facility, (unit, km)) for facility, unit, km in
+                      search(registry, 25, limit=200, facility=True, **plain)]
+        assert len(everything) < 200 and any(f in left_out for f, _ in everything), extra
+        for limit in (1, 3, 7, 25, 60):
+            found, outcome = search(registry, 25, limit=limit, outcome=True, **extra)
+            kept = [unit_km for facility, unit_km in everything if facility not in left_out]
+            assert found == kept[:limit], (extra, limit)
+            last = [unit_km for _, unit_km in everything].index(found[-1]) if len(found) == limit else None
+            ahead = everything[:last]
+            assert outcome.excluded_by_danger == len({f for f, _ in ahead if f in left_out}), (extra, limit)
 
 
 def test_a_confidential_facility_is_read_and_ranked_by_its_public_point_alone(registry):

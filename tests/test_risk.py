@@ -175,6 +175,18 @@ def test_the_live_list_puts_unanswered_first_then_by_level(app, clock, operator)
     assert [row.id for row in rows] == [high.id, unscreened.id, standard.id, taken.id]
 
 
+def test_a_ringing_call_leads_even_a_high_risk_voicemail(app, clock, operator):
+    voicemail = make.call()
+    risk.save_answers(actor_for(operator), voicemail, HIGH, None, None, clock.now())
+    voicemail.channel, voicemail.status, voicemail.voicemail_status = "voice", "voicemail", "unheard"
+    clock.advance(minutes=5)
+    ringing = make.call()
+    ringing.channel, ringing.status = "voice", "ringing"
+    db.session.flush()
+    rows = calls.live(clock.now(), sms_window=timedelta(hours=24))
+    assert [row.id for row in rows] == [ringing.id, voicemail.id]
+
+
 def test_retention_blanks_the_answers_and_keeps_the_level(app, clock, operator):
     call = make.call()
     risk.save_answers(actor_for(operator), call, HIGH, "elevated", "judgement", clock.now())

@@ -28,7 +28,8 @@ def test_every_job_has_a_fixed_id_a_function_and_an_interval(app):
     ids = [job.id for job in jobs.JOBS]
     assert len(ids) == len(set(ids))
     assert {"evaluate_alerts", "deliver_outbox", "expire_holds", "expire_requests", "expire_offers",
-            "offer_at_intake_opening", "remind_stale", "daily_digest", "purge_retention"} == set(ids)
+            "offer_at_intake_opening", "remind_stale", "daily_digest", "daily_statistics",
+            "purge_retention", "delete_recordings"} == set(ids)
     for job in jobs.JOBS:
         assert callable(job.function), job
         assert current_app.config[job.interval] > 0, job

@@ -143,7 +143,8 @@ def test_with_nobody_on_duty_the_caller_leaves_a_voicemail_and_consents(in_proce
     assert call.language == "en" and call.operator_id is None
     assert call.status == "voicemail" and call.callback_requested
     assert call.number_kept_for == "callback" and phones.unseal(call.number_sealed, KEY) == CALLER
-    assert call.recording_url.startswith("https://api.twilio.com/") and call.recording_duration_s == 7
+    assert call.recording_sid.startswith("RE") and call.recording_duration_s == 7
+    assert call.voicemail_status == "unheard"
 
 
 def test_no_answer_sends_the_caller_to_the_voicemail_without_consent_nothing_is_kept(in_process, on_duty):
@@ -466,7 +467,7 @@ def kept_call(sid: str, kept_for: str | None, erase_at, number=CALLER) -> Call:
                 number_erase_at=erase_at, status="voicemail" if kept_for == "callback" else "completed",
                 started_at=START - timedelta(days=40), updated_at=START - timedelta(days=40), menu_choices=["1"],
                 language="nl", needs={"adults": 1}, callback_requested=kept_for == "callback", notes="note",
-                recording_url="https://api.twilio.com/rec/RE1")
+                recording_sid="RE" + "1" * 32)
     db.session.add(call)
     return call
 

@@ -163,7 +163,7 @@ def test_a_commit_that_fails_is_answered_as_an_error_not_as_the_success(client, 
 def test_a_voice_webhook_whose_commit_fails_still_gives_the_emergency_numbers(client, refusing):
     assert signed_post(client, "/hotline/voice", {**CALL, "CallStatus": "ringing"}).status_code == 200
     refusing("calls", "UPDATE")
-    # The voicemail's URL is an UPDATE of the call, written only when the webhook commits.
+    # The voicemail is an UPDATE of the call, written only when the webhook commits.
     response = signed_post(client, "/hotline/voice/recorded",
                            {**CALL, "RecordingUrl": "https://api.twilio.test/recording", "RecordingDuration": "9"})
     assert response.status_code == 200 and response.mimetype == "text/xml"
@@ -171,7 +171,7 @@ def test_a_voice_webhook_whose_commit_fails_still_gives_the_emergency_numbers(cl
     assert [child.tag for child in root] == ["Say", "Say", "Say", "Hangup"]
     assert all("112" in say.text for say in root.findall("Say"))
     db.session.rollback()
-    assert db.session.scalar(select(Call.recording_url).where(Call.sid == SID)) is None
+    assert db.session.scalar(select(Call.voicemail_at).where(Call.sid == SID)) is None
 
 
 def test_a_forged_webhook_is_refused_and_still_counted(client):

@@ -5,7 +5,8 @@ The world: in Antwerpen a confidential refuge (the secret address below), a
 relief point and a crisis centre; a user of each role, seen from the refuge:
 its own staff, staff of another facility of its region, a manager of its
 region and one of another region (Limburg). An alert rule on Antwerpen that
-fires, an SMS contact, holds, a referral, an organisation, outbox messages.
+fires, an SMS contact, a voicemail (its recording VOICEMAIL_RECORDING, at
+Twilio), holds, a referral, an organisation, outbox messages.
 Made through the real services, as the app makes them.
 """
 
@@ -21,7 +22,7 @@ from app.models import Alert, Call, CapacityKind, OutboxMessage, RiskItem, User
 from app.services.alerts import evaluation
 from app.services.alerts import rules as alert_rules
 from app.services.core.access import Actor
-from app.services.hotline import conversations
+from app.services.hotline import calls, conversations
 from app.services.placement import referrals
 from app.services.placement import requests as waiting_list
 from app.services.placement.criteria import parse_criteria
@@ -37,6 +38,7 @@ REFUGE_NAME = "Vluchthuis Verborgen"
 
 ROLES = ("anonymous", "partner", "other_staff", "operator", "other_manager", "own_staff", "manager", "admin")
 SEEKER = "+32489765432"
+VOICEMAIL_RECORDING = "RE" + "7" * 32
 STATIC_FILE = "opvang.css"
 
 
@@ -82,6 +84,10 @@ def build(clock) -> World:
     sms_sid = "SM" + "1" * 32
     conversations.receive(SEEKER, "Ik heb hulp nodig", sms_sid, clock.now())
     call = db.session.scalar(select(Call).where(Call.sid == sms_sid))
+    voice_sid = "CA" + "7" * 32
+    calls.start(clock.now(), sid=voice_sid, number="+32489111222", hash_key="test-caller-hash-key")
+    voicemail = calls.get(voice_sid)
+    calls.record_recording(voicemail, "", VOICEMAIL_RECORDING, 12, clock.now())
     unit = refuge.units[0]
     hold = make.hold(unit, users["operator"], household="1 adult")
     make.hold(unit, users["partner"], household="1 adult")  # the partner's own, on their pages
@@ -100,6 +106,7 @@ def build(clock) -> World:
             "referral_id": referral.id, "alert_id": alert.id, "rule_id": rule.id, "user_id": someone.id,
             "region_id": antwerpen.id, "organisation_id": organisation.id, "kind_id": kind.id,
             "message_id": message.id, "filename": STATIC_FILE, "request_id": waiting.id, "offer_id": offer.id,
+            "voicemail_id": voicemail.id,
             "risk_item_id": db.session.scalar(select(RiskItem.id).order_by(RiskItem.id).limit(1)),
         },
         refuge_id=refuge.id,

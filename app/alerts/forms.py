@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
-from app.labels import ALERT_CHANNEL_LABELS
-from app.models.alerts import ALERT_CHANNELS
+from app.labels import ALERT_CHANNEL_LABELS, ALERT_METRIC_LABELS
+from app.models.alerts import ALERT_CHANNELS, ALERT_METRICS, HOTLINE_METRICS
 from app.presenters import kind_label
 from app.services.alerts import rules
 from app.web.forms import MultiCheckboxField
@@ -20,10 +20,14 @@ COUNTS = ("threshold", "critical_at", "for_minutes", "margin", "keep_firing_minu
 
 class RuleForm(FlaskForm):
     name = StringField(_l("Name"))
+    metric = SelectField(_l("Watches"), choices=[SelectChoice(m, ALERT_METRIC_LABELS[m]) for m in ALERT_METRICS])
     region = SelectField(_l("Region"), choices=[])
     kinds = MultiCheckboxField(_l("Capacity kinds (their free places are added up)"), choices=[])
-    threshold = StringField(_l("Alert when free places are below"))
-    critical_at = StringField(_l("Critical at (free places at most)"))
+    active_from = StringField(_l("Staffed from"))
+    active_to = StringField(_l("Staffed until"))
+    window_minutes = StringField(_l("Missed calls counted over the last (minutes)"))
+    threshold = StringField(_l("Threshold"))
+    critical_at = StringField(_l("Critical at"))
     for_minutes = StringField(_l("Minutes below the threshold before it fires"))
     margin = StringField(_l("Margin: resolved only at threshold + margin free places"))
     keep_firing_minutes = StringField(_l("Minutes at threshold + margin before it resolves"))
@@ -48,9 +52,13 @@ def form_data(rule: dict) -> dict:
     """A rule in the API's shape (alert_rules.rule_fields, or the defaults of
     a new one) as the form shows it."""
     quiet = rule.get("quiet_hours") or {}
+    active_hours = rule.get("active_hours") or {}
     return {
-        **{name: "" if rule.get(name) is None else str(rule[name]) for name in COUNTS},
+        **{name: "" if rule.get(name) is None else str(rule[name]) for name in (*COUNTS, "window_minutes")},
         "name": rule.get("name") or "",
+        "metric": rule.get("metric") or "free_places",
+        "active_from": active_hours.get("from") or "",
+        "active_to": active_hours.get("to") or "",
         "region": rule.get("region") or "",
         "kinds": list(rule.get("kinds") or []),
         "escalate_to": ", ".join(rule.get("escalate_to") or []),
@@ -68,13 +76,22 @@ def new_rule_data() -> dict:
 
 def rule_from_form(form: RuleForm) -> dict:
     """The form's fields in the API's shape, for alert_rules.save_rule. Blank
-    repeat and escalation mean never; blank quiet hours mean none."""
+    repeat and escalation mean never; blank quiet hours mean none. The form
+    shows every metric's fields: those of the other metrics are left out
+    (a hotline rule has no region or kinds; a region's no staffed hours)."""
     quiet_from, quiet_to = (form.quiet_from.data or "").strip(), (form.quiet_to.data or "").strip()
+    active_from, active_to = (form.active_from.data or "").strip(), (form.active_to.data or "").strip()
+    metric = form.metric.data or "free_places"
+    hotline = metric in HOTLINE_METRICS
     return {
         **{name: getattr(form, name).data or "" for name in COUNTS},
         "name": form.name.data or "",
-        "region": form.region.data or None,
-        "kinds": form.kinds.data or [],
+        "metric": metric,
+        "region": None if hotline else form.region.data or None,
+        "kinds": None if hotline else form.kinds.data or [],
+        "active_hours": ({"from": active_from, "to": active_to} if metric == "operators_on_duty"
+                         and (active_from or active_to) else None),
+        "window_minutes": (form.window_minutes.data or None) if metric == "missed_calls" else None,
         "escalate_to": form.escalate_to.data or "",
         "recipients": form.recipients.data or "",
         "quiet_hours": {"from": quiet_from, "to": quiet_to} if quiet_from or quiet_to else None,

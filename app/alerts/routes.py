@@ -2,7 +2,7 @@
 
 Who: the alert list and the rules are for managers and admins. The alert
 list is scoped as alerts.alerts_for scopes it (admins every region, managers
-their own); an alert's timeline and its acknowledgement are for whoever it
+their own, and the hotline's alerts for every manager); an alert's timeline and its acknowledgement are for whoever it
 asks to act (access.may_acknowledge_alert: admins, the region's managers, the
 operators its rule names). Everyone else gets 403. The rules editor lists the rules alert_rules.rules_for gives, and
 alert_rules.save_rule decides what may be saved: an invalid rule comes back
@@ -99,7 +99,7 @@ def rules():
 
 
 def _rule_page(rule: AlertRule | None):
-    if rule is not None and not access.may_edit_alert_rule(current_user, rule.region_id):
+    if rule is not None and not access.may_edit_alert_rule(current_user, rule.region_id, rule.metric):
         raise Forbidden("managers edit the rules of their own regions only")
     if request.method == "GET":
         form = RuleForm(data=form_data(alert_rules.rule_fields(rule)) if rule is not None else new_rule_data())

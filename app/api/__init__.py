@@ -13,5 +13,6 @@ def _serialise_conflicts(state) -> None:
     errors.serialise_conflicts_with(state.app, current_state_json)
 
 
-# Routes on `bp`: calls holds GET /calls; alerts the alert rules, alerts and the outbox.
-from app.api import alerts, calls, routes  # noqa: E402,F401
+# Routes on `bp`: calls holds GET /calls; callbacks the call-backs; voicemails the queue;
+# alerts the alert rules, alerts and the outbox; statistics the daily statistics.
+from app.api import alerts, callbacks, calls, routes, statistics, voicemails  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """Alerts in API v1 (API.md "Alerts"): the rules, their alerts, the outbox.
 
-Rules: managers (of their own regions) and admins. Alerts: managers of the
-alert's region and admins, and whoever the rule names for the one alert.
+Rules: managers (of their own regions, and the hotline's) and admins.
+Alerts: managers of the alert's region (every manager for the hotline's) and
+admins, and whoever the rule names for the one alert.
 The outbox: operators, managers and admins, as its page. Recipients are
 masked: never a full number.
 """

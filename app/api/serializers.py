@@ -23,6 +23,7 @@ from app.services.core import access
 from app.services.registry import intake_hours
 from app.services.registry.capacity import RegionTotals, UnitFigures
 from app.services.registry.presenters import present
+from app.services.statistics import hotline_daily
 
 
 def unit_json(unit: CapacityUnit, now: datetime, figures: UnitFigures, user: User) -> dict:
@@ -120,7 +121,7 @@ def alert_json(alert: Alert) -> dict:
         "id": alert.id,
         "code": alert.code,
         "rule_id": alert.rule_id,
-        "region": alert.region.slug,
+        "region": alert.region.slug if alert.region is not None else None,
         "state": alert.state,
         "critical": alert.critical,
         "free": alert.free,
@@ -334,3 +335,28 @@ def placement_request_json(request, now: datetime, matches=None) -> dict:
         data["matches"] = [{**placement_result_json(match.result), "danger_checked": match.danger_checked}
                            for match in matches]
     return data
+
+
+# --- statistics ---------------------------------------------------------------------
+
+
+def hotline_daily_json(row) -> dict:
+    """A HotlineDay."""
+    return {"day": row.day.isoformat(), "number": row.number or None,
+            **{name: getattr(row, name) for name in hotline_daily.FIGURES}}
+
+
+def region_daily_json(row) -> dict:
+    """A RegionKindDay (its region and kind loaded with it)."""
+    return {
+        "day": row.day.isoformat(),
+        "region": row.region.slug,
+        "kind": row.kind.code,
+        "mean_free": row.mean_free,
+        "min_free": row.min_free,
+        "hours_at_zero": row.hours_at_zero,
+        "turn_aways": row.turn_aways,
+        "requests_opened": row.requests_opened,
+        "holds": row.holds,
+        "referral_accept_median_h": row.referral_accept_median_h,
+    }

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-from app.console import routes  # noqa: E402,F401
+from app.console import callbacks, routes  # noqa: E402,F401

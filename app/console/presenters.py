@@ -28,7 +28,8 @@ def minutes_text(seconds: int) -> str:
 
 def waiting_text(call: Call, now: datetime, last: SmsMessage | None = None) -> str:
     """"ringing 0:42", "in progress 3:10", "waiting 12 min" (for a call-back,
-    or for an answer to a text), "answered 5 min ago"."""
+    for an answer to a text, or for a voicemail to be heard), "answered 5 min
+    ago"."""
     if call.channel == "sms":
         if call.status != "in-progress":
             return ""  # closed: nobody waits
@@ -42,6 +43,9 @@ def waiting_text(call: Call, now: datetime, last: SmsMessage | None = None) -> s
         return _("in progress %(time)s", time=stopwatch(_seconds(call.answered_at or call.started_at, now)))
     if call.status == "voicemail":
         return _("waiting %(time)s", time=minutes_text(_seconds(call.ended_at or call.started_at, now)))
+    if call.voicemail_status == "unheard":
+        # A voicemail left without consent to a call-back: it waits to be heard.
+        return _("waiting %(time)s", time=minutes_text(_seconds(call.voicemail_at, now)))
     return ""
 
 
@@ -52,3 +56,27 @@ def caller_text(call: Call) -> str:
 
 def call_duration(call: Call) -> str:
     return stopwatch(call.duration_s) if call.duration_s is not None else ""
+
+
+def seconds_text(seconds: float) -> str:
+    """34 s, 2 min 05 s, 3 h 05 min: how long until an answer or a call-back."""
+    whole = round(seconds)
+    if whole < 60:
+        return _("%(n)d s", n=whole)
+    if whole < 3600:
+        return _("%(m)d min %(s)02d s", m=whole // 60, s=whole % 60)
+    return minutes_text(whole)
+
+
+def call_fate(row) -> str:
+    """What became of a call, from its figures (app.services.hotline.figures.CallFigures)."""
+    fates = []
+    if row.answered:
+        fates.append(_("answered"))
+    if row.missed:
+        fates.append(_("missed"))
+    if row.menu_hangup:
+        fates.append(_("hung up in the menu"))
+    if row.voicemail:
+        fates.append(_("voicemail"))
+    return ", ".join(fates) or _("in progress")

@@ -9,7 +9,8 @@ Hold links the hold to the call (three).
 Who: operators, managers and admins open every page here; working a call
 (taking it, recording it, answering by SMS, recording a turn-away) is for
 operators and managers, as the services say. Partners and shelter staff get
-403 everywhere: they never see a call, a note or a number.
+403 everywhere: they never see a call, a note or a number. The hotline's
+figures are for managers and admins only.
 """
 
 import csv
@@ -24,18 +25,19 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app import clock
-from app.clock import iso_local
+from app.clock import iso_local, local_zone
 from app.console import bp
-from app.console.presenters import call_duration, caller_text, minutes_text, waiting_text
+from app.console.callbacks import callback_context
+from app.console.presenters import call_duration, call_fate, caller_text, minutes_text, seconds_text, waiting_text
 from app.extensions import db, htmx
 from app.models import Call
 from app.models.facility import LANGUAGES
-from app.models.hotline import OUTCOMES
+from app.models.hotline import OUTCOMES, VOICEMAIL_OUTCOMES
 from app.models.placement import RISK_LEVELS, TURN_AWAY_REASONS
 from app.presenters import kind_label
 from app.services.core import access, spreadsheet
 from app.services.core.errors import Conflict, InvalidInput, NotFound
-from app.services.hotline import call_records, calls, conversations, risk
+from app.services.hotline import call_records, calls, conversations, figures, risk, twilio_gateway, voicemails
 from app.services.hotline.call_log import LogFilters, call_takers, log_query, parse_log_filters
 from app.services.placement import closing, holds, offers, referrals, turn_aways
 from app.services.placement import requests as waiting_list
@@ -165,14 +167,16 @@ def _call_context(call: Call, now, **extra) -> dict:
         turn_away=call_records.turn_away_of(call),
         messages=call_records.conversation(call) if call.channel == "sms" else [],
         sms_number_kept=conversations.number_kept(call, now),
-        callback_number_kept=call_records.number_kept_for_callback(call, now),
+        safety_advice=conversations.safety_advice(call) if call.channel == "sms" else None,
         waiting=waiting_text(call, now, call_records.last_messages([call.id]).get(call.id)),
         languages=LANGUAGES,
         outcomes=OUTCOMES,
         turn_away_reasons=TURN_AWAY_REASONS,
         refresh_seconds=_refresh_seconds(),
         sees_risk=access.may_see_risk_level(current_user),
+        **_voicemail_context(),
     )
+    context.update(callback_context(call, now))
     if _may_screen():
         context.update(_risk_context(call))
     context.update(extra)
@@ -338,6 +342,37 @@ def save(call_id: int):
     if autosave:
         return render_template("console/_save_status.html", record_error=needs_error, saved_at=now)
     return render_template("console/_record.html", **_call_context(contact, now, saved=changed, record_error=None))
+
+
+def _voicemail_context(error: str | None = None) -> dict:
+    return dict(may_listen=current_user.has_role(*access.VOICEMAIL_LISTENERS),
+                recordings_reachable=twilio_gateway.configured(current_app.config),
+                voicemail_outcomes=VOICEMAIL_OUTCOMES, voicemail_error=error)
+
+
+@bp.route("/calls/<int:call_id>/voicemail", methods=["POST"])
+@roles_required(*access.VOICEMAIL_HANDLERS)
+def handle_voicemail(call_id: int):
+    """Mark the contact's voicemail handled, with what it needed: it leaves
+    the live list. A colleague who handled it first is said in place."""
+    voicemail = voicemails.get(call_id)
+    error, status = None, 200
+    try:
+        with unit_of_work.change():
+            voicemails.handle(current_actor(), voicemail, request.form.get("outcome") or None, clock.now())
+    except (InvalidInput, Conflict) as exc:
+        error, status = _voicemail_error(exc), exc.status
+    if not htmx:
+        flash(error or _("The voicemail is handled."), "error" if error else "success")
+        return redirect(url_for("console.call", call_id=call_id))
+    return render_template("console/_voicemail.html", call=voicemails.get(call_id), may_work=_may_work(),
+                           **_voicemail_context(error)), status
+
+
+def _voicemail_error(exc: InvalidInput | Conflict) -> str:
+    if isinstance(exc, Conflict):
+        return _("Someone handled this voicemail already.")
+    return _("Choose what the voicemail needed.")
 
 
 @bp.route("/calls/<int:call_id>/take", methods=["POST"])
@@ -592,8 +627,26 @@ def call_log_csv():
                     headers={"Content-Disposition": f'attachment; filename="calls-{day}.csv"'})
 
 
+# --- the hotline's own figures ------------------------------------------------------
+
+
+@bp.route("/hotline")
+@roles_required(*access.HOTLINE_FIGURE_READERS)
+def hotline_figures():
+    """Today and this week, per hotline number dialled (and all together when
+    there are several), and what became of each of today's calls."""
+    now = clock.now()
+    zone = local_zone()
+    per_number, together = figures.today_and_week(now, zone)
+    numbers = sorted(per_number, key=lambda number: (number is None, number or ""))
+    tables = [(number, [per_number[number].today, per_number[number].week]) for number in numbers]
+    totals = [together.today, together.week] if len(numbers) > 1 else None
+    return render_template("console/hotline.html", now=now, tables=tables, totals=totals,
+                           calls_today=figures.per_call(figures.today(now, zone), now))
+
+
 # Template helpers of this blueprint's pages.
 @bp.context_processor
 def _helpers() -> dict:
     return {"caller_text": caller_text, "call_duration": call_duration, "waiting_text": waiting_text,
-            "minutes_text": minutes_text}
+            "minutes_text": minutes_text, "seconds_text": seconds_text, "call_fate": call_fate}

@@ -62,4 +62,4 @@ def check_signature():
     abort(403, "missing or invalid X-Twilio-Signature")
 
 
-from app.hotline import sms, voice  # noqa: E402, F401  (routes on `bp`)
+from app.hotline import callback, sms, voice  # noqa: E402, F401  (routes on `bp`)

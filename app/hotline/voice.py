@@ -46,12 +46,25 @@ ACCEPT_KEY = "1"
 CONSENT_KEY = "1"
 
 
-def twiml(view):
+def _trouble() -> VoiceResponse:
+    response = VoiceResponse()
+    for lang in texts.LANGUAGES:
+        _say(response, lang, "trouble")
+    response.hangup()
+    return response
+
+
+def _hang_up() -> VoiceResponse:
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def _answering(view, fallback, said: str):
     """Answer the view's VoiceResponse (or TwiML text) as text/xml, once what
-    it wrote is committed. Should anything fail, the commit included, the
-    caller still hears the emergency numbers rather than Twilio's "an
-    application error has occurred"; the failure is logged and nothing of the
-    request is kept."""
+    it wrote is committed. Should anything fail, the commit included, Twilio
+    gets `fallback()` rather than playing "an application error has
+    occurred"; the failure is logged and nothing of the request is kept."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -62,14 +75,22 @@ def twiml(view):
         except HTTPException:
             raise
         except Exception:
-            log.exception("hotline %s failed; answered with the emergency numbers", request.path)
-            response = VoiceResponse()
-            for lang in texts.LANGUAGES:
-                _say(response, lang, "trouble")
-            response.hangup()
+            log.exception("hotline %s failed; answered with %s", request.path, said)
+            response = fallback()
         return Response(str(response), mimetype="text/xml")
 
     return wrapped
+
+
+def twiml(view):
+    """`_answering`: on failure the caller still hears the emergency numbers."""
+    return _answering(view, _trouble, "the emergency numbers")
+
+
+def twiml_or_hang_up(view):
+    """`_answering`: on failure the leg hangs up, saying nothing (a call-back's
+    leg to the caller, whose phone someone else may have answered)."""
+    return _answering(view, _hang_up, "a hang-up")
 
 
 def _with_query(path: str, **params) -> str:

@@ -9,6 +9,7 @@ from app.models.hotline import Call, CallbackAttempt, OutboxMessage, RateCounter
 from app.models.placement import Hold, PlacementOffer, PlacementRequest, PlacementSearch, Referral, TurnAway
 from app.models.risk import RiskItem, RiskScale
 from app.models.scheduling import JobRun, SchedulerLease
+from app.models.statistics import HotlineDay, PurgeHorizon, RegionKindDay, StatisticDay
 from app.models.user import ApiToken, LoginFailures, User, UserRole, WebSession
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "CapacityUnit",
     "Facility",
     "Hold",
+    "HotlineDay",
     "JobRun",
     "LoginFailures",
     "Organisation",
@@ -31,13 +33,16 @@ __all__ = [
     "PlacementOffer",
     "PlacementRequest",
     "PlacementSearch",
+    "PurgeHorizon",
     "Referral",
+    "RegionKindDay",
     "RateCounter",
     "RiskItem",
     "RiskScale",
     "SchedulerLease",
     "Region",
     "SmsMessage",
+    "StatisticDay",
     "TurnAway",
     "User",
     "UserRole",

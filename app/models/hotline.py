@@ -13,6 +13,12 @@ OUTCOMES = ("placed", "held", "referred", "advice", "callback", "dropped", "emer
 # started an SMS conversation that is answered by SMS.
 NUMBER_KEPT_FOR = ("callback", "sms_conversation")
 VOICEMAIL_STATUSES = ("unheard", "handled")
+# What handling a voicemail settled, which is not the contact's outcome
+# (OUTCOMES: placed, held, … are known once the caller is reached): the caller
+# is to be called back, the message asked for advice that was given (by the
+# call-back's operator or another contact), it was passed to the emergency
+# services, or there was nothing to act on (silence, a wrong number).
+VOICEMAIL_OUTCOMES = ("callback", "advice", "emergency", "no_action")
 # A call-back attempt: the operator's phone rings first (the whisper), then the caller's.
 CALLBACK_STATUSES = ("calling_operator", "calling_caller", "in_progress", "ended")
 CALLBACK_RESULTS = ("answered", "no_answer", "busy", "voicemail", "operator_no_answer", "failed")
@@ -24,7 +30,12 @@ class Call(db.Model):
     """One hotline contact, by voice or SMS."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_status_started_at", "status", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_status_started_at", "status", "started_at"),
+        # The hotline's figures read a period of calls; the missed-calls alert, a window of rings.
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_rang_at", "rang_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Twilio's CallSid, or the first MessageSid of an SMS conversation.
@@ -60,7 +71,6 @@ class Call(db.Model):
     # The level that counts: an operator's override (with its reason), else the computed one.
     risk_level: Mapped[str | None] = mapped_column(String(16), index=True)
     risk_override_reason: Mapped[str | None] = mapped_column(Text)
-    recording_url: Mapped[str | None] = mapped_column(String(500))
     recording_duration_s: Mapped[int | None]
     # The hotline number the caller dialled (Twilio's `To`): the hotline's figures are per number.
     called_number: Mapped[str | None] = mapped_column(String(32))

@@ -112,11 +112,22 @@ USERS = (
 
 # Antwerpen has 3 free crisis beds in the demo: setting Crisiscentrum
 # Antwerpen's to 0 takes the region below the threshold, and the managers
-# (manager@, night@) get an SMS five minutes later.
+# (manager@, night@) get an SMS five minutes later. The hotline's two rules
+# tell the same managers when nobody is on duty from 08:00 to 22:00 (the
+# demo starts with nobody on duty: Olivia Operator switching on duty in the
+# console resolves it) and when 3 calls went unanswered within an hour.
+DEMO_MANAGERS = ["manager@demo.opvang.be", "night@demo.opvang.be"]
 ALERT_RULES = (
     {"name": "Crisisbedden Antwerpen", "region": "antwerpen", "kinds": ["crisis_bed"], "threshold": 2,
      "critical_at": 0, "for_minutes": 5, "margin": 1, "keep_firing_minutes": 5, "repeat_minutes": 15,
      "escalate_after_minutes": 60, "escalate_to": ["admin@demo.opvang.be"], "channels": ["sms", "email"]},
+    {"name": "Niemand van dienst", "metric": "operators_on_duty", "threshold": 1, "critical_at": 0,
+     "active_hours": {"from": "08:00", "to": "22:00"}, "for_minutes": 5, "margin": 0, "keep_firing_minutes": 2,
+     "repeat_minutes": 30, "escalate_after_minutes": 60, "escalate_to": ["admin@demo.opvang.be"],
+     "recipients": DEMO_MANAGERS, "channels": ["sms", "email"]},
+    {"name": "Gemiste oproepen", "metric": "missed_calls", "threshold": 3, "window_minutes": 60, "critical_at": 0,
+     "for_minutes": 0, "margin": 1, "keep_firing_minutes": 10, "repeat_minutes": 30, "escalate_after_minutes": 60,
+     "escalate_to": ["admin@demo.opvang.be"], "recipients": DEMO_MANAGERS, "channels": ["sms", "email"]},
 )
 
 

@@ -7,6 +7,8 @@ and à are in it; ê, ç, em dashes, curly quotes and bullets are not), so that 
 reply is sent as plain 160-character segments, not as Unicode ones of 70.
 """
 
+import re
+
 LANGUAGES = ("nl", "fr", "en")
 DEFAULT_LANGUAGE = "nl"
 
@@ -127,16 +129,31 @@ TEXTS = {
     },
 }
 
-# The automatic reply to the first text of a help-seeker's conversation: we do
-# not know their language yet, so all three, short. {hours}: HOTLINE_HOURS.
-AUTO_REPLY = (
-    "Opvang hulplijn: we lezen je bericht en antwoorden zo snel mogelijk (bereikbaar {hours}). "
-    "In nood: bel 112, politie 101. / "
-    "Ligne d'aide: nous lisons votre message et répondons au plus vite ({hours}). "
-    "Urgence: 112, police 101. / "
-    "Helpline: we read your message and reply as soon as we can ({hours}). "
-    "Emergency: call 112, police 101."
-)
+# Words that tell a first text's language: common in one of the three and
+# absent from the other two (so not "je", "me", "is", "in", "help", "merci").
+# A text with more of one language's words than of any other's is in that
+# language; any other text gets the automatic reply in all three.
+LANGUAGE_WORDS = {
+    "nl": frozenset("hallo hoi goedendag goedemorgen goedenavond ik mijn niet het een met van heb ben hulp nodig "
+                    "alsjeblieft alstublieft kan kunnen wil wat waar hij zij mij thuis bang kunt jullie graag "
+                    "bedankt dank ook maar".split()),
+    "fr": frozenset("bonjour bonsoir salut j ai suis mon mes moi une aide besoin avec chez peur aidez pouvez "
+                    "voulez vous il elle est et pour qui que mari aussi mais".split()),
+    "en": frozenset("hello hi i im my the need am please can you not and with he she thanks thank someone "
+                    "somebody scared want what where are this have husband also but".split()),
+}
+WORD = re.compile(r"[a-zà-ÿ]+")
+
+
+def language_of(body: str | None) -> str | None:
+    """The language `body` is written in, when its words tell (LANGUAGE_WORDS);
+    None when they do not."""
+    words = WORD.findall((body or "").lower())
+    hits = {lang: sum(word in LANGUAGE_WORDS[lang] for word in words) for lang in LANGUAGES}
+    best = max(hits, key=hits.get)
+    if hits[best] == 0 or list(hits.values()).count(hits[best]) > 1:
+        return None
+    return best
 
 
 def language(code: str | None) -> str:

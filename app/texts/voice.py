@@ -34,6 +34,16 @@ TEXTS = {
         # To the operator, in the operator's language; {language} is the caller's.
         "whisper": "Een oproep voor de hulplijn, in het {language}. Druk 1 om het gesprek aan te nemen.",
         "whisper_taken": "Een collega heeft deze oproep al aangenomen.",
+        # A call-back, to the operator's phone: bare, nothing a personal voicemail should keep.
+        "callback_whisper": "Terugbellen, contact {contact}. Druk 1.",
+        "callback_no_message": "Er mag geen bericht achterblijven: een antwoordapparaat wordt opgehangen. "
+                               "Kunnen we niet horen of er iemand opneemt, dan wordt u toch verbonden: "
+                               "zeg pas wie u bent als u zeker weet dat het de juiste persoon is.",
+        "callback_answered": "Het terugbelgesprek is beëindigd.",
+        "callback_no_answer": "Er werd niet opgenomen.",
+        "callback_busy": "De lijn is bezet.",
+        "callback_voicemail": "Een antwoordapparaat nam op: er is opgehangen zonder bericht.",
+        "callback_failed": "Het terugbellen is mislukt.",
         "language_names": {"nl": "Nederlands", "fr": "Frans", "en": "Engels"},
     },
     "fr": {
@@ -55,6 +65,15 @@ TEXTS = {
                    "la police : le 101. Veuillez nous rappeler dans un instant.",
         "whisper": "Un appel pour la ligne d'aide, en {language}. Appuyez sur 1 pour accepter l'appel.",
         "whisper_taken": "Un collègue a déjà pris cet appel.",
+        "callback_whisper": "Rappel, contact {contact}. Appuyez sur 1.",
+        "callback_no_message": "Aucun message ne peut être laissé : un répondeur est raccroché. "
+                               "Si nous ne pouvons pas savoir si une personne a répondu, vous êtes mis en "
+                               "relation : ne dites qui vous êtes qu'une fois sûr que c'est la bonne personne.",
+        "callback_answered": "Le rappel est terminé.",
+        "callback_no_answer": "Personne n'a répondu.",
+        "callback_busy": "La ligne est occupée.",
+        "callback_voicemail": "Un répondeur a répondu : raccroché sans message.",
+        "callback_failed": "Le rappel a échoué.",
         "language_names": {"nl": "néerlandais", "fr": "français", "en": "anglais"},
     },
     "en": {
@@ -77,6 +96,15 @@ TEXTS = {
                    "Please call us again in a moment.",
         "whisper": "A helpline call, in {language}. Press 1 to accept the call.",
         "whisper_taken": "A colleague has already taken this call.",
+        "callback_whisper": "Call-back, contact {contact}. Press 1.",
+        "callback_no_message": "No message may be left: an answering machine is hung up on. "
+                               "If we could not tell whether a person answered, you are connected anyway: "
+                               "say who you are only once you are sure it is the right person.",
+        "callback_answered": "The call-back has ended.",
+        "callback_no_answer": "There was no answer.",
+        "callback_busy": "The line is busy.",
+        "callback_voicemail": "An answering machine picked up: hung up without a message.",
+        "callback_failed": "The call-back failed.",
         "language_names": {"nl": "Dutch", "fr": "French", "en": "English"},
     },
 }

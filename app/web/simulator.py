@@ -25,9 +25,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import OutboxMessage
+from app.models import Call, OutboxMessage
 from app.services.core.errors import InvalidInput
-from app.services.hotline import phones, sms_commands
+from app.services.hotline import callbacks, phones, sms_commands
 from app.web.simulator_transport import SimulatorError, Transport, new_sid
 from app.web.simulator_twiml import Reply, Step, Verb, Walk, parse
 
@@ -226,6 +226,92 @@ def hangup(transport: Transport, sid: str, duration: int | None = None) -> Walk:
                            {key: params[key] for key in ("CallStatus", "CallDuration") if key in params}, twiml))
     walk.outcome = _l("Done: call %(sid)s completed.", sid=sid)
     return walk
+
+
+# --- a call-back --------------------------------------------------------------------
+
+# How the caller's leg of a simulated call-back ends: Twilio's AnsweredBy (a
+# person, a machine, unsure) or its DialCallStatus when nobody answers.
+CALLBACK_ANSWERS = ("human", "unknown", "machine_start", "no-answer", "busy")
+
+
+def simulate_callback(transport: Transport, call_id: int, *, operator_presses: bool = True,
+                      answer: str = "human") -> Walk:
+    """Twilio's side of the call-back under way for contact `call_id` (an
+    operator pressed Call back in the console, or POSTed /api/v1/calls/<id>/callback,
+    with Twilio not configured): the operator's leg picks up and hears the
+    whisper, presses 1 (unless not `operator_presses`: the leg ends), the
+    caller's leg is dialled and ends as `answer` says, then the operator hangs
+    up. The caller's number, in the `<Dial>` the app answers, is masked in the
+    walk: it is never printed. Reads the attempt from the database: this
+    command must use the app's."""
+    if answer not in CALLBACK_ANSWERS:
+        raise InvalidInput(f"answer must be one of {', '.join(CALLBACK_ANSWERS)}", field="answer")
+    operator_phone, shown, whisper_url, leg_sid = _callback_under_way(call_id)
+    walk = Walk("callback", leg_sid)
+    call = _Call(transport, shown, shown)
+    call.walk = walk
+    leg = {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": leg_sid, "From": shown,
+           "To": operator_phone, "Direction": "outbound-api", "CallStatus": "in-progress"}
+    status_url = whisper_url.replace(callbacks.WHISPER_PATH, callbacks.STATUS_PATH)
+    whisper = call.post(_l("The operator's phone (%(phone)s) picks up: the whisper.", phone=operator_phone),
+                        whisper_url, leg, "To")
+    gather = whisper.find("Gather")
+    if gather is None or not operator_presses:
+        call.post(_l("The operator does not press 1: their leg ends."), status_url,
+                  {**leg, "CallStatus": "completed"}, "CallStatus")
+        walk.outcome = _l("Done: the operator did not answer the call-back.")
+        return walk
+    accepted = call.post(_l("The operator presses 1."), gather.attrs["action"], {**leg, "Digits": "1"}, "Digits")
+    dial = accepted.find("Dial")
+    number = dial.find("Number") if dial is not None else None
+    if number is None:
+        call.post(_l("The operator's leg ends."), status_url, {**leg, "CallStatus": "completed"}, "CallStatus")
+        walk.outcome = _l("Done: the caller was not dialled.")
+        return walk
+    number.text = _shown_number(number.text)  # the one place the app gives it: masked here
+    dial_status = "completed"
+    if answer in ("no-answer", "busy"):
+        dial_status = answer
+    else:
+        callee = {"AccountSid": SIMULATED_ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": new_sid("CA"),
+                  "ParentCallSid": leg_sid, "From": shown, "Direction": "outbound-dial",
+                  "CallStatus": "in-progress"}
+        if number.attrs.get("machineDetection"):
+            callee["AnsweredBy"] = answer
+        note = {"human": _l("The caller's phone is answered by a person."),
+                "unknown": _l("The caller's phone is answered: machine detection cannot tell by whom."),
+                "machine_start": _l("The caller's phone is answered by an answering machine.")}[answer]
+        call.post(note, number.attrs["url"], callee, "AnsweredBy")
+    call.post(_l("The caller's leg ends: the dial's result."), dial.attrs["action"],
+              {**leg, "DialCallStatus": dial_status}, "DialCallStatus")
+    call.post(_l("The operator hangs up: Twilio's status callback."), status_url, {**leg, "CallStatus": "completed"},
+              "CallStatus")
+    walk.outcome = _l("Done: the call-back's result is on the contact's page (%(result)s).",
+                      result=_callback_result(call_id))
+    return walk
+
+
+def _callback_under_way(call_id: int) -> tuple[str, str, str, str]:
+    """The open attempt's operator phone, the caller ID it shows, its whisper
+    URL and the operator's leg's sid; read in an app context of its own."""
+    app = current_app._get_current_object()
+    with app.app_context():
+        contact = db.session.get(Call, call_id)
+        attempt = callbacks.open_attempt(contact) if contact is not None else None
+        if attempt is None:
+            raise SimulatorError(f"no call-back under way for contact {call_id}: press Call back on its page in the "
+                                 "console first (or POST /api/v1/calls/<id>/callback)")
+        shown = callbacks.caller_id(app.config, contact) or SIMULATED_HOTLINE_NUMBER
+        return (attempt.operator.phone, shown, callbacks.webhook_url(app.config, callbacks.WHISPER_PATH, attempt),
+                attempt.operator_leg_sid or new_sid("CA"))
+
+
+def _callback_result(call_id: int) -> str:
+    with current_app._get_current_object().app_context():
+        contact = db.session.get(Call, call_id)
+        attempts = callbacks.attempts_of(contact) if contact is not None else []
+        return (attempts[0].result or attempts[0].status) if attempts else "?"
 
 
 # --- a text ---------------------------------------------------------------------

@@ -23,6 +23,8 @@ when its view has answered, or not at all.
   401/403/429), a message that is sent before the view answers (the outbox's
   claim needs the message committed), and the webhooks' guards, which answer
   a failed commit in their own format (TwiML) rather than as an error page.
+* `writes_from_here()`: a read (GET) that must write (the audit of a
+  voicemail's listening) lets go of what it read and writes as a writer.
 
 The CLI and the scheduler's jobs are not requests: they commit once per
 command or job themselves (app/cli.py, scheduler/runner.py).
@@ -31,9 +33,9 @@ command or job themselves (app/cli.py, scheduler/runner.py).
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 
-from app.extensions import db
+from app.extensions import WRITING_READ, db
 
 
 def init_app(app: Flask) -> None:
@@ -61,6 +63,16 @@ def commit_now() -> None:
     """Commit what the request wrote so far, before the view answers (see
     the module's docstring for when). What the view writes afterwards is
     committed, or rolled back, at the end as usual."""
+    db.session.commit()
+
+
+def writes_from_here() -> None:
+    """A read (GET) that writes from here on, e.g. the audit event of a
+    listening: what it read so far is let go (nothing was written), and its
+    next transaction begins as a writer's. On SQLite a reader's transaction
+    cannot take the write lock once another writer has committed (it fails at
+    once, app.extensions._begin_sqlite); on PostgreSQL this changes nothing."""
+    g.setdefault(WRITING_READ, True)
     db.session.commit()
 
 

@@ -66,6 +66,8 @@ def upgrade():
         batch_op.add_column(sa.Column('voicemail_handled_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('voicemail_handled_by_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_calls_recording_sid'), ['recording_sid'], unique=False)
+        batch_op.create_index('ix_calls_started_at', ['started_at'], unique=False)
+        batch_op.create_index('ix_calls_rang_at', ['rang_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_calls_voicemail_status'), ['voicemail_status'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_calls_voicemail_handled_by_id_users'), 'users', ['voicemail_handled_by_id'], ['id'])
 
@@ -89,6 +91,8 @@ def downgrade():
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_calls_voicemail_handled_by_id_users'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_calls_voicemail_status'))
+        batch_op.drop_index('ix_calls_rang_at')
+        batch_op.drop_index('ix_calls_started_at')
         batch_op.drop_index(batch_op.f('ix_calls_recording_sid'))
         batch_op.drop_column('voicemail_handled_by_id')
         batch_op.drop_column('voicemail_handled_at')

@@ -72,6 +72,7 @@ def test_the_pages_work_under_the_policy(watched_page, clock):
                                   units={"crisis_bed": (8, 2)})
     staff = factories.user("shelter_staff", facilities_=[facility])
     operator = factories.user("operator")
+    manager = factories.user("manager", regions=[region])
     db.session.commit()
     unit_id = _crisis_unit(facility).id
 
@@ -104,5 +105,10 @@ def test_the_pages_work_under_the_policy(watched_page, clock):
 
     operator_page.goto("/console/")
     _polls(operator_page, "/console/live")
+
+    manager_page = open_page()
+    _log_in(manager_page, manager.email)
+    manager_page.get_by_role("link", name="Hotline", exact=True).click()
+    expect(manager_page.get_by_role("heading", name="Hotline figures")).to_be_visible()
 
     assert problems == []

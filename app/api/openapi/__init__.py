@@ -7,9 +7,19 @@ The description is put together from one module per area of the API, each
 with its SCHEMAS and PATHS, in the order of the document.
 """
 
-from app.api.openapi import alerts, calls, holds_and_referrals, placement, registry, waiting_list
+from app.api.openapi import (
+    alerts,
+    callbacks,
+    calls,
+    holds_and_referrals,
+    placement,
+    registry,
+    statistics,
+    voicemails,
+    waiting_list,
+)
 
-PARTS = (registry, holds_and_referrals, placement, waiting_list, calls, alerts)
+PARTS = (registry, holds_and_referrals, placement, waiting_list, calls, callbacks, voicemails, alerts, statistics)
 SCHEMAS = {name: schema for part in PARTS for name, schema in part.SCHEMAS.items()}
 PATHS = {path: item for part in PARTS for path, item in part.PATHS.items()}
 

@@ -31,19 +31,41 @@ QUIET_HOURS = {
     "description": "Local time (TIMEZONE, Europe/Brussels by default); from and to differ. Every notice but "
                    "`critical` waits until they end.",
 }
+ACTIVE_HOURS = {
+    "oneOf": [
+        {"type": "null"},
+        {"type": "object", "required": ["from", "to"], "additionalProperties": False,
+         "properties": {"from": CLOCK_TIME, "to": CLOCK_TIME}},
+    ],
+    "description": "operators_on_duty only (required there): the staffed hours, local time; watched only then. "
+                   "From after to spans midnight; from equal to to is all day.",
+}
 RULE_FIELDS = {
     "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "region": {**NULLABLE_STRING, "description": "Region slug; null: every region, each on its own (admins only)."},
-    "kinds": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-              "description": "Capacity kind codes; their free places are summed."},
+    "metric": {"enum": ["free_places", "operators_on_duty", "missed_calls"], "default": "free_places",
+               "description": "What the rule watches; it does not change once made. The hotline's metrics "
+                              "(operators_on_duty, missed_calls) have no region and no kinds, name their "
+                              "recipients, and their alerts are every manager's."},
+    "region": {**NULLABLE_STRING, "description": "Region slug; null: every region, each on its own (admins only). "
+                                                 "Null for the hotline's metrics."},
+    "kinds": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1,
+              "description": "Capacity kind codes; their free places are summed. Required for free_places, null "
+                             "for the hotline's metrics."},
+    "active_hours": ACTIVE_HOURS,
+    "window_minutes": {"type": ["integer", "null"], "minimum": 5, "maximum": 1440,
+                       "description": "missed_calls only (required there): the calls missed within the last "
+                                      "this many minutes are counted."},
     "threshold": {"type": "integer", "minimum": 1, "maximum": 100000,
-                  "description": "The condition is free < threshold."},
+                  "description": "The condition is free < threshold (operators on duty < threshold; missed calls "
+                                 ">= threshold)."},
     "critical_at": {"type": "integer", "minimum": 0, "default": 0,
-                    "description": "Below the threshold; free <= critical_at is critical (sent even in quiet hours)."},
+                    "description": "Below the threshold; free <= critical_at is critical (sent even in quiet hours). "
+                                   "missed_calls: 0 (never) or above the threshold, missed >= critical_at."},
     "for_minutes": {"type": "integer", "minimum": 0, "maximum": 1440, "default": 10,
                     "description": "How long the condition must hold before the alert fires."},
     "margin": {"type": "integer", "minimum": 0, "default": 1,
-               "description": "Hysteresis: resolved only once free >= threshold + margin …"},
+               "description": "Hysteresis: resolved only once free >= threshold + margin (missed calls < "
+                              "threshold - margin; there margin is below the threshold) …"},
     "keep_firing_minutes": {"type": "integer", "minimum": 0, "maximum": 1440, "default": 10,
                             "description": "… has held this long."},
     "repeat_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 10080, "default": 60,
@@ -53,7 +75,8 @@ RULE_FIELDS = {
     "escalate_to": {**EMAILS, "description": "Users' e-mail addresses; empty: the active admins."},
     "quiet_hours": QUIET_HOURS,
     "channels": {**CHANNELS, "description": "Each recipient's own settings pick among them."},
-    "recipients": {**EMAILS, "description": "Users' e-mail addresses; empty: the region's managers."},
+    "recipients": {**EMAILS, "description": "Users' e-mail addresses; empty: the region's managers. Required for "
+                                            "the hotline's metrics: managers or admins."},
     "active": {"type": "boolean", "default": True},
 }
 SCHEMAS.update({
@@ -64,9 +87,10 @@ SCHEMAS.update({
     },
     "NewAlertRule": {
         "type": "object",
-        "required": ["name", "kinds", "threshold"],
+        "required": ["name", "threshold"],
         "additionalProperties": False,
-        "description": "Any other field is refused (400 naming it).",
+        "description": "Any other field is refused (400 naming it). free_places needs kinds; operators_on_duty "
+                       "recipients and active_hours; missed_calls recipients and window_minutes.",
         "properties": RULE_FIELDS,
     },
     "AlertRuleChange": {
@@ -84,10 +108,12 @@ SCHEMAS.update({
             "code": {"type": "string",
                      "description": "The acknowledgement code (SMS `OK code`): random, unique among open alerts."},
             "rule_id": {"type": "integer"},
-            "region": {"type": "string"},
+            "region": {**NULLABLE_STRING, "description": "Region slug; null for the hotline's alerts."},
             "state": ALERT_STATE,
             "critical": {"type": "boolean"},
-            "free": {"type": "integer", "minimum": 0, "description": "Free places of the rule's kinds, last seen."},
+            "free": {"type": "integer", "minimum": 0,
+                     "description": "The value watched, last seen: free places of the rule's kinds, operators on "
+                                    "duty, or missed calls in the window (the rule's metric)."},
             "threshold": {"type": "integer"},
             "full_facilities": {"type": "integer", "minimum": 0},
             "stale_facilities": {"type": "integer", "minimum": 0},
@@ -150,11 +176,13 @@ def _rule_body(name: str) -> dict:
 PATHS.update({
     "/api/v1/alert-rules": {
         "get": {
-            "summary": "The alert rules you may edit (managers: their regions'; admins: all), active or not, by name",
+            "summary": "The alert rules you may edit (managers: their regions' and the hotline's; admins: all), "
+                       "active or not, by name",
             "responses": {"200": response(array("AlertRule")), **errors(401, 403)},
         },
         "post": {
-            "summary": "Make an alert rule (managers for their own regions; admins, also for every region)",
+            "summary": "Make an alert rule (managers for their own regions and the hotline; admins, also for every "
+                       "region)",
             "requestBody": _rule_body("NewAlertRule"),
             "responses": {"201": response(ref("AlertRule"), "Made"), **errors(400, 401, 403)},
         },
@@ -179,7 +207,7 @@ PATHS.update({
     },
     "/api/v1/alerts": {
         "get": {
-            "summary": "Alerts, newest first (managers: their regions'; admins: all)",
+            "summary": "Alerts, newest first (managers: their regions' and the hotline's; admins: all)",
             "parameters": [{"name": "state", "in": "query", "schema": ALERT_STATE}, *PAGING],
             "responses": {"200": response(array("Alert")), **errors(400, 401, 403)},
         },

@@ -22,6 +22,7 @@ def errors(*statuses: int) -> dict:
         403: "Not allowed for this user",
         404: "Unknown id",
         409: "Conflict; the body also carries the current state",
+        503: "What the answer needs from elsewhere (Twilio) is not there now; try again",
     }
     return {str(status): response(ref("Error"), text[status]) for status in statuses}
 

@@ -124,9 +124,11 @@ SCHEMAS.update({
             },
             "beyond_region": {"type": "boolean", "description": "Whether the search looked past the region."},
             "excluded_by_danger": {"type": "integer", "minimum": 0,
-                                   "description": "How many facilities the danger places left out that pass every "
-                                                  "other rule (eligible, open, with free places for the household), "
-                                                  "in the scope the results come from."},
+                                   "description": "How many facilities the danger places left out of the results: "
+                                                  "they pass every other rule (eligible, open, with free places for "
+                                                  "the household) and would have ranked ahead of the last result; "
+                                                  "with fewer results than `limit`, all such in the scope the "
+                                                  "results come from."},
             "place": {
                 "type": "object",
                 "required": ["postcode", "municipality", "region"],

@@ -8,7 +8,8 @@
         two at once, one acknowledges and the other gets the Conflict.
     get_alert(alert_id) -> Alert           NotFound when there is none
     alerts_for(actor, state=None, limit=50, before_id=None) -> [Alert]
-        Newest first; admins see all, managers their regions' alerts.
+        Newest first; admins see all, managers their regions' alerts and
+        the hotline's (which belong to no region).
     notices(alert) -> [OutboxMessage]      who was told by what, with status
 
 The episodes themselves are opened, fired and closed by the evaluation
@@ -45,7 +46,8 @@ def alerts_for(actor: Actor, state: str | None = None, *, limit: int = 50,
     query = select(Alert).order_by(Alert.id.desc()).limit(limit)
     region_ids = alert_region_ids(user)
     if region_ids is not None:
-        query = query.where(Alert.region_id.in_(region_ids))
+        # The hotline's alerts (no region) are every manager's.
+        query = query.where(Alert.region_id.in_(region_ids) | Alert.region_id.is_(None))
     if state is not None:
         query = query.where(Alert.state == state)
     if before_id is not None:

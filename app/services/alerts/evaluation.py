@@ -22,6 +22,20 @@ into the messages.
 One episode (Alert) at a time per rule and region: Alert.open_key
 "<rule>:<region>" is unique while it is open.
 
+The hotline's rules (HOTLINE_METRICS) watch no region: one episode at a time
+per rule, open_key "<rule>:hotline", with no region and no facilities;
+Alert.free holds the value watched. "operators_on_duty" counts the operators
+on duty (calls.on_duty) and is watched only during the rule's active hours;
+"missed_calls" counts the calls missed (calls.missed) that reached the ring
+within the last window_minutes, and its condition runs the other way: at
+least `threshold` is bad (`breached`, `recovered`, `at_critical` below say
+it once for all metrics; the table below reads "below" for free places).
+When the staffed hours end, an open operators_on_duty episode is no longer
+watched: a pending one is cancelled (nobody was told), a firing one is
+resolved, with its "resolved" notice saying the staffed hours are over, so
+that everyone told hears that it ended rather than waiting for reminders
+that stopped, and a new episode starts when the hours begin again.
+
     free < threshold                      → pending (started_at)
     pending, free >= threshold            → closed, event "cancelled", no notice
     pending for for_minutes               → firing (fired_at), notice "fired";
@@ -78,6 +92,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Alert, AlertRule, OutboxMessage, Region, User
+from app.models.alerts import HOTLINE_METRICS
 from app.services.alerts.run import Run
 from app.services.registry import capacity
 from app.texts import alerts as alert_texts
@@ -94,8 +109,30 @@ CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
 CODE_LENGTH = 5
 
 
-def open_key(rule_id: int, region_id: int) -> str:
-    return f"{rule_id}:{region_id}"
+def open_key(rule_id: int, region_id: int | None) -> str:
+    """"<rule>:<region>", or "<rule>:hotline" for a hotline rule's episode."""
+    return f"{rule_id}:{'hotline' if region_id is None else region_id}"
+
+
+# The condition, per metric: free places and operators on duty are bad below
+# the threshold, missed calls at or above it.
+
+
+def breached(rule: AlertRule, value: int) -> bool:
+    return value >= rule.threshold if rule.metric == "missed_calls" else value < rule.threshold
+
+
+def recovered(rule: AlertRule, value: int) -> bool:
+    """Back past the threshold by the margin (hysteresis)."""
+    if rule.metric == "missed_calls":
+        return value < rule.threshold - rule.margin
+    return value >= rule.threshold + rule.margin
+
+
+def at_critical(rule: AlertRule, value: int) -> bool:
+    if rule.metric == "missed_calls":
+        return 0 < rule.critical_at <= value
+    return value <= rule.critical_at
 
 
 def new_code() -> str:
@@ -135,10 +172,28 @@ def evaluate(now: datetime) -> dict:
              if rule.active]
     open_alerts = {alert.open_key: alert
                    for alert in db.session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)))}
-    run = Run(now, {code for rule in rules for code in rule.kinds}, [alert.id for alert in open_alerts.values()])
-    totals = {t.region.id: t for t in capacity.region_totals(now)} if rules else {}
-    watched, steps = set(), []
+    run = Run(now, {code for rule in rules for code in rule.kinds or ()}, [alert.id for alert in open_alerts.values()])
+    places_rules = [rule for rule in rules if rule.metric not in HOTLINE_METRICS]
+    totals = {t.region.id: t for t in capacity.region_totals(now)} if places_rules else {}
+    watched, off_hours, steps = set(), set(), []
     for rule in rules:
+        if rule.metric not in HOTLINE_METRICS:
+            continue
+        key = open_key(rule.id, None)
+        if not run.within_active_hours(rule):
+            off_hours.add(key)
+            continue
+        watched.add(key)
+        run.summary["scopes"] += 1
+        value = run.operators_on_duty() if rule.metric == "operators_on_duty" else run.missed_calls(rule.window_minutes)
+        alert = open_alerts.get(key)
+        new = alert is None
+        if new:
+            if not breached(rule, value):
+                continue
+            alert = _start(run, rule, None, value)
+        steps.append((rule, None, alert, value, new))
+    for rule in places_rules:
         region_ids = [rule.region_id] if rule.region_id is not None else list(totals)
         for region_id in region_ids:
             figures = totals.get(region_id)
@@ -169,7 +224,9 @@ def evaluate(now: datetime) -> dict:
                 run.event(alert, "pending", free)
             _step(run, rule, region, alert, free)
         for key, alert in open_alerts.items():
-            if key not in watched:
+            if key in off_hours:
+                _end_of_active_hours(run, alert)
+            elif key not in watched:
                 _close(run, alert, "cancelled", alert.free, {"reason": "out_of_scope"})
     run.write()
     run.summary["rules"] = len(rules)
@@ -180,11 +237,16 @@ def evaluate(now: datetime) -> dict:
         "cancelled", "notices")}
 
 
-def _start(run: Run, rule: AlertRule, region: Region, free: int) -> Alert:
+def _full_and_stale(run: Run, rule: AlertRule, region: Region | None) -> tuple[int, int]:
+    return (0, 0) if region is None else run.full_and_stale(region.id, rule.kinds)
+
+
+def _start(run: Run, rule: AlertRule, region: Region | None, free: int) -> Alert:
     """A new episode, pending (flushed by the caller with the others). Every
     column is given, so that its row changes like the others (run.write)."""
-    full, stale = run.full_and_stale(region.id, rule.kinds)
-    alert = Alert(rule_id=rule.id, region_id=region.id, open_key=open_key(rule.id, region.id), code=new_code(),
+    full, stale = _full_and_stale(run, rule, region)
+    region_id = region.id if region is not None else None
+    alert = Alert(rule_id=rule.id, region_id=region_id, open_key=open_key(rule.id, region_id), code=new_code(),
                   state="pending",
                   critical=False, free=free, threshold=rule.threshold, full_facilities=full,
                   stale_facilities=stale, started_at=run.now, fired_at=None, recovering_since=None,
@@ -194,10 +256,10 @@ def _start(run: Run, rule: AlertRule, region: Region, free: int) -> Alert:
     return alert
 
 
-def _step(run: Run, rule: AlertRule, region: Region, alert: Alert, free: int) -> None:
+def _step(run: Run, rule: AlertRule, region: Region | None, alert: Alert, free: int) -> None:
     now = run.now
-    below = free < rule.threshold
-    full, stale = run.full_and_stale(region.id, rule.kinds)
+    below = breached(rule, free)
+    full, stale = _full_and_stale(run, rule, region)
     for name, value in (("free", free), ("full_facilities", full), ("stale_facilities", stale),
                         ("threshold", rule.threshold)):
         if getattr(alert, name) != value:
@@ -210,9 +272,10 @@ def _step(run: Run, rule: AlertRule, region: Region, alert: Alert, free: int) ->
             _fire(run, rule, region, alert)
         return
 
-    # Firing. Hysteresis: resolved only once free >= threshold + margin has
-    # held for keep_firing_minutes; any dip below starts that time again.
-    if free >= rule.threshold + rule.margin:
+    # Firing. Hysteresis: resolved only once free >= threshold + margin (for
+    # missed calls: fewer than threshold - margin) has held for
+    # keep_firing_minutes; any dip back starts that time again.
+    if recovered(rule, free):
         if alert.recovering_since is None:
             alert.recovering_since = now
         if now - alert.recovering_since >= timedelta(minutes=rule.keep_firing_minutes):
@@ -221,7 +284,7 @@ def _step(run: Run, rule: AlertRule, region: Region, alert: Alert, free: int) ->
     elif alert.recovering_since is not None:
         alert.recovering_since = None
 
-    if free <= rule.critical_at and not alert.critical:
+    if at_critical(rule, free) and not alert.critical:
         alert.critical = True
         told = _notify(run, rule, region, alert, "critical", _pairs(rule, run.audience(rule, alert)))
         run.event(alert, "critical", free, told=told)
@@ -251,13 +314,13 @@ def _step(run: Run, rule: AlertRule, region: Region, alert: Alert, free: int) ->
         run.summary["repeated"] += 1
 
 
-def _fire(run: Run, rule: AlertRule, region: Region, alert: Alert) -> None:
+def _fire(run: Run, rule: AlertRule, region: Region | None, alert: Alert) -> None:
     now = run.now
     alert.state, alert.fired_at = "firing", now
-    critical = alert.free <= rule.critical_at
+    critical = at_critical(rule, alert.free)
     hold = None if critical else run.quiet_until(rule)
     notice = "critical" if critical else "fired"
-    told = _notify(run, rule, region, alert, notice, _pairs(rule, run.recipients(rule, region.id)), hold=hold)
+    told = _notify(run, rule, region, alert, notice, _pairs(rule, run.recipients(rule, alert.region_id)), hold=hold)
     run.event(alert, "fired", alert.free, told=told, critical=critical, held_until=hold.isoformat() if hold else None)
     if critical:
         alert.critical = True
@@ -267,7 +330,16 @@ def _fire(run: Run, rule: AlertRule, region: Region, alert: Alert) -> None:
     run.summary["fired"] += 1
 
 
-def _resolve(run: Run, rule: AlertRule, region: Region, alert: Alert) -> None:
+def _end_of_active_hours(run: Run, alert: Alert) -> None:
+    """The rule's active hours are over: a pending episode ends unnoticed, a
+    firing one is resolved and everyone told hears why."""
+    if alert.state == "pending":
+        _close(run, alert, "cancelled", alert.free, {"reason": "outside_active_hours"})
+    else:
+        _resolve(run, alert.rule, None, alert, hours_over=True)
+
+
+def _resolve(run: Run, rule: AlertRule, region: Region | None, alert: Alert, *, hours_over: bool = False) -> None:
     told_before = db.session.execute(
         select(OutboxMessage.user_id, OutboxMessage.channel)
         .where(OutboxMessage.alert_id == alert.id, OutboxMessage.user_id.is_not(None))
@@ -278,8 +350,9 @@ def _resolve(run: Run, rule: AlertRule, region: Region, alert: Alert) -> None:
                     if user_id in users and (channel != "sms" or users[user_id].phone)),
                    key=lambda pair: (pair[0].id, pair[1]))
     hold = run.quiet_until(rule)
-    told = _notify(run, rule, region, alert, "resolved", pairs, hold=hold)
-    _close(run, alert, "resolved", alert.free, {"told": told, "held_until": hold.isoformat() if hold else None})
+    told = _notify(run, rule, region, alert, "resolved", pairs, hold=hold, hours_over=hours_over)
+    _close(run, alert, "resolved", alert.free, {"told": told, "held_until": hold.isoformat() if hold else None,
+                                                "reason": "outside_active_hours" if hours_over else None})
 
 
 def _close(run: Run, alert: Alert, event: str, free: int, details: dict) -> None:
@@ -288,9 +361,9 @@ def _close(run: Run, alert: Alert, event: str, free: int, details: dict) -> None
     run.summary[event] += 1
 
 
-def _notify(run: Run, rule: AlertRule, region: Region, alert: Alert, event: str,
+def _notify(run: Run, rule: AlertRule, region: Region | None, alert: Alert, event: str,
             pairs: list[tuple[User, str]], *, n: int = 0, minutes: int = 0,
-            hold: datetime | None = None) -> list[list]:
+            hold: datetime | None = None, hours_over: bool = False) -> list[list]:
     """One outbox row per (user, channel), written with the run's others;
     returns [[user id, channel], …] of those told (now or when the quiet
     hours end). Each episode's event happens once (its state changes with
@@ -301,9 +374,11 @@ def _notify(run: Run, rule: AlertRule, region: Region, alert: Alert, event: str,
         return []
     since = (alert.fired_at or alert.started_at).astimezone(run.zone)
     facts = alert_texts.NoticeFacts(
-        code=alert.code, rule_name=rule.name, region=region.name, kinds=run.kinds(rule.kinds), free=alert.free,
-        threshold=rule.threshold, critical_at=rule.critical_at, full=alert.full_facilities,
-        stale=alert.stale_facilities, since=since, minutes=minutes)
+        code=alert.code, rule_name=rule.name, region=region.name if region is not None else None,
+        kinds=run.kinds(rule.kinds or ()), free=alert.free, threshold=rule.threshold, critical_at=rule.critical_at,
+        full=alert.full_facilities, stale=alert.stale_facilities, since=since, minutes=minutes, metric=rule.metric,
+        window_minutes=rule.window_minutes, active_hours=(rule.active_from, rule.active_to) if rule.active_from
+        else None, hours_over=hours_over)
     for user, channel in pairs:
         if channel == "sms":
             subject, body = None, alert_texts.sms(event, user.language, facts)

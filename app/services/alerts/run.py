@@ -11,9 +11,10 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from app.clock import local_zone
 from app.extensions import db
-from app.models import Alert, AlertEvent, AlertRule, CapacityKind, CapacityUnit, Hold, User, UserRole
+from app.models import Alert, AlertEvent, AlertRule, Call, CapacityKind, CapacityUnit, Hold, User, UserRole
 from app.models.user import user_regions
 from app.services.delivery import outbox
+from app.services.hotline import calls
 from app.services.registry import capacity
 
 # What an evaluation writes in an episode's row.
@@ -45,6 +46,8 @@ class Run:
         self._by_email: dict[str, User | None] = {}
         self._admins: list[User] | None = None
         self._zone: ZoneInfo | None = None
+        self._on_duty: int | None = None
+        self._missed: dict[int, int] = {}
 
     # Full and stale facilities, per region and set of kinds.
 
@@ -105,6 +108,30 @@ class Run:
             self._counts[key] = (sum(n for has, free, _, n in combos if has & mask and not free & mask),
                                  sum(n for _, _, stale, n in combos if stale & mask))
         return self._counts[key]
+
+    # The hotline's figures, each read once.
+
+    def operators_on_duty(self) -> int:
+        """Operators on duty now, whom a call rings (calls.on_duty)."""
+        if self._on_duty is None:
+            self._on_duty = db.session.scalar(select(func.count()).select_from(User).where(calls.on_duty()))
+        return self._on_duty
+
+    def missed_calls(self, minutes: int) -> int:
+        """Calls missed (calls.missed) that reached the operators' ring within
+        the last `minutes`."""
+        if minutes not in self._missed:
+            self._missed[minutes] = db.session.scalar(
+                select(func.count()).select_from(Call)
+                .where(calls.missed(self.now), Call.rang_at > self.now - timedelta(minutes=minutes),
+                       Call.rang_at <= self.now))
+        return self._missed[minutes]
+
+    def within_active_hours(self, rule: AlertRule) -> bool:
+        """Whether now is in the rule's active hours (all day without them)."""
+        if not rule.active_from or not rule.active_to:
+            return True
+        return _inside(rule.active_from, rule.active_to, self.now.astimezone(self.zone).strftime("%H:%M"))
 
     def repeat_number(self, alert: Alert) -> int:
         """The number of an open episode's next reminder: 1, 2, …"""
@@ -184,8 +211,12 @@ class Run:
                 .where(UserRole.role == "admin", User.active).order_by(User.id))]
         return self._admins
 
-    def recipients(self, rule: AlertRule, region_id: int) -> list[User]:
-        return self.users(rule.recipients) if rule.recipients else self.managers(region_id)
+    def recipients(self, rule: AlertRule, region_id: int | None) -> list[User]:
+        """The users the rule names, else the region's managers (a hotline
+        rule always names them: it has no region)."""
+        if rule.recipients or region_id is None:
+            return self.users(rule.recipients or [])
+        return self.managers(region_id)
 
     def escalation(self, rule: AlertRule) -> list[User]:
         return self.users(rule.escalate_to) if rule.escalate_to else self.admins()
@@ -207,9 +238,16 @@ def quiet_until(rule: AlertRule, now: datetime, zone: ZoneInfo) -> datetime | No
     local = now.astimezone(zone)
     clock = local.strftime("%H:%M")
     start, end = rule.quiet_from, rule.quiet_to
-    inside = start <= clock < end if start < end else (clock >= start or clock < end)
-    if not inside:
+    if not _inside(start, end, clock):
         return None
     day = local.date() if clock < end else local.date() + timedelta(days=1)
     hours, minutes = (int(part) for part in end.split(":"))
     return datetime.combine(day, time(hours, minutes), tzinfo=zone).astimezone(UTC)
+
+
+def _inside(start: str, end: str, clock: str) -> bool:
+    """Whether the local time `clock` ("HH:MM") is in [start, end): across
+    midnight when end is before start; all day when they are equal."""
+    if start == end:
+        return True
+    return start <= clock < end if start < end else (clock >= start or clock < end)

@@ -7,6 +7,7 @@ The role sets name what they allow; routes (`roles_required`) and services
 from dataclasses import dataclass
 
 from app.models import Alert, Facility, Hold, PlacementSearch, Referral, Region, User
+from app.models.alerts import HOTLINE_METRICS
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,22 @@ REQUEST_KEEPERS = ("operator", "manager")
 # shelter staff never see a call (PRODUCT.md section 2).
 CALL_READERS = ("operator", "manager", "admin")
 CALL_WORKERS = ("operator", "manager")
+# The hotline's own figures (answered, missed, by whom and how fast): for
+# managers, who run the hotline, and admins. Not operators: the page rates
+# colleagues by name.
+HOTLINE_FIGURE_READERS = ("manager", "admin")
 # Risk screening (PRODUCT.md section 5, rule 11): the answers are as sensitive
 # as notes, so operators and managers alone read and record them (admins, who
 # read calls, do not). A contact's level is a fact of the call: every call
 # reader sees it as a badge.
 RISK_SCREENERS = ("operator", "manager")
 RISK_LEVEL_READERS = CALL_READERS
+# Voicemails (PRODUCT.md section 5, rule 10): the recordings are heard only by
+# operators and managers (admins, who read calls, do not), who also handle
+# them; the queue itself is a list of calls, for every call reader.
+VOICEMAIL_LISTENERS = ("operator", "manager")
+VOICEMAIL_HANDLERS = CALL_WORKERS
+VOICEMAIL_READERS = CALL_READERS
 # Who edits the risk instrument (its items and thresholds).
 RISK_INSTRUMENT_EDITORS = ("admin",)
 
@@ -132,6 +143,9 @@ OUTBOX_USERS = ("operator", "manager", "admin")
 # escalation contact, and so open an alert.
 ALERT_READERS = ("manager", "admin")
 ALERT_RECIPIENTS = ("operator", "manager", "admin")
+
+# Who reads the daily statistics (managers: their own regions').
+STATISTICS_READERS = ("manager", "admin")
 
 
 # --- may: decisions about one record ------------------------------------------------
@@ -267,13 +281,15 @@ def may_go_on_duty(user: User) -> bool:
 
 
 def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
-    """Admins; managers of the alert's region; users the rule names
+    """Admins; managers of the alert's region, every manager for a hotline
+    alert (the hotline belongs to no region); users the rule names
     (recipients, escalate_to): whoever the alert asks to act."""
     if user is None or not user.active:
         return False
     if user.has_role("admin"):
         return True
-    if user.has_role("manager") and any(region.id == alert.region_id for region in user.regions):
+    if user.has_role("manager") and (alert.region_id is None
+                                     or any(region.id == alert.region_id for region in user.regions)):
         return True
     rule = alert.rule
     return user.email in (rule.recipients or []) or user.email in (rule.escalate_to or [])
@@ -282,7 +298,8 @@ def may_acknowledge_alert(user: User | None, alert: Alert) -> bool:
 def alert_region_ids(user: User | None) -> set[int] | None:
     """The regions whose alerts `user` sees and whose alert rules they may
     edit: None for all (admins), a set for managers (theirs), empty for
-    anyone else."""
+    anyone else. The hotline's alerts and rules (no region) are every
+    manager's besides: may_edit_alert_rule, episodes.alerts_for."""
     if user is None or not user.active:
         return set()
     if user.has_role("admin"):
@@ -292,12 +309,23 @@ def alert_region_ids(user: User | None) -> set[int] | None:
     return set()
 
 
+def statistics_region_ids(user: User | None) -> set[int] | None:
+    """The regions whose statistics `user` reads: None for all (admins),
+    theirs for managers, none for anyone else (as their alerts)."""
+    return alert_region_ids(user)
+
+
 def may_edit_alert_rules(user: User | None) -> bool:
     """Active managers and admins: the alert rules are theirs (each in their regions)."""
     return user is not None and user.active and user.has_role(*ALERT_READERS)
 
 
-def may_edit_alert_rule(user: User | None, region_id: int | None) -> bool:
+def may_edit_alert_rule(user: User | None, region_id: int | None, metric: str = "free_places") -> bool:
+    """Admins every rule; managers the rules of their regions, and the
+    hotline's (HOTLINE_METRICS: the hotline belongs to no region, and every
+    manager sees its alerts). A rule for every region is for admins."""
+    if metric in HOTLINE_METRICS:
+        return may_edit_alert_rules(user)
     ids = alert_region_ids(user)
     if ids is None:
         return True

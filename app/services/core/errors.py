@@ -42,3 +42,10 @@ class Conflict(ServiceError):
 class TooManyRequests(ServiceError):
     status = 429
     code = "too_many_requests"
+
+
+class Unavailable(ServiceError):
+    """Something the answer needs from elsewhere (Twilio) is not there now."""
+
+    status = 503
+    code = "unavailable"

@@ -10,7 +10,6 @@ log and the API's list: app.services.hotline.call_log.
 """
 
 import logging
-import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -19,10 +18,11 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Call, User, UserRole
+from app.models.hotline import VOICEMAIL_STATUSES
 from app.services.core import audit
 from app.services.core.access import Actor, may_go_on_duty, may_switch_duty
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.hotline import phones
+from app.services.hotline import phones, twilio_gateway
 from app.services.hotline.risk import LEVEL_RANK
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ LIVE_STATUSES = ("ringing", "in-progress")
 FINAL_STATUSES = ("completed", "no-answer", "busy", "failed", "canceled")
 # Waiting for a call-back: the caller left a voicemail and agreed to be called back.
 WAITING = "voicemail"
+# A voicemail waits in the live list until an operator handled it (app.services.hotline.voicemails).
+UNHEARD, HANDLED = VOICEMAIL_STATUSES
 # An open SMS conversation (app.services.hotline.conversations.OPEN, .CLOSED).
 SMS_OPEN, SMS_CLOSED = "in-progress", "completed"
 # Twilio ends every call after four hours: a "ringing" call older than that
@@ -118,18 +120,16 @@ def record_menu_choice(call: Call, pressed: str, language: str | None, now: date
     call.updated_at = now
 
 
+def on_duty():
+    """SQL criterion on User: an active operator who switched on duty and has
+    a phone to be dialled on (whom a call rings; what the alerts count)."""
+    return (User.on_duty.is_(True) & User.active.is_(True) & User.phone.is_not(None)
+            & User.role_rows.any(UserRole.role == "operator"))
+
+
 def on_duty_operators() -> list[User]:
     """Operators who switched on duty and have a phone to be dialled on."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == "operator", User.on_duty.is_(True), User.active.is_(True),
-                   User.phone.is_not(None))
-            .order_by(User.id)
-            .limit(MAX_DIALLED)
-        )
-    )
+    return list(db.session.scalars(select(User).where(on_duty()).order_by(User.id).limit(MAX_DIALLED)))
 
 
 def operator_for_phone(number: str | None) -> User | None:
@@ -211,22 +211,20 @@ def record_ring(call: Call, now: datetime) -> None:
         call.updated_at = now
 
 
-RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
-
-
 def record_recording(call: Call, url: str, sid: str | None, duration_s: int | None, now: datetime) -> None:
     """The voicemail the caller left: Twilio keeps the audio, we keep its sid
-    (Twilio's RecordingSid, else the one in its URL); it waits unheard."""
-    call.recording_url = url
-    sid = sid if sid and RECORDING_SID.fullmatch(sid) else None
-    found = sid or RECORDING_SID.search(url)
+    (Twilio's RecordingSid, else the one in its URL `url`, which is not kept:
+    the audio is reached only through the app, PRODUCT.md section 5, rule 10);
+    it waits unheard."""
+    sid = sid if sid and twilio_gateway.RECORDING_SID.fullmatch(sid) else None
+    found = sid or twilio_gateway.RECORDING_SID.search(url)
     if found is not None:
         call.recording_sid = found if isinstance(found, str) else found.group(0)
     if duration_s is not None:
         call.recording_duration_s = duration_s
     if call.voicemail_at is None:
         call.voicemail_at = now
-        call.voicemail_status = "unheard"
+        call.voicemail_status = UNHEARD
     call.updated_at = now
 
 
@@ -234,21 +232,26 @@ def record_recording(call: Call, url: str, sid: str | None, duration_s: int | No
 
 
 def _live_order(call: Call) -> tuple:
-    """Contacts nobody has answered yet (ringing, or no operator) first, then
-    by risk level (high; elevated and not screened; standard: app.services.
-    hotline.risk.LEVEL_RANK); the list is already the longest waiting first."""
-    unanswered = call.status == "ringing" or call.operator_id is None
-    return (not unanswered, LEVEL_RANK[call.risk_level])
+    """Ringing calls first (they ring for seconds; a voicemail can wait), then
+    the other contacts nobody has answered yet (no operator), then by risk
+    level (high; elevated and not screened; standard: app.services.hotline.
+    risk.LEVEL_RANK); the list is already the longest waiting first."""
+    ringing = call.status == "ringing"
+    unanswered = ringing or call.operator_id is None
+    return (not ringing, not unanswered, LEVEL_RANK[call.risk_level])
 
 
 def live(now: datetime, *, sms_window: timedelta | None = None) -> list[Call]:
-    """Ringing and in-progress calls, and the callers waiting for a call-back,
-    unanswered first, then by risk level, then the longest waiting first
-    (_live_order). With `sms_window`, also the open SMS conversations whose
-    last activity is within it (however long ago they started)."""
+    """Ringing and in-progress calls, the callers waiting for a call-back,
+    and every voicemail nobody has handled yet (with or without the caller's
+    consent to a call-back), unanswered first, then by risk level, then the
+    longest waiting first (_live_order). With `sms_window`, also the open SMS
+    conversations whose last activity is within it (however long ago they
+    started)."""
     live_now = [
         Call.status.in_(LIVE_STATUSES) & (Call.started_at > now - LONGEST_CALL),
         (Call.status == WAITING) & Call.callback_requested.is_(True),
+        Call.voicemail_status == UNHEARD,
     ]
     if sms_window is not None:
         live_now.append((Call.channel == "sms") & (Call.status == SMS_OPEN) & (Call.updated_at > now - sms_window))

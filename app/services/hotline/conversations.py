@@ -6,16 +6,21 @@ old; a later text starts a new contact. Because the help-seeker started a
 conversation that is answered by SMS, their full number is kept, sealed, on
 the contact (PRODUCT.md section 5, rule 2) until CALLBACK_NUMBER_RETENTION_DAYS
 after their last text; it is never displayed, and each use of it (a reply) is
-audited. The first text of a conversation gets an automatic reply with the
-hotline's hours and the emergency numbers.
+audited. The first text of a conversation gets an automatic reply
+(SMS_AUTO_REPLY): neutral, since someone else may read the phone, it asks when
+it is safe to write back and suggests deleting the conversation. It is in the
+language of that first text when its words tell (app.texts.sms.language_of),
+else in all three; the contact takes that language.
 """
 
 import logging
+import string
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.config import Defaults
 from app.extensions import db
 from app.models import Call, OutboxMessage, SmsMessage
 from app.services.core import audit
@@ -35,6 +40,10 @@ KEPT_FOR = "sms_conversation"
 # Twilio's limit for one outbound message body.
 MAX_BODY = 1600
 AUTO_REPLY_ACTOR = Actor(user=None, source="sms")
+# The outbox purpose of the automatic reply: the console shows from its row
+# that the safety advice went out (safety_advice).
+AUTO_REPLY_PURPOSE = "sms_auto_reply"
+AUTO_REPLY_PLACEHOLDERS = {"hours"}
 
 
 def _window() -> timedelta:
@@ -78,6 +87,7 @@ def receive(number: str | None, body: str, message_sid: str, now: datetime) -> O
         call = Call(
             sid=message_sid, channel="sms", caller_hash=hashed, caller_masked=phones.mask(number),
             status=OPEN, started_at=now, updated_at=now, menu_choices=[], needs={}, callback_requested=False,
+            language=sms_texts.language_of(body),
         )
         db.session.add(call)
     elif call.status != OPEN:
@@ -94,9 +104,57 @@ def receive(number: str | None, body: str, message_sid: str, now: datetime) -> O
     log.info("SMS from %s %s contact %d", call.caller_masked, "started" if starts else "joined", call.id)
     if not starts or not number:
         return None
-    body = sms_texts.AUTO_REPLY.format(hours=current_app.config["HOTLINE_HOURS"])
-    sms = _send(AUTO_REPLY_ACTOR, call, body, now, purpose="sms_auto_reply", dedup_key=f"sms_auto_reply:{call.sid}")
+    body = auto_reply(current_app.config["SMS_AUTO_REPLY"], call.language, current_app.config["HOTLINE_HOURS"])
+    sms = _send(AUTO_REPLY_ACTOR, call, body, now, purpose=AUTO_REPLY_PURPOSE,
+                dedup_key=f"{AUTO_REPLY_PURPOSE}:{call.sid}")
     return sms.outbox
+
+
+def auto_reply(texts: dict[str, str], language: str | None, hours: str) -> str:
+    """The automatic reply in `language`; in every language, one a line, when
+    the help-seeker's language is not known."""
+    languages = [language] if language in sms_texts.LANGUAGES else sms_texts.LANGUAGES
+    return "\n".join(texts[lang].format(hours=hours) for lang in languages)
+
+
+def checked_auto_replies(configured, hours: str) -> dict[str, str]:
+    """SMS_AUTO_REPLY as the app uses it, checked when the app starts: the
+    configured texts over the defaults (a language left out keeps its
+    default). ValueError saying what is wrong: an unknown language, a text
+    that is empty, uses a placeholder other than {hours}, or makes the reply
+    in all three languages longer than one SMS may be."""
+    if not isinstance(configured, dict):
+        raise ValueError('SMS_AUTO_REPLY must be a mapping of language to text, e.g. {"nl": "...", "fr": "..."}')
+    unknown = sorted(set(configured) - set(sms_texts.LANGUAGES), key=str)
+    if unknown:
+        raise ValueError(f"SMS_AUTO_REPLY: unknown language {unknown[0]!r} (languages: "
+                         f"{', '.join(sms_texts.LANGUAGES)})")
+    texts = {**Defaults.SMS_AUTO_REPLY, **configured}
+    for lang in sms_texts.LANGUAGES:
+        text = texts[lang]
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"SMS_AUTO_REPLY[{lang!r}] must be a text that is not empty")
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        except ValueError:
+            raise ValueError(f"SMS_AUTO_REPLY[{lang!r}]: a brace without its pair (write {{{{ for a brace)") from None
+        if not names <= AUTO_REPLY_PLACEHOLDERS:
+            raise ValueError(f"SMS_AUTO_REPLY[{lang!r}]: the only placeholder is {{hours}}, not "
+                             f"{{{sorted(names - AUTO_REPLY_PLACEHOLDERS)[0]}}}")
+    longest = len(auto_reply(texts, None, hours))
+    if longest > MAX_BODY:
+        raise ValueError(f"SMS_AUTO_REPLY: in all three languages the reply is {longest} characters, "
+                         f"at most {MAX_BODY}")
+    return texts
+
+
+def safety_advice(call: Call) -> OutboxMessage | None:
+    """The outbox row of the automatic reply to this SMS contact: whether (and
+    when) the safety advice went out."""
+    return db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.call_id == call.id, OutboxMessage.purpose == AUTO_REPLY_PURPOSE)
+        .order_by(OutboxMessage.id).limit(1)
+    )
 
 
 def _close_earlier(caller_hash: str | None, now: datetime) -> None:

@@ -9,7 +9,8 @@ by the text's MessageSid so that a replayed webhook changes nothing twice and
 sends no second reply.
 
 `OK code` acknowledges alert `code` (alerts.acknowledge, source `sms`): for
-the managers of the alert's region, admins and the users its rule names. An
+the managers of the alert's region (every manager for a hotline alert),
+admins and the users its rule names. An
 unknown code, or one of an alert that is not the sender's, gets the same
 polite reply and changes nothing; so does an alert already acknowledged or
 resolved (the reply says so).
@@ -33,6 +34,7 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput
 from app.services.delivery import outbox
 from app.services.hotline import phones
 from app.services.registry import capacity
+from app.texts import alerts as alert_texts
 from app.texts import sms
 
 log = logging.getLogger(__name__)
@@ -317,7 +319,8 @@ def _acknowledge(actor: Actor, words: list[str], lang: str, now: datetime) -> st
                 lang, "ack_already", code=code, name=by.name if by else "-",
                 time=alert.acknowledged_at.astimezone(local_zone()).strftime("%H:%M"))) from None
         raise _Refusal(sms.text(lang, "ack_unknown", code=code)) from None
-    return sms.text(lang, "ack_done", code=code, region=alert.region.name)
+    return sms.text(lang, "ack_done", code=code,
+                    region=alert_texts.scope(alert.region.name if alert.region else None, lang))
 
 
 def _help(user: User, lang: str) -> str:

@@ -145,8 +145,7 @@ def _near_sql(shape: _Shape, step: str):
 
 
 @lru_cache(maxsize=512)
-def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None, unit: bool = False,
-                    only_facilities: bool = False):
+def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str | None = None, unit: bool = False):
     # Near the place, read from the facilities (by the index on their public
     # point, or their region's) to their units: `kind_id + 0` keeps SQLite
     # from reading all units of the kinds by an index on kind_id first.
@@ -164,8 +163,6 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
         query = query.where(_U.region_id == bindparam("region"))
     if unit:
         query = query.where(_U.id == bindparam("unit"))
-    if only_facilities:
-        query = query.where(_U.facility_id.in_(bindparam("facilities", expanding=True)))
     query = query.where(
         kind.in_(bindparam("kinds", expanding=True)),
         # A room must hold the household.
@@ -177,26 +174,6 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
                             or_(_U.kind_id.not_in(bindparam("person_kinds", expanding=True)),
                                 _U.available >= bindparam("persons")))
     return query
-
-
-@lru_cache(maxsize=64)
-def _fitting_facilities_sql(shape: _Shape, *, region: bool):
-    rows = _candidates_sql(shape, only_open=True, region=region, only_facilities=True).subquery()
-    needed = case((rows.c.kind_id.in_(bindparam("person_kinds", expanding=True)), bindparam("persons")), else_=1)
-    return select(func.count(rows.c.facility_id.distinct())).where(rows.c.available - rows.c.held >= needed)
-
-
-def count_fitting_facilities(criteria: Criteria, now: datetime, region_id: int | None,
-                             facilities: frozenset[int]) -> int:
-    """How many of `facilities` have a unit passing every rule of the search
-    (as `read` with only_open, and enough places free once holds count, as
-    the ranker counts them), in the region (None: everywhere). One row read:
-    the genders' match on the JSON text is exact for a code in quotes."""
-    if not facilities:
-        return 0
-    statement = _fitting_facilities_sql(_Shape.of(criteria), region=region_id is not None)
-    return db.session.scalar(statement, dict(bound_values(criteria, now), region=region_id,
-                                             facilities=sorted(facilities)))
 
 
 # A unit's row as `read` gives it (_COLUMNS, then stale and held), by no criteria

@@ -11,7 +11,9 @@ confidentiality.
 """
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import chain
 
 from sqlalchemy import bindparam, func, select
 
@@ -19,6 +21,7 @@ from app.extensions import db
 from app.models import Facility
 from app.services.placement import candidates
 from app.services.placement.criteria import Criteria
+from app.services.placement.danger import share_outside
 from app.services.placement.ranking import Ranker, best_of
 from app.services.registry import places
 
@@ -86,14 +89,17 @@ def _disk(criteria: Criteria, rings: _Rings, region_id: int | None) -> float:
     return min(MAX_DISK_KM, max(MIN_DISK_KM, disk))
 
 
-def _next_radius(ranked: list[tuple], limit: int, penalty: float, disk: float, radius: float) -> float:
+def _next_radius(keys: Iterable[tuple], limit: int, penalty: float, disk: float, radius: float,
+                 circles: tuple[tuple[float, float], ...] = ()) -> float:
     """How far the next ring should reach for `limit` certain results, at the
     densities seen so far: per number of unmet preferences, the results open
     now and fresh among the rows read (within `disk`, or within `radius` less
-    their penalty), as if they went on alike with the area. At least
-    RING_GROWTH times the radius."""
+    their penalty), as if they went on alike with the area. With danger places
+    (`circles`: danger.share_outside), `keys` hold the rows they left out too:
+    the density is of both, and only the area outside their circles yields
+    results. At least RING_GROWTH times the radius."""
     counts: dict[int, int] = {}
-    for key, _ in ranked:
+    for key in keys:
         if not key[0] and not key[1]:
             unmet = round((key[2] - key[3]) / penalty) if penalty else 0
             counts[unmet] = counts.get(unmet, 0) + 1
@@ -105,7 +111,8 @@ def _next_radius(ranked: list[tuple], limit: int, penalty: float, disk: float, r
         for unmet, count in counts.items():
             reach = bound - 0.5 - penalty * unmet
             if reach > 0:
-                total += count * (reach / max(disk, radius - penalty * unmet)) ** 2
+                share = share_outside(circles, reach) if circles else 1.0
+                total += count * (reach / max(disk, radius - penalty * unmet)) ** 2 * share
         return total
 
     wanted = limit * RING_MARGIN + 2
@@ -143,6 +150,7 @@ def best(criteria: Criteria, ranker: Ranker, region_id: int | None, now: datetim
     most_unmet = len(criteria.languages) + len(criteria.needs & {"high_security", "pets"})
     disk = radius = _disk(criteria, rings, region_id)
     near = rings.step("disk", disk=disk)
+    circles = ranker.zones.circles(ranker.lat0, ranker.lon0) if ranker.zones else ()
     ranked: list[tuple] = []
     while True:
         ranked += ranker.rank(candidates.read(criteria, now, region_id, near=near, values=values))
@@ -152,7 +160,8 @@ def best(criteria: Criteria, ranker: Ranker, region_id: int | None, now: datetim
         bound = (False, False, radius - 0.5)
         if sum(1 for key, _, _, _ in chosen if key[:3] < bound) == limit:
             return chosen
-        outer = _next_radius(ranked, limit, penalty, disk, radius)
+        keys = chain((key for key, _ in ranked), ranker.left_out)
+        outer = _next_radius(keys, limit, penalty, disk, radius, circles)
         step = "rest" if outer >= whole else "ring"
         near = rings.step(step, disk=disk, inner=radius, outer=outer, most_unmet=most_unmet)
         radius = outer

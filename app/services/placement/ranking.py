@@ -39,6 +39,7 @@ from app.services.placement.candidates import (
     U_STALE,
 )
 from app.services.placement.criteria import Criteria, Household
+from app.services.placement.danger import DangerZones
 from app.services.registry import intake_hours, places
 
 _REASON_TEXT = {
@@ -112,8 +113,13 @@ class Ranker:
         self.zone = zone
         self.preference_km = preference_km
         self.home_region_id = home_region_id
-        # Facilities never proposed: those the danger places leave out (app.services.placement.danger).
+        # Facilities never proposed: those given (a waiting-list request's), and those the
+        # danger places leave out, decided row by row (app.services.placement.danger).
         self.excluded = excluded
+        self.zones = DangerZones(criteria.danger_places)
+        # The sort keys of the rows the danger places left out that would otherwise have
+        # been ranked (they pass every other rule): see left_out_ahead_of.
+        self.left_out: list[tuple] = []
         self.lat0, self.lon0 = criteria.place.lat, criteria.place.lon
         self.counts = {kind.id: kind.counts for kind in criteria.kinds}
         self._facts: dict[int, tuple | bool] = {}
@@ -160,9 +166,13 @@ class Ranker:
         km = places.haversine_km(self.lat0, self.lon0, public_lat, public_lon)
         return int(round(km)) if confidential else round(km, 1)
 
+    def in_danger(self, row) -> bool:
+        """Whether the danger places leave out the row's facility."""
+        return bool(self.zones) and self.zones.leave_out(row[F_CONFIDENTIAL], row[F_LAT], row[F_LON])
+
     def facts(self, row):
-        """(closed now, score, km) of a row's facility, or
-        False when its rules do not take the household or it is left out."""
+        """(closed now, score, km, left out by the danger places) of a row's
+        facility, or False when its rules do not take the household or it is excluded."""
         found = self._facts.get(row[U_FACILITY])
         if found is not None:
             return found
@@ -178,7 +188,7 @@ class Ranker:
                 unmet += 1
             km = self.public_distance(row[F_CONFIDENTIAL], row[F_LAT], row[F_LON])
             closed_now = not self.hours(row[F_HOURS])[1]
-            found = (closed_now, km + self.preference_km * unmet, km)
+            found = (closed_now, km + self.preference_km * unmet, km, self.in_danger(row))
         self._facts[row[U_FACILITY]] = found
         return found
 
@@ -186,7 +196,8 @@ class Ranker:
         """(sort key, row) for the rows whose facility passes and that have
         enough free places for the household, once holds are counted;
         unsorted. The key: closed now, stale, score (distance + penalty),
-        distance, facility id, unit id."""
+        distance, facility id, unit id. The keys of the rows that pass but for
+        the danger places go to `left_out`."""
         facts, counts, persons = self.facts, self.counts, self.criteria.persons
         ranked = []
         for row in rows:
@@ -195,9 +206,24 @@ class Ranker:
                 continue
             found = facts(row)
             if found:
-                closed_now, score, km = found
-                ranked.append(((closed_now, bool(row[U_STALE]), score, km, row[U_FACILITY], row[U_ID]), row))
+                closed_now, score, km, left_out = found
+                key = (closed_now, bool(row[U_STALE]), score, km, row[U_FACILITY], row[U_ID])
+                if left_out:
+                    self.left_out.append(key)
+                else:
+                    ranked.append((key, row))
         return ranked
+
+    def left_out_ahead_of(self, chosen: list[tuple]) -> int:
+        """How many facilities the danger places left out of `chosen` (best_of's results):
+        those with a unit read that passes every other rule and ranks ahead of the last
+        result — all of those read when fewer than `limit` were chosen. The nearby search
+        reads every unit that ranks ahead of its last result, and the whole scope when it
+        finds fewer than `limit` (nearby.best), so this is exact."""
+        if len(chosen) < self.criteria.limit:
+            return len({key[4] for key in self.left_out})
+        last = chosen[-1][0]
+        return len({key[4] for key in self.left_out if key < last})
 
     def reasons_and_unmet(self, row) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
         criteria, needs = self.criteria, self.criteria.needs

@@ -20,12 +20,15 @@ criteria; the fields it takes are listed there.
                            contact, reason full | ineligible | closed), else None;
                            always None with record=False
     outcome.place          the places.Place searched from
-    outcome.excluded_by_danger    how many facilities the danger places left out that pass
-                           every other rule of the search, in the scope the results come from
-                           (the region, or everywhere): of the kinds asked for, eligible, open
-                           for intake, with free places for the household once holds count
-    outcome.excluded_facility_ids every facility the danger places left out, fitting or not
-                           (a waiting-list request keeps them, and its matching skips them)
+    outcome.excluded_by_danger    how many facilities the danger places left out of the
+                           results: they pass every other rule of the search (of the kinds
+                           asked for, eligible, open for intake, with free places for the
+                           household once holds count) and would have ranked ahead of the last
+                           result; when fewer than `limit` results were found, all such in the
+                           scope the results come from (the region, or everywhere)
+    outcome.excluded_facility_ids every facility the danger places leave out, fitting or not,
+                           found when first asked for (a read of its own: searches and
+                           previews do not pay for it). requests.file finds them alike
 
 A `Result` carries the facility's id, name, region slug, intake phone and
 intake hours; the unit's id, kind, free places, room size, and the places a
@@ -60,8 +63,9 @@ alone. Statements are built once per number of preferences (everything else
 is bound) and reused.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -83,7 +87,7 @@ from app.services.placement.candidates import (
     U_REGION,
     U_ROOM,
 )
-from app.services.placement.criteria import Criteria, linked_call_id
+from app.services.placement.criteria import Criteria, DangerPlace, linked_call_id
 from app.services.placement.danger import excluded_facilities
 from app.services.placement.nearby import best
 from app.services.placement.ranking import Ranker, Reason, places_needed
@@ -126,7 +130,14 @@ class SearchOutcome:
     turn_away: TurnAway | None
     place: places.Place
     excluded_by_danger: int = 0
-    excluded_facility_ids: frozenset[int] = frozenset()
+    # Kept for excluded_facility_ids alone, in memory for this search's lifetime: never stored.
+    danger_places: tuple[DangerPlace, ...] = field(default=(), repr=False)
+
+    @cached_property
+    def excluded_facility_ids(self) -> frozenset[int]:
+        """Every facility the danger places leave out, fitting or not: found when asked
+        (reads the database), not by every search and preview."""
+        return excluded_facilities(self.danger_places)
 
 
 _DETAILS = (select(CapacityUnit.id, CapacityUnit.updated_at, Facility.name, Facility.intake_phone, Region.slug)
@@ -179,7 +190,7 @@ def _turn_away_reason(criteria: Criteria, ranker: Ranker, region_id: int | None,
     `full` when eligible facilities exist but none has enough free places;
     else `ineligible`."""
     rows = candidates.read(criteria, now, region_id, only_open=False)
-    eligible = [row for row in rows if row[U_FACILITY] not in ranker.excluded
+    eligible = [row for row in rows if row[U_FACILITY] not in ranker.excluded and not ranker.in_danger(row)
                 and (criteria.gender is None or ranker.takes_gender(row[F_GENDERS]))]
     if not eligible:
         return "ineligible"
@@ -213,8 +224,7 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
 
         zone = local_zone()
     home = db.session.scalar(_REGION_ID, {"slug": criteria.place.region})
-    excluded = excluded_facilities(criteria.danger_places)
-    ranker = Ranker(criteria, now, zone, preference_km, home, excluded)
+    ranker = Ranker(criteria, now, zone, preference_km, home)
 
     beyond = criteria.beyond_region is True
     scope = None if beyond else home
@@ -225,10 +235,9 @@ def search(actor: Actor, criteria: Criteria, now: datetime, *, preference_km: fl
         beyond, scope = True, None
         chosen = best(criteria, ranker, None, now)
     results = _results(criteria, ranker, chosen)
-    outcome = SearchOutcome(
-        results=results, search=None, beyond_region=beyond, turn_away=None, place=criteria.place,
-        excluded_by_danger=candidates.count_fitting_facilities(criteria, now, scope, excluded),
-        excluded_facility_ids=excluded)
+    outcome = SearchOutcome(results=results, search=None, beyond_region=beyond, turn_away=None,
+                            place=criteria.place, excluded_by_danger=ranker.left_out_ahead_of(chosen),
+                            danger_places=criteria.danger_places)
     if not record:
         return outcome
 

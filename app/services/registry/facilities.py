@@ -247,7 +247,10 @@ def save(actor: Actor, clean: dict, now: datetime, *, facility: Facility | None 
     existing = {unit.kind.code: unit for unit in facility.units}
     for code, counts in clean["units"].items():
         save_unit(actor, facility, kinds[code], counts, now, unit=existing.get(code))
-    audit.record(actor, "facility.create" if creating else "facility.update", now, facility)
+    # The intake switch as saved: with facility.open and facility.close, its
+    # history (the daily statistics count a closed facility's places as none).
+    audit.record(actor, "facility.create" if creating else "facility.update", now, facility,
+                 open_for_intake=facility.open_for_intake)
     return facility
 
 

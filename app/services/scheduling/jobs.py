@@ -35,5 +35,7 @@ JOBS: tuple[Job, ...] = (
         "PLACEMENT_INTAKE_OPENING_SECONDS"),
     Job("remind_stale", "app.services.registry.stale_reminders:remind_stale", "STALE_REMINDER_SECONDS"),
     Job("daily_digest", "app.services.alerts.digest:daily_digest", "DIGEST_SECONDS"),
+    Job("daily_statistics", "app.services.statistics.daily:run", "STATS_DAILY_SECONDS"),
     Job("purge_retention", "app.services.scheduling.retention:purge", "RETENTION_PURGE_SECONDS"),
+    Job("delete_recordings", "app.services.scheduling.retention:delete_expired_recordings", "RETENTION_PURGE_SECONDS"),
 )
