@@ -18,6 +18,7 @@ from app.services.registry import capacity
 from tests import factories as make
 from tests.api import assert_documented
 from tests.api import call as call_api
+from tests.test_placement import RULES, in_gent
 
 
 @pytest.fixture
@@ -247,7 +248,97 @@ def test_live_matches_record_nothing_and_skip_excluded_facilities(w, clock):
     assert match.result.facility_id == free.id and match.danger_checked is False
 
 
+def test_the_offers_of_one_update_go_in_waiting_list_order_while_places_last_each_audited(w, clock):
+    first = file(w, clock, risk="high")
+    pair = file(w, clock, risk="elevated", adults=2)
+    single = file(w, clock)
+    raise_count(w, clock, w.bed, 2)
+    # The pair takes two places, more than are left after the first: the next single takes the last.
+    made = open_offers()
+    assert [(o.request_id, o.places) for o in made] == [(first.id, 1), (single.id, 1)]
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "placement_offer.make")
+                                .order_by(AuditEvent.object_id)).all()
+    assert [(e.object_type, e.object_id, e.actor_id, e.details) for e in events] == [
+        ("placement_offers", offer.id, None,
+         {"source": "system", "request": offer.request_id, "unit": w.bed.id, "places": 1}) for offer in made]
+    raise_count(w, clock, w.bed, 4)
+    assert [o.request_id for o in open_offers()] == [first.id, single.id, pair.id]
+
+
+def test_a_freed_place_of_a_kind_no_longer_serving_the_client_type_is_not_offered(w, clock):
+    file(w, clock)
+    w.bed.kind.serves = ["offender"]
+    db.session.commit()
+    raise_count(w, clock, w.bed, 3)
+    assert open_offers() == []
+
+
+def test_a_request_kept_to_its_region_is_offered_no_place_beyond_it(w, clock):
+    gent, counts = _full_in_gent("gent", 1, {})
+    db.session.commit()
+    file(w, clock, beyond_region=False)  # Antwerpen's only
+    anywhere = file(w, clock)
+    for unit, available in counts.items():
+        raise_count(w, clock, unit, available)
+    assert [(o.request_id, o.unit_id) for o in open_offers()] == [(anywhere.id, gent.units[0].id)]
+
+
+def _full_in_gent(slug, km, spec):
+    """A facility of the search's rule cases (tests/test_placement.py RULES),
+    its units full; and the counts of the case, to raise them to."""
+    units = spec.get("units", {"crisis_bed": (8, 4)})
+    facility = in_gent(slug, km=km, **{**spec, "units": {code: (n[0], 0, *n[2:]) for code, n in units.items()}})
+    return facility, {unit: units[unit.kind.code][1] for unit in facility.units}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_freed_place_follows_each_rule_of_the_search(w, clock, rule):
+    """The facility each rule case of the search refuses is never offered;
+    the one it proposes is (ranking.facility_takes decides for both)."""
+    data, fits, refused = RULES[rule]
+    good, good_counts = _full_in_gent("good", 5, fits)
+    bad, bad_counts = _full_in_gent("bad", 1, refused)
+    call = make.call()
+    db.session.commit()
+    request = requests.file(w.actor, parse_criteria({"client_type": "victim", "postcode": "9000",
+                                                     "call_id": call.id, **data}), clock.now())
+    db.session.commit()
+    for unit, available in bad_counts.items():
+        raise_count(w, clock, unit, available)
+    assert open_offers() == []
+    for unit, available in good_counts.items():
+        raise_count(w, clock, unit, available)
+    assert [(o.request_id, db.session.get(CapacityUnit, o.unit_id).facility_id) for o in open_offers()] == [
+        (request.id, good.id)]
+
+
 # --- two counts rising at once --------------------------------------------------------
+
+
+def at_once(app, jobs) -> list[str]:
+    """Run each job in its own thread and transaction, all starting together;
+    the errors they raised."""
+    db.session.rollback()  # this thread's transaction would hold SQLite's write lock
+    start = threading.Barrier(len(jobs))
+    failures = []
+
+    def run(job):
+        with app.app_context(), writing():
+            try:
+                start.wait()
+                job()
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return failures
 
 
 def test_counts_rising_at_once_never_offer_a_request_twice_nor_a_place_twice(app, w, clock):
@@ -256,33 +347,30 @@ def test_counts_rising_at_once_never_offer_a_request_twice_nor_a_place_twice(app
     waiting = [file(w, clock) for _ in range(4)]
     unit_ids = [unit.id for unit in units]
     staff_id = w.people.staff.id
-    db.session.rollback()  # this thread's transaction would hold SQLite's write lock
-    start = threading.Barrier(len(unit_ids))
-    failures = []
 
     def rise(unit_id):
-        with app.app_context(), writing():
-            try:
-                start.wait()
-                unit = db.session.get(CapacityUnit, unit_id)
-                staff = Actor(user=db.session.get(User, staff_id), source="web")
-                capacity.set_available(staff, unit, 1, unit.version, clock.now())
-                db.session.commit()
-            except Exception as error:  # noqa: BLE001 - reported below
-                failures.append(repr(error))
-            finally:
-                db.session.remove()
+        unit = db.session.get(CapacityUnit, unit_id)
+        staff = Actor(user=db.session.get(User, staff_id), source="web")
+        capacity.set_available(staff, unit, 1, unit.version, clock.now())
 
-    threads = [threading.Thread(target=rise, args=(unit_id,)) for unit_id in unit_ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
+    assert not at_once(app, [lambda unit_id=unit_id: rise(unit_id) for unit_id in unit_ids])
     made = open_offers()
     # Four requests, six places: each request offered exactly once, each place at most once.
     assert sorted(o.request_id for o in made) == sorted(r.id for r in waiting)
     assert len({o.unit_id for o in made}) == len(made)
+
+
+def test_places_of_one_unit_offered_twice_at_once_go_once(app, w, clock):
+    """Two transactions offering one unit's places (the scheduler's jobs, a
+    hold ending): the second waits for the first's lock on the unit, then
+    reads its offers."""
+    waiting = [file(w, clock) for _ in range(4)]
+    w.bed.available = 2  # free, not yet offered
+    unit_id = w.bed.id
+    db.session.commit()
+    assert not at_once(app, [lambda: offers.places_freed([unit_id], clock.now())] * 2)
+    made = open_offers()
+    assert [(o.request_id, o.places) for o in made] == [(waiting[0].id, 1), (waiting[1].id, 1)]
 
 
 def test_a_hold_for_a_request_needs_an_open_request(w, clock):

@@ -1,6 +1,7 @@
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, select
 
 from app.extensions import db
 from app.models import AuditEvent
@@ -26,6 +27,17 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_each(actor: Actor, action: str, now: datetime, model, changes: Iterable[tuple[int, dict]]) -> None:
+    """Write the audit events of one `action` done to many rows of `model`,
+    each with its details (`changes`: (id, details) pairs), in one insert:
+    as `record` would one by one."""
+    rows = [{"at": now, "actor_id": actor.user_id, "action": action, "object_type": model.__tablename__,
+             "object_id": object_id, "ip": actor.ip, "details": {"source": actor.source, **details}}
+            for object_id, details in changes]
+    if rows:
+        db.session.connection().execute(insert(AuditEvent.__table__), rows)
 
 
 def recorded_after(actor: Actor, action: str, obj, after: datetime) -> bool:

@@ -26,11 +26,15 @@ _F = Facility.__table__.c
 # The facility's public point (F_LAT, F_LON), never its own coordinates: a
 # confidential facility's is its municipality's centre (Facility.public_lat).
 # The languages as their bits (Facility.language_mask), in SQL and here alike.
+# The facility's own rules (F_CONFIDENTIAL, F_GENDERS, F_WHEELCHAIR to F_BOY_AGE) for
+# ranking.facility_takes, which decides them for the ranker and the waiting list alike.
 _COLUMNS = (_U.id, _U.facility_id, _U.kind_id, _U.available, _U.room_size, _U.region_id, _U.facility_open,
             _F.confidential, _F.public_lat, _F.public_lon, _F.high_security, _F.pets, _F.max_child_age,
-            cast(_F.genders, Text), _F.language_mask, cast(_F.intake_hours, Text))
+            cast(_F.genders, Text), _F.language_mask, cast(_F.intake_hours, Text), _F.wheelchair, _F.children,
+            _F.max_children, _F.max_boy_age)
 (U_ID, U_FACILITY, U_KIND, U_AVAILABLE, U_ROOM, U_REGION, U_OPEN, F_CONFIDENTIAL, F_LAT, F_LON, F_SECURITY, F_PETS,
- F_CHILD_AGE, F_GENDERS, F_LANGUAGES, F_HOURS, U_STALE, U_HELD) = range(18)
+ F_CHILD_AGE, F_GENDERS, F_LANGUAGES, F_HOURS, F_WHEELCHAIR, F_CHILDREN, F_MAX_CHILDREN, F_BOY_AGE, U_STALE,
+ U_HELD) = range(22)
 _H = Hold.__table__.c
 _NOW = bindparam("now", type_=UTCDateTime)
 # Places taken by the unit's holds, active or requested and unexpired
@@ -54,19 +58,20 @@ class _Shape(NamedTuple):
 
 def bound_values(criteria: Criteria, now: datetime) -> dict:
     """The values the statements bind."""
+    household = criteria.household
     values = {
         "kinds": [kind.id for kind in criteria.kinds],
         "room_kinds": [kind.id for kind in criteria.kinds if kind.counts == "rooms"],
         "person_kinds": [kind.id for kind in criteria.kinds if kind.counts == "persons"],
-        "persons": criteria.persons,
+        "persons": household.persons,
         "now": now,
         "avoid": list(criteria.avoid_facilities),
-        "gender": f'%"{criteria.gender}"%' if criteria.gender else "%",
-        "wheelchair": "wheelchair" in criteria.needs,
-        "secret": criteria.client_type == "victim",
-        "n_children": len(criteria.children),
-        "child_age": max(criteria.children, default=0),
-        "boy_age": max(criteria.boys, default=0),
+        "gender": f'%"{household.gender}"%' if household.gender else "%",
+        "wheelchair": household.wheelchair,
+        "secret": household.client_type == "victim",
+        "n_children": household.children,
+        "child_age": household.child_age,
+        "boy_age": household.boy_age,
         "security": int("high_security" in criteria.needs),
         "pets": int("pets" in criteria.needs),
     }
@@ -76,8 +81,10 @@ def bound_values(criteria: Criteria, now: datetime) -> dict:
 
 def _facility_rules() -> list:
     """The hard rules on the facility's own columns, each off or on by a bound
-    value. The gender is matched on the JSON list's text (the code in double
-    quotes, or anything: "%"); the ranker checks the decoded list again."""
+    value (bound_values: the criteria's Household). They narrow what is read
+    by the rules ranking.facility_takes decides on each row. The gender is
+    matched on the JSON list's text (the code in double quotes, or anything:
+    "%")."""
     return [
         or_(_F.wheelchair == true(), bindparam("wheelchair", type_=Boolean) == false()),
         or_(bindparam("n_children") == 0, and_(
@@ -169,15 +176,12 @@ def _candidates_sql(shape: _Shape, *, only_open: bool, region: bool, step: str |
     return query
 
 
-_UNIT_ROW = (select(*_COLUMNS, (_U.stale_at <= _NOW).label("stale"), _HELD.label("held"))
-             .select_from(Facility.__table__.join(CapacityUnit.__table__, _U.facility_id == _F.id))
-             .where(_U.id == bindparam("unit")))
-
-
-def read_unit(unit_id: int, now: datetime):
-    """The unit's row as `read` gives it (_COLUMNS, then stale and held), by
-    no criteria: read once, so that the ranker may judge it for many requests."""
-    return db.session.execute(_UNIT_ROW, {"unit": unit_id, "now": now}).one()
+# A unit's row as `read` gives it (_COLUMNS, then stale and held), by no criteria
+# (bound: unit, now): read once, so that the waiting list's matching may judge it
+# for many requests (app.services.placement.offers).
+UNIT_ROW = (select(*_COLUMNS, (_U.stale_at <= _NOW).label("stale"), _HELD.label("held"))
+            .select_from(Facility.__table__.join(CapacityUnit.__table__, _U.facility_id == _F.id))
+            .where(_U.id == bindparam("unit")))
 
 
 def read(criteria: Criteria, now: datetime, region_id: int | None, *, near: dict | None = None,

@@ -96,6 +96,37 @@ class DangerPlace:
 
 
 @dataclass(frozen=True)
+class Household:
+    """What a facility's own rules look at of a household: the one input of
+    ranking.facility_takes, which decides them for the search's ranker and the
+    waiting list's matching alike (the search's SQL narrows by the same values)."""
+
+    client_type: str
+    persons: int
+    children: int  # how many
+    child_age: int  # the oldest child's age; 0 without children
+    boy_age: int  # the oldest boy's age (children given as male); 0 without
+    gender: str | None
+    wheelchair: bool
+
+    @classmethod
+    def of(cls, client_type: str, adults: int, children, child_genders, gender: str | None,
+           needs) -> "Household":
+        """From the criteria's fields: `children` their ages, `child_genders`
+        each child's gender as given (None: not given; may be shorter)."""
+        boys = [age for age, given in zip(children, child_genders, strict=False) if given == "male"]
+        return cls(client_type=client_type, persons=adults + len(children), children=len(children),
+                   child_age=max(children, default=0), boy_age=max(boys, default=0), gender=gender,
+                   wheelchair="wheelchair" in needs)
+
+    @classmethod
+    def of_stored(cls, stored: dict) -> "Household":
+        """The household of criteria as `Criteria.stored` keeps them."""
+        return cls.of(stored["client_type"], stored["adults"], stored["children"],
+                      stored.get("child_genders") or (), stored["gender"], stored["needs"])
+
+
+@dataclass(frozen=True)
 class Criteria:
     client_type: str
     adults: int
@@ -122,6 +153,11 @@ class Criteria:
     @property
     def persons(self) -> int:
         return self.adults + len(self.children)
+
+    @property
+    def household(self) -> Household:
+        return Household.of(self.client_type, self.adults, self.children, self.child_genders, self.gender,
+                            self.needs)
 
     @property
     def kind_codes(self) -> tuple[str, ...]:

@@ -6,23 +6,28 @@ a facility reopened (capacity.set_open_for_intake), a hold ended (the holds
 code), an offer declined or expired, a facility entering its intake hours
 (`intake_opened`, a scheduler job). For each unit, in the same transaction:
 
-- the unit's row is locked (holds.lock_unit), then its offerable places are
-  read: free (available − places of active, unexpired holds) − places of its
-  open offers; none while the facility is closed for intake, or outside its
-  intake hours right now (the desk could not send anyone there: the
-  scheduler's `intake_opened` offers them once intake opens);
+- the unit's row is locked (FOR UPDATE on PostgreSQL; SQLite serialises
+  writers), then read with its kind and its offerable places: free
+  (available − places of active, unexpired holds) − places of its open
+  offers; none while the facility is closed for intake, or outside its intake
+  hours right now (the desk could not send anyone there: the scheduler's
+  `intake_opened` offers them once intake opens);
 - the waiting requests (open, not expired, without an open offer or a live
-  hold of their own, never offered this unit before) that may fit it are
-  read in waiting-list order (WAITING_ORDER), narrowed by SQL on the stored
-  criteria and the facility's columns, then judged from their criteria
-  (`_may_fit`), then by the ranker's rules on the unit's row, read once
-  (candidates.read_unit, Ranker.rank: `_fits`);
-- only a request that fits is locked (FOR UPDATE on PostgreSQL; SQLite
-  serialises writers) and read again after the lock, so that a request
-  another transaction offered meanwhile is seen — every transaction locks in
-  the one waiting-list order, so none waits for another in a circle — and
-  offered the places a hold for its household would take, while places are
-  left. The partial unique index (one open offer per request) is the last guard.
+  hold of their own, never offered this unit before) are read in
+  waiting-list order (WAITING_ORDER), a few at a time, and judged as read
+  from a compact form of their stored criteria (`_wants`, parsed once per
+  distinct text): a kind asked for that serves their client type, the
+  region when they must stay in it, not a facility they left out, the
+  facility's rules as the search's ranker has them (ranking.facility_takes),
+  a room that holds the household, places left for it;
+- on PostgreSQL, a request that fits is locked and read again
+  (`_still_waiting`), in the one waiting-list order, so that what another
+  transaction committed meanwhile is seen and no two wait for each other in
+  a circle; on SQLite nothing can come between (one writer at a time);
+- the first that fit, while places are left, are offered the places a hold
+  for their household would take: one insert for the offers, one for their
+  audit events. The partial unique index (one open offer per request) is
+  the last guard; the lock keeps it from being hit.
 
 Every operator on duty is told of each offer by their channel: "request 12:
 a place may fit" — never the facility, the household or the risk.
@@ -32,20 +37,22 @@ or ending the hold does, requests.hold_ended); `decline` and `expire_offers`
 pass the place on to the next request.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, case, cast, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, cast, func, insert, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.types import Text
 
 from app.clock import local_zone
 from app.extensions import db
-from app.models import CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
+from app.models import CapacityKind, CapacityUnit, Facility, Hold, PlacementOffer, PlacementRequest
 from app.models.types import UTCDateTime
 from app.services.core import audit
 from app.services.core.access import REQUEST_KEEPERS, SYSTEM, Actor
@@ -53,14 +60,26 @@ from app.services.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.services.delivery import notices
 from app.services.hotline.calls import on_duty_operators
 from app.services.placement import candidates, holds
-from app.services.placement.criteria import Criteria, parse_criteria
-from app.services.placement.ranking import Ranker, places_needed
+from app.services.placement.candidates import (
+    F_GENDERS,
+    F_HOURS,
+    U_AVAILABLE,
+    U_FACILITY,
+    U_HELD,
+    U_ID,
+    U_OPEN,
+    U_REGION,
+    U_ROOM,
+)
+from app.services.placement.criteria import Criteria, Household, parse_criteria
+from app.services.placement.ranking import Ranker, facility_takes, places_needed
 from app.services.registry import intake_hours
 from app.texts import jobs
 
 PURPOSE = "placement_offer"
 
 _R = PlacementRequest
+_RT = PlacementRequest.__table__.c
 _O = PlacementOffer
 
 # The waiting list's order: risk level high, elevated, not screened, standard;
@@ -78,7 +97,14 @@ def criteria_of(request: PlacementRequest) -> Criteria:
     (excluded_facility_ids: those the danger places and the avoided ones left
     out when it was filed). Raises InvalidInput when they no longer parse (a
     kind removed since)."""
-    return _criteria(request.criteria, request.call_id, request.excluded_facility_ids)
+    stored = request.criteria
+    criteria = parse_criteria({
+        "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
+        "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
+        "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
+        "beyond_region": stored["beyond_region"], "call_id": request.call_id,
+    })
+    return replace(criteria, avoid_facilities=tuple(request.excluded_facility_ids or ()))
 
 
 def _children(stored: dict) -> list:
@@ -89,157 +115,180 @@ def _children(stored: dict) -> list:
             for age, gender in zip(stored["children"], genders, strict=True)]
 
 
-def _boys(stored: dict) -> list[int]:
-    return [age for age, gender in zip(stored["children"], stored.get("child_genders") or [], strict=False)
-            if gender == "male"]
-
-
-def _criteria(stored: dict, call_id: int | None, excluded: list | None) -> Criteria:
-    criteria = parse_criteria({
-        "client_type": stored["client_type"], "adults": stored["adults"], "children": _children(stored),
-        "gender": stored["gender"], "needs": stored["needs"], "languages": stored["languages"],
-        "postcode": f'{stored["postcode"]} {stored["municipality"]}', "kinds": stored["kinds"],
-        "beyond_region": stored["beyond_region"], "call_id": call_id,
-    })
-    return replace(criteria, avoid_facilities=tuple(excluded or ()))
-
-
-def waiting_filter(now: datetime, unit_id: int | None = None) -> list:
-    """Requests that may be offered a place now (of `unit_id`: one never
-    offered it before, as an offer that was declined or expired passes on).
-    Each subquery is read once, not once per request."""
-    conditions = [
+def _waiting(now, unit_id) -> list:
+    """Requests that may be offered a place of the unit now: open, not
+    expired, without an open offer or a live hold of their own, and never
+    offered this unit before (an offer declined or expired passes on). Each
+    subquery is read once, not once per request."""
+    return [
         _R.status == "open", _R.expires_at > now,
         _R.id.not_in(select(_O.request_id).where(_O.status == "open")),
-        _R.id.not_in(select(Hold.request_id).where(Hold.request_id.is_not(None),
+        # request_id > 0 rather than IS NOT NULL (ids are positive): SQLite reads that from its index.
+        _R.id.not_in(select(Hold.request_id).where(Hold.request_id > 0,
                                                    Hold.status.in_(("active", "requested")), Hold.expires_at > now)),
+        _R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id, _O.status.in_(("declined", "expired")))),
     ]
-    if unit_id is not None:
-        conditions.append(_R.id.not_in(select(_O.request_id).where(_O.unit_id == unit_id,
-                                                                   _O.status.in_(("declined", "expired")))))
-    return conditions
 
 
-def _narrowed(unit: CapacityUnit, left: int) -> list:
-    """What SQL can tell from the stored criteria and the facility's columns
-    (the kind asked for, the gender taken, no offender at a secret address, a
-    household that fits the places left): only narrows; `_may_fit` and
-    `_fits` judge."""
-    facility, stored = unit.facility, _R.criteria
-    gender = stored["gender"].as_string()
-    conditions = [cast(stored, Text).like(f'%"{unit.kind.code}"%'),
-                  or_(gender.is_(None), gender.in_(facility.genders or ()))]
-    if facility.confidential:
-        conditions.append(stored["client_type"].as_string() == "victim")
-    if unit.kind.counts == "persons":
-        conditions.append(stored["adults"].as_integer() <= left)
-    return conditions
+class _Wants(NamedTuple):
+    """What the matching judges of a request's stored criteria."""
+
+    kinds: tuple[str, ...]
+    household: Household
+    beyond_region: bool | None
 
 
-def offered_places(unit_id: int) -> int:
-    """Places of the unit's open offers: never offered twice while open."""
-    return db.session.scalar(select(func.coalesce(func.sum(_O.places), 0))
-                             .where(_O.unit_id == unit_id, _O.status == "open"))
+@lru_cache(maxsize=4096)
+def _wants(stored_text: str) -> _Wants:
+    """A request's criteria, as their stored JSON text, judged: parsed once
+    per distinct text (alike requests share it), not once per update."""
+    stored = json.loads(stored_text)
+    return _Wants(tuple(stored["kinds"]), Household.of_stored(stored), stored["beyond_region"])
 
 
-def open_now(facility: Facility, now: datetime, zone: ZoneInfo) -> bool:
-    """Whether the desk could send someone there now: open for intake, and
-    inside its intake hours."""
-    return facility.open_for_intake and intake_hours.is_open(facility.intake_hours, now, zone)
+@lru_cache(maxsize=1024)
+def _decoded(json_text: str | None):
+    """A JSON value read as text (facility ids, genders, client types, intake
+    hours), decoded once per distinct text. The value is shared: no caller
+    changes it."""
+    return json.loads(json_text or "null")
 
 
-def _fits(stored: dict, call_id: int | None, excluded: list | None, row, now: datetime, zone: ZoneInfo) -> bool:
-    """Whether the unit's row (candidates.read_unit), which passed `_may_fit`
-    — the search's SQL rules on the stored criteria — also passes the
-    ranker's (a room that holds the household, free places once holds count,
-    the gender, the facilities left out), for criteria that still parse."""
-    try:
-        criteria = _criteria(stored, call_id, excluded)
-    except InvalidInput:
-        return False
-    return bool(Ranker(criteria, now, zone, 0, None, frozenset(criteria.avoid_facilities)).rank([row]))
+class _Unit:
+    """A unit whose free places are offered, as the matching judges requests
+    against it: its row as the search reads one (candidates.UNIT_ROW), its
+    kind's code, counting and client types served, and the places of its open
+    offers; read once, with the unit's row locked."""
 
+    def __init__(self, row):
+        self.row = row
+        self.id, self.facility_id, self.region_id = row[U_ID], row[U_FACILITY], row[U_REGION]
+        self.genders = frozenset(_decoded(row[F_GENDERS]))
+        # Free places (available less the places holds take) not offered yet: never offered twice while open.
+        self.left = max(row[U_AVAILABLE] - row[U_HELD], 0) - row.offered
 
-def _may_fit(stored: dict, region_id: int | None, excluded: list, unit: CapacityUnit) -> int | None:
-    """What a hold for the request would take of the unit, judged from the
-    stored criteria alone, or None when they rule it out: the kind, the
-    region, the room size, and the facility's hard rules as the search's SQL
-    has them (candidates._facility_rules). Only narrows: `_fits` decides."""
-    facility = unit.facility
-    children = stored["children"]
-    if (unit.kind.code not in stored["kinds"]
-            or (stored.get("beyond_region") is False and region_id != unit.region_id)
-            or facility.id in (excluded or ())
-            or (stored["gender"] is not None and stored["gender"] not in facility.genders)
-            or ("wheelchair" in stored["needs"] and not facility.wheelchair)
-            or (facility.confidential and stored["client_type"] != "victim")
-            or (children and not (facility.children
-                                  and (facility.max_children is None or facility.max_children >= len(children))
-                                  and (facility.max_child_age is None or facility.max_child_age >= max(children))))
-            or (facility.max_boy_age is not None and facility.max_boy_age < max(_boys(stored), default=0))):
-        return None
-    return places_needed(unit.kind.counts, unit.room_size, stored["adults"] + len(children))
+    def open_now(self, now: datetime, zone: ZoneInfo) -> bool:
+        """Whether the desk could send someone there now: open for intake, and
+        inside its intake hours."""
+        return self.row[U_OPEN] and intake_hours.is_open(_decoded(self.row[F_HOURS]), now, zone)
 
-
-CHUNK = 20  # requests whose criteria are read at a time, in waiting-list order
-
-
-def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[PlacementOffer]:
-    unit = holds.lock_unit(unit_id)
-    if not open_now(unit.facility, now, zone):
-        return []
-    left = holds.free_places(unit, now) - offered_places(unit.id)
-    if left < 1:
-        return []
-    order = list(db.session.scalars(select(_R.id).where(*waiting_filter(now, unit.id), *_narrowed(unit, left))
-                                    .order_by(*WAITING_ORDER)))
-    row = candidates.read_unit(unit.id, now)
-    made = []
-    for start in range(0, len(order), CHUNK):
-        chunk = order[start:start + CHUNK]
-        rows = {request_id: (stored, region_id, excluded, call_id)
-                for request_id, stored, region_id, excluded, call_id in
-                db.session.execute(select(_R.id, _R.criteria, _R.region_id, _R.excluded_facility_ids, _R.call_id)
-                                   .where(_R.id.in_(chunk)))}
-        for request_id in chunk:
-            stored, region_id, excluded, call_id = rows[request_id]
-            places = _may_fit(stored, region_id, excluded, unit)
-            if (places is None or places > left or not _fits(stored, call_id, excluded, row, now, zone)
-                    or not _still_waiting(request_id, unit.id, now)):
-                continue
-            offer = PlacementOffer(request_id=request_id, unit_id=unit.id, places=places, status="open",
-                                   offered_at=now, expires_at=now + timedelta(minutes=minutes))
-            try:
-                with db.session.begin_nested():
-                    db.session.add(offer)
-            except IntegrityError:  # the request has an open offer after all: the index guards it
-                continue
-            audit.record(SYSTEM, "placement_offer.make", now, offer, request=request_id, unit=unit.id,
-                         places=places)
-            made.append(offer)
-            left -= places
-            if left < 1:
-                return made
-    return made
-
-
-def _still_waiting(request_id: int, unit_id: int, now: datetime) -> bool:
-    """Lock the request's row (FOR UPDATE on PostgreSQL; SQLite serialises
-    writers), then read again, by a new statement, whether it still waits: it
-    sees an offer another transaction committed before the lock. Every
-    transaction locks requests in the one waiting-list order, so two never
-    wait for each other in a circle."""
-    db.session.execute(_LOCK_REQUEST, {"request": request_id})
-    return db.session.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
+    def places(self, stored_text: str, region_id: int | None, excluded_text: str | None) -> int | None:
+        """What a hold for the request would take of the unit, or None when it
+        does not fit: of a kind asked for that serves its client type, in the
+        region when it must be, not a facility left out, taken by the
+        facility's rules (ranking.facility_takes), a room that holds the
+        household."""
+        wants, row = _wants(stored_text), self.row
+        household = wants.household
+        if (row.code not in wants.kinds or household.client_type not in _decoded(row.serves)
+                or (wants.beyond_region is False and region_id != self.region_id)
+                or self.facility_id in (_decoded(excluded_text) or ())
+                or not facility_takes(row, self.genders, household)):
+            return None
+        return places_needed(row.counts, row[U_ROOM], household.persons)
 
 
 # Built once, values bound at each run: building and compiling costs more than running.
+_NOW = bindparam("now", type_=UTCDateTime)
+_K = CapacityKind.__table__.c
+# The unit's row, its kind, and the places of its open offers.
+_UNIT = (candidates.UNIT_ROW.add_columns(
+    _K.code, _K.counts, cast(_K.serves, Text).label("serves"),
+    select(func.coalesce(func.sum(_O.places), 0)).where(_O.unit_id == bindparam("unit"), _O.status == "open")
+    .scalar_subquery().label("offered"))
+    .where(_K.id == CapacityUnit.__table__.c.kind_id))
+_LOCK_UNIT = select(CapacityUnit.id).where(CapacityUnit.id == bindparam("unit")).with_for_update()
+# The requests waiting for the unit in waiting-list order, their criteria as
+# text: _Unit.places judges them (SQL narrowing them by the kind's code in the
+# text costs more than it saves: most ask for the common kinds). Read as they
+# are judged, a few rows at a time (yield_per): most updates judge only the first.
+_WAITING_ROWS = (select(_RT.id, cast(_RT.criteria, Text), _RT.region_id, cast(_RT.excluded_facility_ids, Text))
+                 .where(*_waiting(_NOW, bindparam("unit"))).order_by(*WAITING_ORDER)
+                 .execution_options(yield_per=32))
 _LOCK_REQUEST = select(_R.id).where(_R.id == bindparam("request")).with_for_update()
-_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"),
-                                     *waiting_filter(bindparam("now", type_=UTCDateTime), bindparam("unit")))
+_STILL_WAITING = select(_R.id).where(_R.id == bindparam("request"), *_waiting(_NOW, bindparam("unit")))
 
 
-def _notify(offers: list[PlacementOffer], now: datetime) -> None:
+def _still_waiting(connection, request_id: int, unit_id: int, now: datetime) -> bool:
+    """On PostgreSQL: lock the request's row (FOR UPDATE), then read again,
+    by a new statement, whether it still waits, so that an offer, hold or
+    closing another transaction committed meanwhile is seen. Once it is
+    locked nobody else offers it before this transaction ends."""
+    connection.execute(_LOCK_REQUEST, {"request": request_id})
+    return connection.scalar(_STILL_WAITING, {"request": request_id, "unit": unit_id, "now": now}) is not None
+
+
+def _one_writer(connection) -> bool:
+    """Whether the database lets one transaction write at a time (SQLite):
+    then none can change the unit or the list between this transaction's
+    reading and its offers' insert (it writes: it holds the write lock, or
+    its insert fails), and nothing needs locking or reading again."""
+    return connection.dialect.name == "sqlite"
+
+
+def _chosen(connection, unit: _Unit, now: datetime) -> list[tuple[int, int]]:
+    """(request id, places) of the first waiting requests, in waiting-list
+    order, that the unit's places left fit. Unless one writer writes at a
+    time, each request chosen is locked and read again (`_still_waiting`),
+    in waiting-list order, the one order every transaction locks in: none
+    waits for another in a circle."""
+    chosen, left = [], unit.left
+    recheck = not _one_writer(connection)
+    rows = connection.execute(_WAITING_ROWS, {"unit": unit.id, "now": now})
+    try:
+        for request_id, stored_text, region_id, excluded_text in rows:
+            places = unit.places(stored_text, region_id, excluded_text)
+            if (places is not None and places <= left
+                    and (not recheck or _still_waiting(connection, request_id, unit.id, now))):
+                chosen.append((request_id, places))
+                left -= places
+                if left < 1:
+                    break
+    finally:
+        rows.close()
+    return chosen
+
+
+class Offered(NamedTuple):
+    """An offer just made, as the desk is told of it."""
+
+    id: int
+    request_id: int
+    unit_id: int
+    places: int
+
+
+_MADE = insert(_O.__table__).returning(*(_O.__table__.c[name] for name in Offered._fields))
+
+
+def _offer_unit(unit_id: int, now: datetime, zone: ZoneInfo, minutes: int) -> list[Offered]:
+    db.session.flush()  # what the caller changed, for the statements below (not the session's) to read
+    connection = db.session.connection()
+    if not _one_writer(connection):
+        # Locked first, then read by a new statement: one that waited for the
+        # lock would read the unit's holds and offers as they were before.
+        connection.execute(_LOCK_UNIT, {"unit": unit_id})
+    row = connection.execute(_UNIT, {"unit": unit_id, "now": now}).one_or_none()
+    if row is None:
+        raise NotFound(f"no capacity unit {unit_id}")
+    unit = _Unit(row)
+    if unit.left < 1 or not unit.open_now(now, zone):
+        return []
+    chosen = _chosen(connection, unit, now)
+    if not chosen:
+        return []
+    # One insert for the offers, one for their audit events.
+    expires_at = now + timedelta(minutes=minutes)
+    made = sorted(Offered(*offered) for offered in connection.execute(_MADE, [
+        {"request_id": request_id, "unit_id": unit.id, "places": places, "status": "open", "offered_at": now,
+         "expires_at": expires_at} for request_id, places in chosen]))
+    audit.record_each(SYSTEM, "placement_offer.make", now, PlacementOffer,
+                      ((offer.id, {"request": offer.request_id, "unit": unit.id, "places": offer.places})
+                       for offer in made))
+    return made
+
+
+def _notify(offers: list[Offered], now: datetime) -> None:
     if not offers:
         return
     for operator in on_duty_operators():
@@ -256,7 +305,7 @@ def any_waiting(now: datetime) -> bool:
     return db.session.scalar(select(_R.id).where(_R.status == "open", _R.expires_at > now).limit(1)) is not None
 
 
-def places_freed(unit_ids: Iterable[int], now: datetime) -> list[PlacementOffer]:
+def places_freed(unit_ids: Iterable[int], now: datetime) -> list[Offered]:
     """Places of these units may have freed up (a count rose, a hold ended, a
     facility reopened or entered its intake hours): offer them, in the same
     transaction, to the open requests they fit (see the module's docstring).
@@ -273,7 +322,7 @@ def places_freed(unit_ids: Iterable[int], now: datetime) -> list[PlacementOffer]
     return made
 
 
-def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) -> PlacementOffer | None:
+def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) -> Offered | None:
     """A request just filed: offer it the best place that fits and is free
     now (a place may already be free), as the search ranks them."""
     from app.services.placement.nearby import best  # the search's reading outward, as for a search
@@ -289,7 +338,7 @@ def offer_to(request: PlacementRequest, now: datetime, *, preference_km: float) 
         closed_now = key[0]
         if closed_now:
             break  # the rest are closed too: they rank last
-        made = [offer for offer in _offer_unit(row[candidates.U_ID], now, zone,
+        made = [offer for offer in _offer_unit(row[U_ID], now, zone,
                                                current_app.config["PLACEMENT_OFFER_MINUTES"])
                 if offer.request_id == request.id]
         if made:
@@ -345,7 +394,7 @@ def take(actor: Actor, offer: PlacementOffer, now: datetime, *, minutes=None) ->
     return hold
 
 
-def decline(actor: Actor, offer: PlacementOffer, now: datetime) -> list[PlacementOffer]:
+def decline(actor: Actor, offer: PlacementOffer, now: datetime) -> list[Offered]:
     """The desk passes: the place goes to the next request. Returns the offers that made."""
     _answerable(actor, offer, now)
     offer.status = "declined"

@@ -17,15 +17,19 @@ from zoneinfo import ZoneInfo
 
 from app.models.facility import LANGUAGES
 from app.services.placement.candidates import (
+    F_BOY_AGE,
     F_CHILD_AGE,
+    F_CHILDREN,
     F_CONFIDENTIAL,
     F_GENDERS,
     F_HOURS,
     F_LANGUAGES,
     F_LAT,
     F_LON,
+    F_MAX_CHILDREN,
     F_PETS,
     F_SECURITY,
+    F_WHEELCHAIR,
     U_AVAILABLE,
     U_FACILITY,
     U_HELD,
@@ -34,7 +38,7 @@ from app.services.placement.candidates import (
     U_ROOM,
     U_STALE,
 )
-from app.services.placement.criteria import Criteria
+from app.services.placement.criteria import Criteria, Household
 from app.services.placement.danger import DangerZones
 from app.services.registry import intake_hours, places
 
@@ -74,6 +78,28 @@ def places_needed(counts: str, room_size: int | None, persons: int) -> int | Non
         return None
     return 1
 
+
+def facility_takes(row, genders: frozenset[str], household: Household) -> bool:
+    """Whether the facility's own rules take the household: the gender, a
+    wheelchair, no offender at a secret address, the children (how many, the
+    oldest, the oldest boy). The one place that decides them, for the
+    search's ranker and the waiting list's matching (offers) alike; the
+    search's SQL only narrows by them (candidates._facility_rules). `row`: a
+    candidates row; `genders`: its F_GENDERS decoded."""
+    if household.gender is not None and household.gender not in genders:
+        return False
+    if household.wheelchair and not row[F_WHEELCHAIR]:
+        return False
+    if row[F_CONFIDENTIAL] and household.client_type != "victim":
+        return False
+    if not household.children:
+        return True
+    return bool(row[F_CHILDREN]) and all(
+        limit is None or limit >= value for value, limit in ((household.children, row[F_MAX_CHILDREN]),
+                                                             (household.child_age, row[F_CHILD_AGE]),
+                                                             (household.boy_age, row[F_BOY_AGE])))
+
+
 class Ranker:
     """Works out what ranking needs of each facility, once: whether it takes
     the gender, its public distance, unmet preferences, whether intake is open
@@ -82,6 +108,7 @@ class Ranker:
     def __init__(self, criteria: Criteria, now: datetime, zone: ZoneInfo, preference_km: float,
                  home_region_id: int | None, excluded: frozenset[int] = frozenset()):
         self.criteria = criteria
+        self.household = criteria.household
         self.now = now
         self.zone = zone
         self.preference_km = preference_km
@@ -96,15 +123,19 @@ class Ranker:
         self.lat0, self.lon0 = criteria.place.lat, criteria.place.lon
         self.counts = {kind.id: kind.counts for kind in criteria.kinds}
         self._facts: dict[int, tuple | bool] = {}
-        self._genders: dict[str, bool] = {}
+        self._genders: dict[str, frozenset[str]] = {}
         self._languages: dict[int, tuple[tuple[Reason, ...], tuple[Reason, ...]]] = {}
         self._hours: dict[str, tuple[dict, bool, datetime | None]] = {}
 
+    def genders(self, text: str) -> frozenset[str]:
+        """A facility's genders, from their JSON text."""
+        found = self._genders.get(text)
+        if found is None:
+            found = self._genders[text] = frozenset(json.loads(text))
+        return found
+
     def takes_gender(self, text: str) -> bool:
-        taken = self._genders.get(text)
-        if taken is None:
-            taken = self._genders[text] = self.criteria.gender in json.loads(text)
-        return taken
+        return self.criteria.gender in self.genders(text)
 
     def languages(self, mask: int):
         """The languages asked for that the facility speaks and does not, by
@@ -141,14 +172,13 @@ class Ranker:
 
     def facts(self, row):
         """(closed now, score, km, left out by the danger places) of a row's
-        facility, or False when it does not take the gender or is excluded."""
+        facility, or False when its rules do not take the household or it is excluded."""
         found = self._facts.get(row[U_FACILITY])
         if found is not None:
             return found
         criteria, needs = self.criteria, self.criteria.needs
-        if row[U_FACILITY] in self.excluded:
-            found = False
-        elif criteria.gender is not None and not self.takes_gender(row[F_GENDERS]):
+        if (row[U_FACILITY] in self.excluded
+                or not facility_takes(row, self.genders(row[F_GENDERS]), self.household)):
             found = False
         else:
             unmet = len(self.languages(row[F_LANGUAGES])[1]) if criteria.languages else 0
