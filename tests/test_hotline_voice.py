@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import AuditEvent, Call, RateCounter, User
 from app.services.core.access import Actor
 from app.services.core.errors import Forbidden, InvalidInput
-from app.services.hotline import calls, phones
+from app.services.hotline import callbacks, calls, phones
 from app.texts import voice as texts
 from tests import factories as make
 from tests.conftest import START
@@ -496,10 +496,16 @@ def test_after_the_voicemail_the_caller_is_offered_a_call_back_by_keypress(clien
     gather = root.find("Gather")
     assert gather.get("numDigits") == "1"
     assert gather.get("action") == PUBLIC_URL + "/hotline/voice/callback?lang=en"
-    assert [(say.get("language"), say.text) for say in gather] == [("en-GB", texts.text("en", "callback_offer"))]
+    call = the_call()
+    # The offer says which number a call-back will show (the hotline's, here).
+    shown = callbacks.caller_id(client.application.config, call)
+    assert shown == phones.normalise(client.application.config.get("TWILIO_FROM_NUMBER") or HOTLINE)
+    assert [(say.get("language"), say.text) for say in gather] == [
+        ("en-GB", texts.text("en", "callback_offer")),
+        ("en-GB", texts.text("en", "callback_from", number=phones.spoken(shown))),
+    ]
     # Nothing pressed is no consent.
     assert root.find("Say").text == texts.text("en", "callback_no")
-    call = the_call()
     # The sid (from the link, as Twilio sent no RecordingSid) is kept; the link is not.
     assert call.recording_sid == RECORDING
     assert (call.voicemail_at, call.voicemail_status) == (START, "unheard")

@@ -31,7 +31,7 @@ from app.hotline import action_url, bp
 from app.services.core import validation
 from app.services.core.access import Actor
 from app.services.core.errors import InvalidInput
-from app.services.hotline import calls, phones
+from app.services.hotline import callbacks, calls, phones
 from app.texts import voice as texts
 from app.web import unit_of_work
 
@@ -327,6 +327,10 @@ def recorded():
         num_digits=1, timeout=CALLBACK_TIMEOUT_S, action=_url("/hotline/voice/callback", lang=lang), method="POST"
     )
     _say(gather, lang, "callback_offer")
+    # The number a call-back will show, so that the caller knows it when it rings.
+    shown = callbacks.caller_id(current_app.config, call) if call is not None else None
+    if shown:
+        _say(gather, lang, "callback_from", number=phones.spoken(shown))
     # Nothing pressed is no consent.
     _say(response, lang, "callback_no")
     response.hangup()

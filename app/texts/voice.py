@@ -23,6 +23,7 @@ TEXTS = {
                      "en druk daarna op hekje.",
         "callback_offer": "Mogen we u terugbellen op het nummer waarmee u nu belt? Druk dan 1. "
                           "Zo niet, druk 2 of hang op.",
+        "callback_from": "We bellen vanaf het nummer {number}.",
         "callback_yes": "Dank u. We bellen u zo snel mogelijk terug. Bent u in direct gevaar, bel dan 112.",
         "callback_no": "We bellen u niet terug. U kunt ons altijd opnieuw bellen. "
                        "Bent u in direct gevaar, bel dan 112.",
@@ -55,6 +56,7 @@ TEXTS = {
                      "puis appuyez sur la touche dièse.",
         "callback_offer": "Pouvons-nous vous rappeler au numéro avec lequel vous appelez ? Appuyez sur 1. "
                           "Sinon, appuyez sur 2 ou raccrochez.",
+        "callback_from": "Nous appellerons depuis le numéro {number}.",
         "callback_yes": "Merci. Nous vous rappellerons dès que possible. En cas de danger immédiat, appelez le 112.",
         "callback_no": "Nous ne vous rappellerons pas. Vous pouvez nous appeler à tout moment. "
                        "En cas de danger immédiat, appelez le 112.",
@@ -85,6 +87,7 @@ TEXTS = {
                      "then press the hash key.",
         "callback_offer": "If we may call you back on the number you are calling from, press 1. "
                           "If not, press 2 or hang up.",
+        "callback_from": "We will call from the number {number}.",
         "callback_yes": "Thank you. We will call you back as soon as we can. If you are in immediate danger, "
                         "call 112.",
         "callback_no": "We will not call you back. You can call us again at any time. "

@@ -35,6 +35,14 @@ def normalise(raw: str | None, default_region: str = "BE") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def spoken(number: str) -> str:
+    """A number as a voice reads it out, digit by digit in national form
+    (+3220000000 → "0 2 0 0 0 0 0 0 0"), so that a caller knows it again."""
+    parsed = phonenumbers.parse(number)
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return " ".join(digit for digit in national if digit.isdigit() or digit == "+")
+
+
 def caller_hash(number: str, key: str) -> str:
     """The keyed hash a caller is recognised by. Without the key it cannot be
     reversed by trying every Belgian number."""
