@@ -14,7 +14,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
-from app.models import CapacityKind, HotlineDay, RegionKindDay
+from app.models import CapacityKind, HotlineDay, OutboxMessage, RegionKindDay
+from app.services.alerts import digest
 from app.services.core.errors import InvalidInput
 from app.services.statistics import report
 from app.web.security_headers import CONTENT_SECURITY_POLICY, SVG_IMAGE_POLICY
@@ -342,3 +343,20 @@ def test_a_year_reads_the_rows_in_two_queries(app, w):
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 2
     assert db.session.scalar(select(func.count()).select_from(RegionKindDay)) == 5
+
+
+# --- the digest -----------------------------------------------------------------------------
+
+
+def test_the_digest_gives_each_region_its_headline_and_a_link_to_its_report(app, clock, w):
+    clock.at = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)  # the digest of the 26th
+    assert digest.daily_digest(clock.now())["sent"] == 2
+    bodies = {message.user_id: message.body for message in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.purpose == "digest"))}
+    page = app.config["HOTLINE_PUBLIC_URL"].rstrip("/")
+    # Crisis beds 20 h at zero (family rooms: no facility, not listed); 4 + 1 + 1 turned away; 1 request.
+    assert (f"- Antwerpen: Crisis bed 20 h without a free place; 6 turned away; waiting list: 1 new. "
+            f"Report: {page}/reports/antwerpen?month=2026-11") in bodies[w.people.manager.id].splitlines()
+    limburg = bodies[w.people.other_manager.id]
+    assert "- Limburg: Crisis bed 0 min without a free place; 7 turned away;" in limburg
+    assert "Antwerpen" not in limburg

@@ -286,6 +286,8 @@ class Headline:
     hours_at_zero: list[tuple[CapacityKind, float]]
     turn_aways: int
     requests_opened: int
+    # False while the day's rows are the day so far.
+    final: bool
 
 
 def headlines(day: date, region_ids: set[int] | None) -> list[Headline]:
@@ -305,5 +307,6 @@ def headlines(day: date, region_ids: set[int] | None) -> list[Headline]:
     return [Headline(region=found[0].region,
                      hours_at_zero=[(row.kind, row.hours_at_zero) for row in found if row.facilities],
                      turn_aways=sum(sum(row.turn_aways.values()) for row in found),
-                     requests_opened=sum(row.requests_opened for row in found))
+                     requests_opened=sum(row.requests_opened for row in found),
+                     final=all(row.final for row in found))
             for found in by_region.values()]
