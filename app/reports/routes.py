@@ -32,10 +32,10 @@ def index():
     return render_template("reports/index.html", regions=shown)
 
 
-def _read(region_slug: str) -> report.Report:
+def _read(region_slug: str, chart: str) -> report.Report:
     now = clock.now()
     period = report.parse_period(request.args, days.local_day(now))
-    return report.read(current_user, now, region_slug, period)
+    return report.read(current_user, now, region_slug, period, tables=(chart,))
 
 
 @bp.route("/<region_slug>")
@@ -58,7 +58,7 @@ def region(region_slug: str):
 @bp.route(f"/<region_slug>/<{CHART}:chart>.csv")
 @roles_required(*access.STATISTICS_READERS)
 def table_csv(region_slug: str, chart: str):
-    found = _read(region_slug)
+    found = _read(region_slug, chart)
     filename = f"{found.region.slug}-{chart}-{found.period.since.isoformat()}-{found.period.until.isoformat()}.csv"
     return Response(charts.csv_text(charts.labelled(chart, found), found), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
@@ -68,6 +68,6 @@ def table_csv(region_slug: str, chart: str):
 @bp.route(f"/<region_slug>/<{CHART}:chart>.svg")
 @roles_required(*access.STATISTICS_READERS)
 def chart_svg(region_slug: str, chart: str):
-    found = _read(region_slug)
+    found = _read(region_slug, chart)
     return Response(charts.svg(charts.labelled(chart, found)), mimetype="image/svg+xml",
                     headers={"Cache-Control": "private, no-store"})

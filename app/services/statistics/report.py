@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
@@ -94,7 +94,7 @@ class Report:
     region: Region
     period: Period
     kinds: list[CapacityKind]
-    rows: dict[tuple[int, date], RegionKindDay]
+    rows: dict[tuple[int, date], Row]  # RegionKindDay's columns that were asked for
     hotline: list[HotlineDay]
 
 
@@ -112,20 +112,25 @@ def readable_region(user, region_slug: str) -> Region:
     return region
 
 
-def read(user, now: datetime, region_slug: str, period: Period) -> Report:
+def read(user, now: datetime, region_slug: str, period: Period, tables=None) -> Report:
     """The report of the region `region_slug` over `period`, for whom
-    readable_region lets through."""
+    readable_region lets through, with the figures `tables` (names of
+    TABLES; default all) need: a year of a region is thousands of rows, read
+    as plain rows of those columns only (no objects, no JSON not shown)."""
     region = readable_region(user, region_slug)
-    found = db.session.scalars(
-        select(RegionKindDay)
-        .join(CapacityKind, RegionKindDay.kind_id == CapacityKind.id)
-        .options(contains_eager(RegionKindDay.kind))
-        .where(RegionKindDay.region_id == region.id, RegionKindDay.day >= period.since,
-               RegionKindDay.day <= period.until)
-        .order_by(CapacityKind.position, CapacityKind.id, RegionKindDay.day))
-    rows = {(row.kind_id, row.day): row for row in found}
-    kinds = list({row.kind_id: row.kind for row in rows.values()}.values())
-    hotline = hotline_daily.read(user, now, since=period.since.isoformat(), until=period.until.isoformat())
+    tables = tuple(TABLES) if tables is None else tables
+    needed = sorted({name for table in tables for name in TABLE_COLUMNS[table]})
+    rows, kinds = {}, []
+    if needed:
+        columns = [getattr(RegionKindDay, name) for name in ("kind_id", "day", *needed)]
+        rows = {(row.kind_id, row.day): row for row in db.session.execute(
+            select(*columns).where(RegionKindDay.region_id == region.id, RegionKindDay.day >= period.since,
+                                   RegionKindDay.day <= period.until))}
+        kinds = list(db.session.scalars(
+            select(CapacityKind).where(CapacityKind.id.in_({kind_id for kind_id, _ in rows}))
+            .order_by(CapacityKind.position, CapacityKind.id)))
+    hotline = (hotline_daily.read(user, now, since=period.since.isoformat(), until=period.until.isoformat())
+               if "hotline" in tables else [])
     return Report(region=region, period=period, kinds=kinds, rows=rows, hotline=hotline)
 
 
@@ -148,7 +153,16 @@ def _weighted_median(medians: list[tuple[float, int]]) -> float | None:
     return round(values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2, 2)
 
 
-def _of_kind(report: Report, kind: CapacityKind) -> list[RegionKindDay]:
+def _summed(dicts, keys) -> dict:
+    """The counts of `keys` summed over `dicts` (a JSON column's values)."""
+    sums = dict.fromkeys(keys, 0)
+    for counts in dicts:
+        for key in keys:
+            sums[key] += counts.get(key, 0)
+    return sums
+
+
+def _of_kind(report: Report, kind: CapacityKind) -> list[Row]:
     return [row for day in report.period.days if (row := report.rows.get((kind.id, day)))]
 
 
@@ -181,9 +195,7 @@ def turn_aways(report: Report) -> Table:
     """Per kind: the turn-aways by reason, and all of them."""
     rows = []
     for kind in report.kinds:
-        counts = Counter()
-        for row in _of_kind(report, kind):
-            counts.update(row.turn_aways)
+        counts = _summed((row.turn_aways for row in _of_kind(report, kind)), TURN_AWAY_REASONS)
         rows.append((kind.code, *(counts[reason] for reason in TURN_AWAY_REASONS),
                      sum(counts[reason] for reason in TURN_AWAY_REASONS)))
     return Table(("kind", *TURN_AWAY_REASONS, "total"), rows)
@@ -192,19 +204,19 @@ def turn_aways(report: Report) -> Table:
 def households(report: Report) -> Table:
     """The turned-away households' make-up over every kind: how many, with
     children, children by age band, needs, languages and client types."""
-    counts = Counter()
+    made_up = [row.turn_away_households for row in report.rows.values()]
+    totals = _summed(made_up, ("households", "with_children"))
+    ages = _summed((households.get("child_ages", {}) for households in made_up), [b for b, _, _ in CHILD_AGE_BANDS])
+    needs = _summed((households.get("needs", {}) for households in made_up), NEEDS)
     languages, client_types = Counter(), Counter()
-    for row in report.rows.values():
-        made_up = row.turn_away_households
-        counts["households:all"] += made_up.get("households", 0)
-        counts["households:with_children"] += made_up.get("with_children", 0)
-        counts.update({f"child_ages:{band}": n for band, n in made_up.get("child_ages", {}).items()})
-        counts.update({f"needs:{need}": n for need, n in made_up.get("needs", {}).items()})
-        languages.update(made_up.get("languages", {}))
-        client_types.update(made_up.get("client_types", {}))
-    keys = ["households:all", "households:with_children", *(f"child_ages:{band}" for band, _, _ in CHILD_AGE_BANDS),
-            *(f"needs:{need}" for need in NEEDS)]
-    rows = [(key, counts[key]) for key in keys]
+    for households in made_up:
+        for code, n in households.get("languages", {}).items():
+            languages[code] += n
+        for code, n in households.get("client_types", {}).items():
+            client_types[code] += n
+    rows = [("households:all", totals["households"]), ("households:with_children", totals["with_children"])]
+    rows += [(f"child_ages:{band}", n) for band, n in ages.items()]
+    rows += [(f"needs:{need}", n) for need, n in needs.items()]
     rows += [(f"client_types:{code}", n) for code, n in sorted(client_types.items(), key=lambda item: str(item[0]))]
     rows += [(f"languages:{code}", n) for code, n in sorted(languages.items())]
     return Table(("category", "households"), rows)
@@ -215,10 +227,9 @@ def requests(report: Report) -> Table:
     rows = []
     for kind in report.kinds:
         of_kind = _of_kind(report, kind)
-        closed = Counter()
+        closed = _summed((row.requests_closed for row in of_kind), CLOSED_REQUEST_STATUSES)
         waits = []
         for row in of_kind:
-            closed.update(row.requests_closed)
             if row.request_wait_median_h is not None:
                 waits.append((row.request_wait_median_h, sum(row.requests_closed.values())))
         rows.append((kind.code, sum(row.requests_opened for row in of_kind),
@@ -231,9 +242,7 @@ def holds(report: Report) -> Table:
     """Per kind: the holds ended, by outcome."""
     rows = []
     for kind in report.kinds:
-        counts = Counter()
-        for row in _of_kind(report, kind):
-            counts.update(row.holds)
+        counts = _summed((row.holds for row in _of_kind(report, kind)), HOLD_OUTCOMES)
         rows.append((kind.code, *(counts[outcome] for outcome in HOLD_OUTCOMES)))
     return Table(("kind", *HOLD_OUTCOMES), rows)
 
@@ -261,7 +270,8 @@ def hotline(report: Report) -> Table:
     return Table(("number", *HOTLINE_FIGURES, "median_answer_s"), rows)
 
 
-# The report's tables by name, in the page's order (the names are in its URLs).
+# The report's tables by name, in the page's order (the names are in its URLs),
+# and the columns of RegionKindDay each reads.
 TABLES = {
     "occupancy": occupancy,
     "hours-at-zero": hours_at_zero,
@@ -271,6 +281,16 @@ TABLES = {
     "holds": holds,
     "referrals": referrals,
     "hotline": hotline,
+}
+TABLE_COLUMNS = {
+    "occupancy": ("mean_free", "mean_total"),
+    "hours-at-zero": ("hours_at_zero",),
+    "turn-aways": ("turn_aways",),
+    "households": ("turn_away_households",),
+    "requests": ("requests_opened", "requests_closed", "request_wait_median_h"),
+    "holds": ("holds",),
+    "referrals": ("referrals_accepted", "referral_accept_median_h"),
+    "hotline": (),
 }
 
 
