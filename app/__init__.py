@@ -145,6 +145,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.main import bp as main_bp
     from app.outbox import bp as outbox_bp
     from app.placement import bp as placement_bp
+    from app.reports import bp as reports_bp
     from app.shelter import bp as shelter_bp
     from app.simulator import bp as simulator_bp
     from app.web.numbers import RecordIdConverter
@@ -152,7 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     # Every <int:…> in a route is a record id, in ASCII digits and the database's range.
     app.url_map.converters["int"] = RecordIdConverter
     for blueprint in (main_bp, auth_bp, dashboard_bp, shelter_bp, api_bp, admin_bp, holds_bp, hotline_bp,
-                      placement_bp, simulator_bp, outbox_bp, console_bp, alerts_bp):
+                      placement_bp, simulator_bp, outbox_bp, console_bp, alerts_bp, reports_bp):
         app.register_blueprint(blueprint)
 
 

@@ -4,11 +4,11 @@ stale-data reminders and their escalation, the retention purge, and the
 managers' daily digest."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import (
@@ -23,6 +23,8 @@ from app.models import (
     PlacementSearch,
     RateCounter,
     Referral,
+    Region,
+    RegionKindDay,
     SmsMessage,
     TurnAway,
 )
@@ -34,6 +36,7 @@ from app.services.delivery import outbox
 from app.services.placement import hold_expiry, holds, turn_aways
 from app.services.registry import capacity, stale_reminders
 from app.services.scheduling import retention
+from app.services.statistics import region_daily
 from app.texts import jobs
 from tests import factories
 from tests.conftest import START
@@ -538,7 +541,7 @@ def digest_world(app, clock):
                                     ("call:6", local(27, 12), oost, "closed")):
         turn_aways.record(operator, at, key=key, reason=reason, region_id=region.id,
                           note="Mevrouw Peeters, 0470 11 22 33",
-                          criteria={"client_type": "victim", "adults": 1, "postcode": "2000"})
+                          criteria={"client_type": "victim", "adults": 1, "postcode": "2000", "kinds": ["crisis_bed"]})
     turn_aways.withdraw("call:4", local(27, 13))
     # Antwerpen's counts were updated 14 h ago (stale after 12 h); Gent's and Mechelen's just now.
     for facility in (antwerpen,):
@@ -550,6 +553,10 @@ def digest_world(app, clock):
 
 def test_the_digest_tells_each_manager_about_their_regions_yesterday_once(app, clock, digest_world):
     people = digest_world
+    # Yesterday's statistics, as the statistics job finalises them; none for Oost-Vlaanderen's refuge.
+    region_daily.compute_day(date(2026, 11, 27), clock.now())
+    oost = db.session.scalar(select(Region.id).where(Region.slug == "oost-vlaanderen"))
+    db.session.execute(delete(RegionKindDay).where(RegionKindDay.region_id == oost))
     result = digest.daily_digest(clock.now())
     assert result == {"day": "2026-11-27", "sent": 3}
     sent = by_user("digest")
@@ -562,6 +569,11 @@ def test_the_digest_tells_each_manager_about_their_regions_yesterday_once(app, c
     assert nl.subject == "Opvang: overzicht van 27-11-2026"
     assert nl.body == "\n".join([
         "Overzicht van 27-11-2026 voor Antwerpen.",
+        "",
+        "Cijfers van de dag:",
+        # The facilities were made this morning: no places yet on the 27th; the withdrawn turn-away does not count.
+        f"- Antwerpen: geen plaatsen; 3 niet geplaatst; wachtlijst: 0 nieuw. "
+        f"Rapport: {PAGE}/reports/antwerpen?month=2026-11",
         "",
         "Tekorten (alarmen die afgingen):",
         # The longest: the evening's, 20:00 until now (06:00), still firing.
@@ -579,6 +591,8 @@ def test_the_digest_tells_each_manager_about_their_regions_yesterday_once(app, c
     assert "Summary of 27/11/2026 for Antwerpen, Oost Vlaanderen." in both
     assert "- Oost Vlaanderen, Refuge places: 1x, longest 4 h, lowest free 1" in both
     assert "- Oost Vlaanderen: 1 (closed 1)" in both
+    assert f"- Oost Vlaanderen: no figures for that day yet. Report: {PAGE}/reports/oost-vlaanderen?month=2026-11" \
+        in both
     assert "- Antwerpen, Crisisbedden Antwerpen: 2x, longest 10 h, lowest free 0 (still firing)" in both
     gent = sent[people["manager_gent"].id].body
     assert "Antwerpen" not in gent and "Toutes les structures sont à jour." in gent

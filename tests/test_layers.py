@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 BLUEPRINTS = ("admin", "alerts", "api", "auth", "console", "dashboard", "holds", "hotline", "main", "outbox",
-              "placement", "shelter", "simulator")
+              "placement", "reports", "shelter", "simulator")
 
 # Where a module is → its layer; the longest matching path decides, and every
 # module must match one (a new package needs a line here).

@@ -203,6 +203,12 @@ EXPECTED = {
     # The daily statistics: managers (of their own regions), admins.
     "api.daily_statistics": api(*STATISTICS_READERS),
     "api.hotline_daily_statistics": api("other_manager", "manager", "admin"),
+    # The reports: the list for every manager and admins; a region's report,
+    # its CSV files and charts for its managers and admins.
+    "reports.index": page(*STATISTICS_READERS),
+    "reports.region": page(*REGION),
+    "reports.table_csv": page(*REGION),
+    "reports.chart_svg": page(*REGION),
     # Administration: admins only.
     "admin.index": page("admin"),
     "admin.users": page("admin"),

@@ -16,7 +16,7 @@ from app.models import CapacityKind, PurgeHorizon, RegionKindDay, StatisticDay, 
 from app.services.core.access import Actor
 from app.services.placement import holds, referrals, requests, turn_aways
 from app.services.placement.criteria import parse_criteria
-from app.services.registry import capacity
+from app.services.registry import capacity, facilities
 from app.services.scheduling import jobs, retention
 from app.services.statistics import daily, region_daily
 from tests import factories as make
@@ -117,8 +117,21 @@ def script_the_day(w, clock):
     turn_away("session:withdrawn", "full", household(), 20)
     turn_aways.withdraw("session:withdrawn", at(20, 30))
 
-    requests.file(w.operator, parse_criteria({"client_type": "victim", "postcode": "2000",
-                                               "kinds": ["crisis_bed"]}), at(21))
+    # Requests for crisis beds: two filed, closed after 1 and 2.5 hours (median 1.75), one left open.
+    def file_request():
+        return requests.file(w.operator, parse_criteria({"client_type": "victim", "postcode": "2000",
+                                                          "kinds": ["crisis_bed"]}), clock.now())
+
+    at(2)
+    early = file_request()
+    requests.withdraw(w.operator, early, "placed with family", at(3))
+    at(21)
+    late = file_request()
+    requests.withdraw(w.operator, late, "no longer needed", at(23, 30))
+
+    # C's crisis beds grow from 3 to 5 at 20:00 (the new ones not free yet).
+    c_bed = w.c.units[0]
+    facilities.save_unit(w.admin, w.c, c_bed.kind, {"total": 5, "available": 3}, at(20), unit=c_bed)
 
     # Referrals to the relief point accepted after 11.5 and 2.5 hours: median 7.
     referred_late = referrals.create(w.operator, at(7), facility_id=w.point.id, kind="intake_slot")
@@ -137,9 +150,9 @@ def rows() -> dict[tuple[str, str, date], dict]:
     for row in db.session.scalars(select(RegionKindDay).order_by(RegionKindDay.id)):
         found[(row.region.slug, row.kind.code, row.day)] = {
             column: getattr(row, column) for column in (
-                "mean_free", "min_free", "hours_at_zero", "facilities", "turn_aways", "turn_away_households",
-                "requests_opened", "holds", "referrals_accepted", "referral_accept_median_h", "computed_at",
-                "final")}
+                "mean_free", "min_free", "hours_at_zero", "mean_total", "facilities", "turn_aways",
+                "turn_away_households", "requests_opened", "requests_closed", "request_wait_median_h", "holds",
+                "referrals_accepted", "referral_accept_median_h", "computed_at", "final")}
     return found
 
 
@@ -165,7 +178,11 @@ def test_a_scripted_day_gives_exact_figures(w, clock):
         "households": 3, "client_types": {"couple": 1, "victim": 2}, "adults": 4, "children": 3,
         "with_children": 2, "child_ages": {"0-2": 1, "3-5": 0, "6-11": 1, "12-17": 1},
         "needs": {"wheelchair": 1, "pets": 0, "high_security": 0}, "languages": {"fr": 1, "nl": 1}}
-    assert beds["requests_opened"] == 1
+    # 15 places for 20 h, 17 for the last 4.
+    assert beds["mean_total"] == round((15 * 20 + 17 * 4) / 24, 2)
+    assert beds["requests_opened"] == 2
+    assert beds["requests_closed"] == {"placed": 0, "withdrawn": 2, "expired": 0}
+    assert beds["request_wait_median_h"] == 1.75
     assert beds["holds"] == {**NO_HOLDS, "admitted": 1}
     assert (beds["referrals_accepted"], beds["referral_accept_median_h"]) == (0, None)
     assert beds["final"] is True and beds["computed_at"] == clock.now()
@@ -174,10 +191,11 @@ def test_a_scripted_day_gives_exact_figures(w, clock):
     rooms = found[("antwerpen", "family_room", DAY)]
     assert (rooms["mean_free"], rooms["min_free"], rooms["hours_at_zero"], rooms["facilities"]) == (0, 0, 24.0, 0)
     assert rooms["turn_aways"] == {**NO_TURN_AWAYS, "full": 1}
+    assert (rooms["mean_total"], rooms["request_wait_median_h"]) == (0, None)
     assert rooms["turn_away_households"]["child_ages"]["3-5"] == 1
 
     slots = found[("antwerpen", "intake_slot", DAY)]
-    assert (slots["mean_free"], slots["min_free"], slots["facilities"]) == (5.0, 5, 1)
+    assert (slots["mean_free"], slots["min_free"], slots["facilities"], slots["mean_total"]) == (5.0, 5, 1, 5.0)
     assert (slots["referrals_accepted"], slots["referral_accept_median_h"]) == (2, 7.0)
 
     # Limburg: 10 free but while holds took them: 1 for ½ h, 2 for ½ h, 1 for ½ h, 2 for ½ h.
@@ -185,6 +203,8 @@ def test_a_scripted_day_gives_exact_figures(w, clock):
     assert (limburg["mean_free"], limburg["min_free"], limburg["hours_at_zero"]) == (round(237 / 24, 2), 8, 0.0)
     assert limburg["holds"] == {**NO_HOLDS, "expired": 1, "cancelled": 1, "no_show": 1, "declined": 1}
     assert limburg["turn_aways"] == NO_TURN_AWAYS and limburg["requests_opened"] == 0
+    assert limburg["mean_total"] == 10.0
+    assert limburg["requests_closed"] == {"placed": 0, "withdrawn": 0, "expired": 0}
 
 
 def test_today_is_the_day_so_far_and_not_final(w, clock):
@@ -341,7 +361,7 @@ def test_the_api_gives_the_rows_as_api_md(client, computed):
     assert body == [{
         "day": "2026-11-29", "region": "antwerpen", "kind": "crisis_bed", "mean_free": round(83 / 24, 2),
         "min_free": 0, "hours_at_zero": 3.0, "turn_aways": {"full": 1, "ineligible": 1, "closed": 1},
-        "requests_opened": 1, "holds": {**NO_HOLDS, "admitted": 1}, "referral_accept_median_h": None,
+        "requests_opened": 2, "holds": {**NO_HOLDS, "admitted": 1}, "referral_accept_median_h": None,
     }]
 
 

@@ -104,7 +104,8 @@ def build(clock) -> World:
         arguments={
             "facility_id": refuge.id, "unit_id": unit.id, "hold_id": hold.id, "call_id": call.id,
             "referral_id": referral.id, "alert_id": alert.id, "rule_id": rule.id, "user_id": someone.id,
-            "region_id": antwerpen.id, "organisation_id": organisation.id, "kind_id": kind.id,
+            "region_id": antwerpen.id, "region_slug": antwerpen.slug, "organisation_id": organisation.id,
+            "kind_id": kind.id,
             "message_id": message.id, "filename": STATIC_FILE, "request_id": waiting.id, "offer_id": offer.id,
             "voicemail_id": voicemail.id,
             "risk_item_id": db.session.scalar(select(RiskItem.id).order_by(RiskItem.id).limit(1)),

@@ -36,6 +36,9 @@ class RegionKindDay(db.Model):
     mean_free: Mapped[float] = mapped_column(Float)
     min_free: Mapped[int]
     hours_at_zero: Mapped[float] = mapped_column(Float)
+    # Total places (the capacity, open for intake or not), summed the same
+    # way: the mean weighted by time over the day.
+    mean_total: Mapped[float] = mapped_column(Float)
     # How many facilities had a unit of the kind during the day.
     facilities: Mapped[int]
     # {"full": n, "ineligible": n, "closed": n}
@@ -43,6 +46,10 @@ class RegionKindDay(db.Model):
     # The turned-away households' make-up, as counts only (region_daily.HOUSEHOLD_KEYS).
     turn_away_households: Mapped[dict] = mapped_column(JSON)
     requests_opened: Mapped[int]
+    # Requests closed that day, by how (region_daily.CLOSED_REQUEST_STATUSES),
+    # and the median hours they had waited (None: none closed).
+    requests_closed: Mapped[dict] = mapped_column(JSON)
+    request_wait_median_h: Mapped[float | None] = mapped_column(Float)
     # Holds ended that day, by outcome (app.models.placement.HOLD_OUTCOMES).
     holds: Mapped[dict] = mapped_column(JSON)
     # Referrals to the region's facilities of the kind accepted that day, and

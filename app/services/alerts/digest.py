@@ -1,7 +1,9 @@
 """The managers' daily digest (issue 5, item 6): an e-mail to each active
-manager about their regions — yesterday's shortages (alerts that were
-firing, their longest duration and lowest free places), yesterday's
-turn-aways, and the facilities stale now — in the manager's language.
+manager about their regions — yesterday's headline figures from the daily
+statistics (hours without a free place per kind, turn-aways, requests
+opened) with a link to each region's report, yesterday's shortages (alerts
+that were firing, their longest duration and lowest free places),
+yesterday's turn-aways, and the facilities stale now — in the manager's language.
 
 The job runs every hour or so; on each run it sends the digest of yesterday
 (the local day) to every manager who has not had it yet: the dedup key
@@ -21,6 +23,7 @@ from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, CapacityUnit, Facility, Region, User, UserRole
 from app.services.delivery import notices
 from app.services.placement.turn_aways import per_region_and_day
+from app.services.statistics import report
 from app.texts import jobs
 
 PURPOSE = "digest"
@@ -71,10 +74,12 @@ def daily_digest(now: datetime) -> dict:
     turn_aways = {count.region_id: count
                   for count in per_region_and_day(region_ids, day, day, now, zone)}
     stale = stale_now(region_ids, now)
+    headlines = {headline.region.id: headline for headline in report.headlines(day, region_ids)}
     sent = 0
     for user in managers:
         lang = jobs.language(user.language)
-        body = compose(lang, day, [regions[region.id] for region in user.regions], shortages, turn_aways, stale, now)
+        body = compose(lang, day, [regions[region.id] for region in user.regions], shortages, turn_aways, stale, now,
+                       headlines)
         message = notices.send_once(
             now, key=notice_key(day, user), user=user, channel="email", purpose=PURPOSE, body=body,
             subject=jobs.text(lang, "digest_subject", day=jobs.day(lang, day)),
@@ -137,11 +142,33 @@ def stale_now(region_ids, now: datetime) -> dict[int, list[StaleFacility]]:
     return result
 
 
-def compose(lang: str, day: date, regions: list[Region], shortages, turn_aways, stale, now: datetime) -> str:
+def report_url(region: Region, day: date) -> str:
+    """The region's report of the day's month (the month so far)."""
+    return notices.page_url(f"/reports/{region.slug}?month={day:%Y-%m}")
+
+
+def headline_line(lang: str, region: Region, headline: report.Headline | None, day: date) -> str:
+    page = report_url(region, day)
+    if headline is None:
+        return jobs.text(lang, "digest_no_figures", region=region.name, page=page)
+    zero = ", ".join(jobs.text(lang, "digest_zero", kind=kind.label(lang),
+                               duration=jobs.duration(lang, timedelta(hours=hours)))
+                     for kind, hours in headline.hours_at_zero) or jobs.text(lang, "digest_no_places")
+    return jobs.text(lang, "digest_region_figures", region=region.name, zero=zero, turn_aways=headline.turn_aways,
+                     opened=headline.requests_opened, page=page,
+                     provisional="" if headline.final else jobs.text(lang, "digest_provisional"))
+
+
+def compose(lang: str, day: date, regions: list[Region], shortages, turn_aways, stale, now: datetime,
+            headlines: dict[int, report.Headline]) -> str:
     """The digest's text for the manager of `regions`, in `lang`."""
     t = jobs.text
     regions = sorted(regions, key=lambda region: region.name)
     lines = [t(lang, "digest_intro", day=jobs.day(lang, day), regions=", ".join(r.name for r in regions)), ""]
+
+    lines.append(t(lang, "digest_figures"))
+    lines += [headline_line(lang, region, headlines.get(region.id), day) for region in regions]
+    lines.append("")
 
     found = [(region, shortage) for region in regions
              for shortage in sorted(shortages.get(region.id, []), key=lambda s: s.rule)]

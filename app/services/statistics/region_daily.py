@@ -1,6 +1,6 @@
-"""Per region, capacity kind and local day (RegionKindDay): free places over
-the day, turn-aways by reason and household, requests opened, hold outcomes
-and referral acceptance times.
+"""Per region, capacity kind and local day (RegionKindDay): free and total
+places over the day, turn-aways by reason and household, requests opened and
+closed (with their waiting times), hold outcomes and referral acceptance times.
 
 Free places are exact: each unit's step function over the day is rebuilt
 from the append-only capacity history (its value at the day's start is its
@@ -8,7 +8,8 @@ last change before it, or its first change's `before`), its holds' intervals
 (created → closed or expired) and its facility's intake switch (its audit
 events), and summed per region and kind; a unit counts from the day's start
 unless its history begins after the day (it did not exist yet). Everything is
-read in a few queries per day, for all regions at once.
+read in a few queries per day, for all regions at once. Total places are
+rebuilt the same way from the history's changes of the total.
 
 A turn-away or a request counts under the first kind its household searched
 for (the criteria's kinds are in the kinds' order), so that a region's totals
@@ -38,7 +39,7 @@ from app.models import (
     Region,
     TurnAway,
 )
-from app.models.placement import HOLD_OUTCOMES, HOLDING_STATUSES, TURN_AWAY_REASONS
+from app.models.placement import HOLD_OUTCOMES, HOLDING_STATUSES, REQUEST_STATUSES, TURN_AWAY_REASONS
 from app.models.statistics import RegionKindDay
 from app.services.core.access import STATISTICS_READERS, statistics_region_ids
 from app.services.core.errors import Forbidden, InvalidInput
@@ -51,6 +52,8 @@ NAME = "region_daily"
 # kind and household), after RETENTION_DAYS_SEARCHES.
 RETENTION_KEYS = ("RETENTION_DAYS_SEARCHES",)
 KEY = ("region_id", "kind_id")
+# How a request leaves the waiting list (app.models.placement.REQUEST_STATUSES but "open").
+CLOSED_REQUEST_STATUSES = tuple(status for status in REQUEST_STATUSES if status != "open")
 
 CHILD_AGE_BANDS = (("0-2", 0, 2), ("3-5", 3, 5), ("6-11", 6, 11), ("12-17", 12, 17))
 # The intake switch's audit events (capacity.set_open_for_intake; the
@@ -66,27 +69,35 @@ def compute_day(day: date, now: datetime) -> int:
     if end <= start:
         return 0
     kinds = dict(db.session.execute(select(CapacityKind.code, CapacityKind.id)).all())
-    free = _free_places(start, end)
+    units, available, total = _units_at_start(start, end)
+    free = _free_places(start, end, units, available)
+    totals = _total_places(start, end, units, total)
     turned_away = _turn_aways(start, end, now, kinds)
     opened = _requests_opened(start, end, kinds)
+    closed = _requests_closed(start, end, kinds)
     outcomes = _hold_outcomes(start, end, now)
     accepted = _referral_acceptances(start, end, kinds)
     empty_day = _FreeFigures(integral=0.0, lowest=0, at_zero=(end - start).total_seconds())
     rows = []
-    for key in sorted(set(free) | set(turned_away) | set(opened) | set(outcomes) | set(accepted)):
+    for key in sorted(set(free) | set(turned_away) | set(opened) | set(closed) | set(outcomes)
+                      | set(accepted)):
         figures = free.get(key, empty_day)
         reasons, households = turned_away.get(key, (Counter(), _households([])))
         hours = accepted.get(key, [])
+        closed_by_status, waited = closed.get(key, (Counter(), []))
         rows.append({
             "region_id": key[0],
             "kind_id": key[1],
             "mean_free": round(figures.integral / (end - start).total_seconds(), 2),
             "min_free": figures.lowest,
             "hours_at_zero": round(figures.at_zero / 3600, 2),
+            "mean_total": round(totals.get(key, 0.0) / (end - start).total_seconds(), 2),
             "facilities": len(figures.facilities),
             "turn_aways": {reason: reasons[reason] for reason in TURN_AWAY_REASONS},
             "turn_away_households": households,
             "requests_opened": opened.get(key, 0),
+            "requests_closed": {status: closed_by_status[status] for status in CLOSED_REQUEST_STATUSES},
+            "request_wait_median_h": round(statistics.median(waited), 2) if waited else None,
             "holds": {outcome: outcomes.get(key, Counter())[outcome] for outcome in HOLD_OUTCOMES},
             "referrals_accepted": len(hours),
             "referral_accept_median_h": round(statistics.median(hours), 2) if hours else None,
@@ -121,8 +132,9 @@ class _FreeFigures:
             self.at_zero += seconds
 
 
-def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeFigures]:
-    units, available = _units_at_start(start, end)
+def _free_places(start: datetime, end: datetime, units: dict, available: dict[int, int]
+                 ) -> dict[tuple[int, int], _FreeFigures]:
+    available = dict(available)
     held: Counter = Counter()
     switch_history = _switch_history()
     open_ = _switch_at_start(switch_history, start)
@@ -192,33 +204,63 @@ def _free_places(start: datetime, end: datetime) -> dict[tuple[int, int], _FreeF
     return dict(figures)
 
 
-def _history_of_unit(column, *where, newest_first: bool = False):
-    """One value of the unit's first (or newest) change of its available
-    count meeting `where`: the history's order is its ids' (append-only), so
+def _total_places(start: datetime, end: datetime, units: dict, total: dict[int, int]
+                  ) -> dict[tuple[int, int], float]:
+    """Per region and kind: the integral of its total places over the day
+    (place-seconds), from the units' totals at its start and the history's
+    changes of the total during it."""
+    total = dict(total)
+    sums: Counter = Counter()
+    for unit_id, places in total.items():
+        sums[units[unit_id][1:3]] += places
+    integral: Counter = Counter()
+    since = dict.fromkeys(sums, start)
+    for unit_id, at, after in db.session.execute(
+        select(CapacityChange.unit_id, CapacityChange.at, CapacityChange.after)
+        .where(CapacityChange.field == "total", CapacityChange.at >= start, CapacityChange.at < end)
+        .order_by(CapacityChange.at, CapacityChange.id)
+    ):
+        if unit_id not in total:
+            continue
+        group = units[unit_id][1:3]
+        integral[group] += sums[group] * (at - since[group]).total_seconds()
+        since[group] = at
+        sums[group] += after - total[unit_id]
+        total[unit_id] = after
+    for group, places in sums.items():
+        integral[group] += places * (end - since[group]).total_seconds()
+    return dict(integral)
+
+
+def _history_of_unit(column, *where, field: str = "available", newest_first: bool = False):
+    """One value of the unit's first (or newest) change of its `field`
+    meeting `where`: the history's order is its ids' (append-only), so
     this is one step along the index on (unit, id)."""
     return (select(column)
-            .where(CapacityChange.unit_id == CapacityUnit.id, CapacityChange.field == "available", *where)
+            .where(CapacityChange.unit_id == CapacityUnit.id, CapacityChange.field == field, *where)
             .order_by(CapacityChange.id.desc() if newest_first else CapacityChange.id)
             .limit(1)
             .scalar_subquery())
 
 
-def _units_at_start(start: datetime, end: datetime) -> tuple[dict, dict[int, int]]:
+def _units_at_start(start: datetime, end: datetime) -> tuple[dict, dict[int, int], dict[int, int]]:
     """Every unit's (facility, region, kind), and what each unit that existed
-    during the day had available at its start: its last change before the
-    day, or else its first change's `before`; a unit without any history,
-    what it has now. A unit whose history begins after the day did not exist
-    yet and is left out of the second."""
-    units, available = {}, {}
-    for unit_id, facility_id, region_id, kind_id, available_now, after_last, first_at, first_before in (
-        db.session.execute(select(
+    during the day had available, and in total, at its start: its last change
+    of the field before the day, or else its first change's `before`; without
+    any, what it has now. A unit whose history of its available places begins
+    after the day did not exist yet and is left out of the second and third."""
+    units, available, total = {}, {}, {}
+    for (unit_id, facility_id, region_id, kind_id, available_now, after_last, first_at, first_before, total_now,
+         total_after_last, total_first_before) in db.session.execute(select(
             CapacityUnit.id, CapacityUnit.facility_id, CapacityUnit.region_id, CapacityUnit.kind_id,
             CapacityUnit.available,
             _history_of_unit(CapacityChange.after, CapacityChange.at < start, newest_first=True),
             _history_of_unit(CapacityChange.at),
             _history_of_unit(CapacityChange.before),
-        ))
-    ):
+            CapacityUnit.total,
+            _history_of_unit(CapacityChange.after, CapacityChange.at < start, field="total", newest_first=True),
+            _history_of_unit(CapacityChange.before, field="total"),
+    )):
         units[unit_id] = (facility_id, region_id, kind_id)
         if after_last is not None:
             available[unit_id] = after_last
@@ -226,7 +268,11 @@ def _units_at_start(start: datetime, end: datetime) -> tuple[dict, dict[int, int
             available[unit_id] = available_now
         elif first_at < end:
             available[unit_id] = first_before
-    return units, available
+        else:
+            continue
+        total[unit_id] = next(places for places in (total_after_last, total_first_before, total_now)
+                              if places is not None)
+    return units, available, total
 
 
 def _hold_intervals(start: datetime, end: datetime):
@@ -355,6 +401,24 @@ def _requests_opened(start: datetime, end: datetime, kinds: dict[str, int]) -> C
         if kind_id is not None:
             opened[(region_id, kind_id)] += 1
     return opened
+
+
+def _requests_closed(start: datetime, end: datetime, kinds: dict[str, int]) -> dict[tuple[int, int], tuple]:
+    """Per region and kind: the requests closed during the day by status,
+    and the hours each had waited (opened → closed)."""
+    closed: dict[tuple[int, int], tuple[Counter, list]] = defaultdict(lambda: (Counter(), []))
+    for region_id, criteria, status, opened_at, closed_at in db.session.execute(
+        select(PlacementRequest.region_id, PlacementRequest.criteria, PlacementRequest.status,
+               PlacementRequest.opened_at, PlacementRequest.closed_at)
+        .where(PlacementRequest.closed_at >= start, PlacementRequest.closed_at < end,
+               PlacementRequest.region_id.is_not(None))
+    ):
+        kind_id = _kind_of(criteria, kinds)
+        if kind_id is not None and status in CLOSED_REQUEST_STATUSES:
+            by_status, waited = closed[(region_id, kind_id)]
+            by_status[status] += 1
+            waited.append((closed_at - opened_at).total_seconds() / 3600)
+    return dict(closed)
 
 
 def _hold_outcomes(start: datetime, end: datetime, now: datetime) -> dict[tuple[int, int], Counter]:
