@@ -321,7 +321,7 @@ def export_statistics(since, until, out, per):
     except ServiceError as error:
         _fail(error)
     periods = result.periods
-    click.echo(f"{len(periods)} {per}s: {periods[0].label} to {periods[-1].label}")
+    click.echo(f"{per}s {periods[0].label} to {periods[-1].label} ({len(periods)})")
     for name, count in result.rows.items():
         click.echo(f"{name}: {count} rows")
     for note in result.notes:

@@ -221,7 +221,7 @@ def test_a_month_to_sqlite_with_datasette_metadata(stats, runner, tmp_path):
     out = tmp_path / "stats.db"
     result = run(runner, "--since", "2026-09-15", "--until", "2026-10-20", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "2 months: 2026-09 to 2026-10" in result.output
+    assert "months 2026-09 to 2026-10 (2)" in result.output
     tables = read_db(out)
     assert set(tables) == {"region_kind", "turn_away_households", "hotline"}
     assert {row["period"] for rows in tables.values() for row in rows} == {"2026-09", "2026-10"}
