@@ -226,6 +226,10 @@ def suppress(values: dict, groups: list[tuple[object, list]]) -> set:
 
 # --- areas -------------------------------------------------------------------------
 
+# The region table's counts summed over days (a region's facilities are the
+# fewest on a day instead).
+_SUMMED = tuple(column for column in REGION_KIND.counts if column.name != "facilities")
+
 
 @dataclass
 class _Cell:
@@ -234,7 +238,7 @@ class _Cell:
     facilities: int | None = None
     free_by_day: dict = field(default_factory=Counter)
     min_free: int | None = None
-    hours_at_zero: float = 0.0
+    hours_at_zero: float | None = 0.0
     counts: Counter = field(default_factory=Counter)
     households: Counter = field(default_factory=Counter)
 
@@ -243,15 +247,15 @@ class _Cell:
         self.free_by_day[row.day] += row.mean_free
         self.min_free = row.min_free if self.min_free is None else min(self.min_free, row.min_free)
         self.hours_at_zero += row.hours_at_zero
-        self.counts.update({column.name: column.read(row) for column in REGION_KIND.counts
-                            if column.name != "facilities"})
+        self.counts.update({column.name: column.read(row) for column in _SUMMED})
         self.households.update(_household_counts(row.turn_away_households))
 
-    def merged(self, others: list["_Cell"]) -> "_Cell":
+    @staticmethod
+    def merge(cells: list["_Cell"]) -> "_Cell":
         """The cells together: facilities and counts summed, free places summed
         per day; the lowest and the hours at zero are not known for a sum."""
         cell = _Cell(facilities=0)
-        for other in [self, *others]:
+        for other in cells:
             cell.facilities += other.facilities
             cell.free_by_day.update(other.free_by_day)
             cell.counts.update(other.counts)
@@ -265,7 +269,7 @@ class _Cell:
             "mean_free": round(sum(self.free_by_day.values()) / len(self.free_by_day), 2),
             "min_free": self.min_free,
             "hours_at_zero": None if self.hours_at_zero is None else round(self.hours_at_zero, 2),
-            **{column.name: self.counts[column.name] for column in REGION_KIND.counts if column.name != "facilities"},
+            **{column.name: self.counts[column.name] for column in _SUMMED},
         }
 
 
@@ -297,9 +301,8 @@ def areas(cells: dict[str, _Cell]) -> list[tuple[str, str, _Cell]]:
         small.append(published.pop(0))
     found = [(name, "region", cell) for name, cell in sorted(published)]
     if small:
-        found.append((MERGED, "merged", small[0][1].merged([cell for _, cell in small[1:]])))
-    everything = [cell for _, cell in by_size]
-    found.append((NATIONAL, "national", everything[0].merged(everything[1:])))
+        found.append((MERGED, "merged", _Cell.merge([cell for _, cell in small])))
+    found.append((NATIONAL, "national", _Cell.merge(list(cells.values()))))
     return found
 
 
