@@ -19,6 +19,7 @@ from app.services.core.validation import calendar_date
 from app.services.registry import facility_files
 from app.services.scheduling import retention
 from app.services.statistics import daily as daily_statistics
+from app.services.statistics import export as statistics_export
 from app.web import simulator, simulator_twiml
 from app.web.simulator_transport import InProcess, OverHttp, SimulatorError
 
@@ -303,6 +304,30 @@ def rebuild_statistics(since):
         click.echo(f"{name}: rebuilt {len(result.rebuilt)} days{_days(result.rebuilt)}")
         if result.skipped:
             click.echo(f"{name}: skipped {len(result.skipped)} days, their detail purged{_days(result.skipped)}")
+
+
+@stats_cli.command("export")
+@click.option("--since", required=True, help="The first day, YYYY-MM-DD.")
+@click.option("--until", required=True, help="The last day, YYYY-MM-DD.")
+@click.option("--out", required=True, help="FILE.db (SQLite, with metadata.json beside it for Datasette) or "
+                                            "FILE.csv (one FILE-<table>.csv per table).")
+@click.option("--per", default="month", show_default=True, help="week (ISO) or month.")
+def export_statistics(since, until, out, per):
+    """Write the de-identified statistics for readers outside Opvang
+    (PRODUCT.md rule 11): whole weeks or months that are over, small areas
+    merged, counts under 5 suppressed."""
+    try:
+        result = statistics_export.export(since=since, until=until, out=out, per=per, now=clock.now())
+    except ServiceError as error:
+        _fail(error)
+    periods = result.periods
+    click.echo(f"{per}s {periods[0].label} to {periods[-1].label} ({len(periods)})")
+    for name, count in result.rows.items():
+        click.echo(f"{name}: {count} rows")
+    for note in result.notes:
+        click.echo(note)
+    for path in result.files:
+        click.echo(f"wrote {path}")
 
 
 def _days(days) -> str:
