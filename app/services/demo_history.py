@@ -336,7 +336,9 @@ def _status_of(outcome: str) -> str:
     return {"admitted": "confirmed", "expired": "expired", "lapsed": "expired"}.get(outcome, "released")
 
 
-def _criteria(rng: random.Random, kind: str, region: str, place: tuple[str, str]) -> dict:
+def criteria(rng: random.Random, kind: str, region: str, place: tuple[str, str]) -> dict:
+    """A made-up household's search for `kind` from `place` (postcode,
+    municipality), as Criteria.stored() keeps it (bench/reports.py uses it too)."""
     offender = kind == "offender_slot"
     children = [rng.randint(0, 17) for _ in range(rng.choice((0, 1, 1, 2, 3)))] if kind == "family_room" else (
         [rng.randint(0, 17) for _ in range(rng.choice((0, 0, 0, 1, 2)))] if not offender else [])
@@ -381,12 +383,12 @@ def _turn_aways(rng: random.Random, units: list[_Unit], days: list[date], end: d
                 kind = _weighted(rng, [(code, weight) for code, weight in SEARCHED if (region, code) in groups])
                 free = sum(unit.at(at) for unit in groups[(region, kind)])
                 reason = "full" if free == 0 else _weighted(rng, (("full", 30), ("ineligible", 55), ("closed", 15)))
-                criteria = _criteria(rng, kind, region, places[region])
+                searched = criteria(rng, kind, region, places[region])
                 turn_aways.append({"at": at, "contact_key": f"session:demo-history-{len(turn_aways) + 1}",
-                                   "region_id": region_ids[region], "reason": reason, "criteria": criteria,
+                                   "region_id": region_ids[region], "reason": reason, "criteria": searched,
                                    "recorded_by_id": operator})
                 if reason == "full" and rng.random() < 0.35:
-                    requests.append(_request(rng, at, end, region_ids[region], criteria, operator))
+                    requests.append(_request(rng, at, end, region_ids[region], searched, operator))
     return turn_aways, requests
 
 
