@@ -287,9 +287,12 @@ class Floor:
                         " ORDER BY day, kind_id", region_id, since.isoformat(), until.isoformat())
 
     def day_changes(self, start: datetime, end: datetime):
-        return self.run("SELECT u.region_id, u.kind_id, COUNT(*), SUM(c.after) FROM capacity_changes c"
-                        " JOIN capacity_units u ON u.id = c.unit_id"
-                        " WHERE c.field = 'available' AND c.at >= ? AND c.at < ? GROUP BY u.region_id, u.kind_id",
+        # The day's changes first (MATERIALIZED: SQLite would otherwise loop
+        # over the units and scan the history for each), then per region and kind.
+        return self.run("WITH day AS MATERIALIZED (SELECT unit_id, after FROM capacity_changes"
+                        " WHERE field = 'available' AND at >= ? AND at < ?)"
+                        " SELECT u.region_id, u.kind_id, COUNT(*), SUM(day.after) FROM day"
+                        " JOIN capacity_units u ON u.id = day.unit_id GROUP BY u.region_id, u.kind_id",
                         self.time(start.astimezone(UTC)), self.time(end.astimezone(UTC)))
 
 
