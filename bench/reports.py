@@ -280,7 +280,8 @@ class Floor:
             self.mark, self.time = "%s", lambda value: value
 
     def run(self, sql: str, *params):
-        return self.conn.execute(sql.replace("?", self.mark), params).fetchall()
+        cursor = self.conn.execute(sql.replace("?", self.mark), params)
+        return cursor.fetchall() if cursor.description else []
 
     def region_year(self, region_id: int, since: date, until: date):
         return self.run("SELECT * FROM stats_region_daily WHERE region_id = ? AND day >= ? AND day <= ?"
@@ -406,12 +407,12 @@ def measure(app: Flask, args, floor: Floor, today: date) -> bool:
         }, args.job_runs, 1))
 
     the_job("")
-    floor.run(f"CREATE INDEX {AT_INDEX} ON capacity_changes (at)")
-    floor.run("ANALYZE")
     try:
+        floor.run(f"CREATE INDEX {AT_INDEX} ON capacity_changes (at)")
+        floor.run("ANALYZE")
         the_job(" +at index")
     finally:
-        floor.run(f"DROP INDEX {AT_INDEX}")
+        floor.run(f"DROP INDEX IF EXISTS {AT_INDEX}")
 
     print(f"\n{args.runs} runs of (1) after {args.warmup} warm-up; {args.job_runs} of (2) after 1")
     print(f"{'':44} {'median ms':>10} {'p95 ms':>10}")
