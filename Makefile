@@ -55,6 +55,7 @@ bench: install-dev
 	$(BIN)/python bench/hotline.py
 	$(BIN)/python bench/hotline_figures.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 
 from app import clock
 from app.extensions import db, writing
-from app.services import demo
+from app.services import demo, demo_history
 from app.services.accounts import users as accounts
 from app.services.core.access import Actor
 from app.services.core.errors import ServiceError
@@ -138,7 +138,7 @@ def seed_demo(if_empty):
             return
         try:
             demo.check_may_load(live_settings=[key for key in LIVE_DELIVERY_SETTINGS if current_app.config.get(key)])
-            result = demo.load(clock.now())
+            result = demo.load(clock.now(), history_days=demo_history.HISTORY_DAYS)
         except ServiceError as error:
             _fail(error)
         db.session.commit()
@@ -148,6 +148,13 @@ def seed_demo(if_empty):
         f"({len(demo.STALE)} of them stale) and {result.alert_rules} alert "
         f"rule{'' if result.alert_rules == 1 else 's'}."
     )
+    if result.history:
+        past = result.history
+        click.echo(
+            f"Made up {len(past.days)} days of history before today, with their daily statistics: "
+            f"{past.changes} count changes, {past.holds} holds, {past.turn_aways} turn-aways, "
+            f"{past.requests} requests, {past.referrals} referrals and {past.calls} calls."
+        )
     click.echo("")
     click.echo(_table(
         ("e-mail", "password", "roles", "scope"),

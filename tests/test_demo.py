@@ -120,8 +120,11 @@ def test_seed_demo_has_stale_full_and_closed_facilities(seeded):
     assert any(unit.available == 0 for facility in loaded if facility.slug not in full for unit in facility.units)
     closed = [facility for facility in loaded if not facility.open_for_intake]
     assert len(closed) == 1 and closed[0].closed_reason
-    # Written as an import: the history says so.
-    assert set(db.session.scalars(select(CapacityChange.source))) == {"import"}
+    # Today's counts written as an import: every unit's last change says so
+    # (the changes before it are the demo's made-up past).
+    last = dict(db.session.execute(
+        select(CapacityChange.unit_id, CapacityChange.source).order_by(CapacityChange.id)).all())
+    assert len(last) == count(CapacityUnit) and set(last.values()) == {"import"}
 
 
 def test_seed_demo_facilities_are_the_demo_file(seeded):
@@ -313,3 +316,152 @@ def test_the_readme_walk_of_flow_d_holds_on_the_demo_data(seeded, clock):
     holds.confirm(Actor(staff, "web"), hold, now)
     db.session.commit()
     assert filed.status == "placed"
+
+
+# --- the made-up past: a few weeks of history and their daily statistics ------------------------
+
+
+def midnight_today():
+    from app.services.statistics import days
+
+    return days.bounds(days.local_day(clock.now()))[0]
+
+
+def test_seed_demo_makes_up_weeks_of_history_all_before_today(seeded):
+    from app.models import Call, CallbackAttempt, Hold, PlacementRequest, Referral, TurnAway
+    from app.services import demo_history
+
+    assert "Made up 35 days of history before today" in seeded.output
+    today = midnight_today()
+    start = demo_history.history_start(clock.now(), demo_history.HISTORY_DAYS)
+    past = [change for change in db.session.scalars(select(CapacityChange)) if change.source != "import"]
+    assert len(past) > 1000 and {change.source for change in past} == {"web", "sms", "api", "hold"}
+    assert all(start < change.at < today for change in past)
+    holds = list(db.session.scalars(select(Hold)))
+    assert len(holds) > 50 and all(hold.closed_at and start < hold.created_at < hold.closed_at < today
+                                   for hold in holds)
+    assert {hold.outcome for hold in holds} >= {"admitted", "no_show", "elsewhere", "cancelled", "expired", "declined"}
+    requests = list(db.session.scalars(select(PlacementRequest)))
+    assert requests and all(request.status != "open" and request.closed_at < today for request in requests)
+    turn_aways = list(db.session.scalars(select(TurnAway)))
+    assert len(turn_aways) > 100 and all(start < turn_away.at < today for turn_away in turn_aways)
+    assert {turn_away.reason for turn_away in turn_aways} == {"full", "ineligible", "closed"}
+    referrals = list(db.session.scalars(select(Referral)))
+    assert referrals and {referral.status for referral in referrals} == {"arrived", "declined"}
+    calls = list(db.session.scalars(select(Call)))
+    assert len(calls) > 300 and all(call.ended_at < today for call in calls)
+    assert {call.called_number for call in calls} == {demo_history.HOTLINE_NUMBER}
+    assert db.session.scalar(select(func.count()).select_from(CallbackAttempt)) > 0
+    # Nothing is left waiting: no voicemail unheard, no hold holding, no call-back due.
+    assert all(call.voicemail_status in (None, "handled") and call.status != "voicemail" for call in calls)
+
+
+def test_the_demo_history_names_nobody(seeded):
+    from app.models import Call, Hold, PlacementRequest, Referral, TurnAway
+
+    calls = list(db.session.scalars(select(Call)))
+    assert all(call.number_sealed is None and call.notes is None and not call.risk_answers for call in calls)
+    assert all(call.caller_masked == "withheld" or call.caller_masked.startswith("+32 4") for call in calls)
+    assert all((hold.household, hold.note, hold.contact) == (None, None, None)
+               for hold in db.session.scalars(select(Hold)))
+    for model in (TurnAway, PlacementRequest, Referral):
+        assert all(row.note is None for row in db.session.scalars(select(model))), model
+
+
+def test_the_demo_history_is_each_units_counts_in_order(seeded):
+    """Each change starts where the one before it ended, within the unit's
+    total, and the last one is today's count."""
+    by_unit = {}
+    for change in db.session.scalars(select(CapacityChange).where(CapacityChange.field == "available")
+                                     .order_by(CapacityChange.id)):
+        by_unit.setdefault(change.unit_id, []).append(change)
+    for unit in db.session.scalars(select(CapacityUnit)):
+        changes = by_unit[unit.id]
+        assert [change.at for change in changes] == sorted(change.at for change in changes), unit.id
+        for before, after in zip(changes, changes[1:], strict=False):
+            assert after.before == before.after, unit.id
+        assert all(0 <= change.after <= unit.total for change in changes), unit.id
+        assert changes[-1].after == unit.available
+
+
+def test_the_demo_closes_a_crisis_centre_for_intake_days_before_today(seeded):
+    leuven = db.session.scalar(select(Facility).where(Facility.slug == "crisiscentrum-leuven"))
+    switches = list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == "facilities", AuditEvent.object_id == leuven.id,
+                                 AuditEvent.action.in_(("facility.open", "facility.close")))
+        .order_by(AuditEvent.at)))
+    assert [event.action for event in switches] == ["facility.open", "facility.close"]
+    assert midnight_today() - timedelta(days=5) < switches[1].at < midnight_today()
+    assert not leuven.open_for_intake and leuven.closed_reason
+
+
+def test_the_demo_history_has_its_daily_statistics(seeded):
+    from app.models.statistics import HotlineDay, RegionKindDay, StatisticDay
+    from app.services import demo_history
+    from app.services.statistics import days
+
+    today = days.local_day(clock.now())
+    history = {today - timedelta(days=back) for back in range(demo_history.HISTORY_DAYS + 1)}
+    for statistic in ("region_daily", "hotline_daily"):
+        computed = set(db.session.scalars(select(StatisticDay.day).where(StatisticDay.statistic == statistic)))
+        assert computed == history, statistic
+    rows = list(db.session.scalars(select(RegionKindDay).where(RegionKindDay.day < today)))
+    assert {row.day for row in rows} == history - {today}
+    # Shortages: hours at zero, turn-aways of every reason, held places with several outcomes, acceptances.
+    assert sum(row.hours_at_zero for row in rows if row.kind.code == "crisis_bed") > 24
+    limburg = [row for row in rows if (row.region.slug, row.kind.code) == ("limburg", "crisis_bed")]
+    assert max(row.hours_at_zero for row in limburg) >= 2 and min(row.mean_free for row in limburg) < 1
+    assert all(sum(row.turn_aways[reason] for row in rows) > 0 for reason in ("full", "ineligible", "closed"))
+    assert sum(row.turn_away_households["children"] for row in rows) > 0
+    assert sum(row.requests_opened for row in rows) > 0
+    outcomes = {outcome for row in rows for outcome, n in row.holds.items() if n}
+    assert {"admitted", "no_show", "expired"} <= outcomes
+    accepted = [row for row in rows if row.referrals_accepted]
+    assert accepted and all(row.referral_accept_median_h > 0 for row in accepted)
+    hotline = list(db.session.scalars(select(HotlineDay).where(HotlineDay.day < today)))
+    assert {row.day for row in hotline} == history - {today}
+    for figure in ("answered", "missed", "menu_hangups", "voicemails", "callbacks"):
+        assert sum(getattr(row, figure) for row in hotline) > 0, figure
+    assert all(row.final for row in hotline)
+
+
+def test_the_demo_history_is_the_same_every_time(app, clock):
+    """Seeded random: the same clock gives the same past (and statistics)."""
+    from app.models import Call, Hold, TurnAway
+    from app.models.statistics import RegionKindDay
+
+    def fingerprint():
+        db.session.expire_all()
+        return (
+            [(change.at, change.before, change.after, change.source) for change in db.session.scalars(
+                select(CapacityChange).order_by(CapacityChange.id))],
+            [(row.at, row.reason, row.criteria) for row in db.session.scalars(select(TurnAway).order_by(TurnAway.at))],
+            [(row.created_at, row.outcome) for row in db.session.scalars(select(Hold).order_by(Hold.created_at))],
+            [(row.sid, row.started_at, row.answered_at) for row in db.session.scalars(select(Call).order_by(Call.sid))],
+            [(row.day, row.region.slug, row.kind.code, row.mean_free, row.hours_at_zero, row.turn_aways)
+             for row in db.session.scalars(select(RegionKindDay).order_by(RegionKindDay.day, RegionKindDay.kind_id))
+             if row.region.slug == "limburg"],
+        )
+
+    demo.load(clock.now(), history_days=7)
+    first = fingerprint()
+    db.session.rollback()
+    demo.load(clock.now(), history_days=7)
+    assert fingerprint() == first and len(first[0]) > 100
+
+
+def test_seeding_again_keeps_the_history_as_it_was(runner, seeded, clock):
+    from app.models import Call, Hold, TurnAway
+
+    def history():
+        return [count(model) for model in (Call, Hold, TurnAway)], set(db.session.scalars(
+            select(CapacityChange.at).where(CapacityChange.source != "import")))
+
+    before = history()
+    clock.advance(days=2)
+
+    result = runner.invoke(args=["seed-demo"])
+
+    assert result.exit_code == 0, result.output
+    assert "Made up" not in result.output
+    assert history() == before

