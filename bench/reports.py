@@ -207,9 +207,11 @@ def add_statistics(today: date) -> dict:
             region_rows.append({
                 "day": day, "region_id": row.region_id, "kind_id": row.kind_id,
                 "mean_free": round(row.mean_free * scale, 2), "min_free": round(row.min_free * scale),
-                "hours_at_zero": row.hours_at_zero, "facilities": row.facilities,
+                "hours_at_zero": row.hours_at_zero, "mean_total": row.mean_total, "facilities": row.facilities,
                 "turn_aways": scaled(row.turn_aways, scale), "turn_away_households": row.turn_away_households,
                 "requests_opened": round(row.requests_opened * scale),
+                "requests_closed": scaled(row.requests_closed, scale),
+                "request_wait_median_h": row.request_wait_median_h,
                 "holds": scaled(row.holds, scale), "referrals_accepted": round(row.referrals_accepted * scale),
                 "referral_accept_median_h": row.referral_accept_median_h, "computed_at": NOW, "final": True})
         for row in hotline[day.weekday()]:

@@ -59,11 +59,12 @@ def stats(app):
             db.session.add(RegionKindDay(
                 day=day, region_id=regions[slug].id, kind_id=kinds[kind],
                 mean_free=round(rng.uniform(0, 3 * facilities), 2), min_free=rng.randint(0, facilities),
-                hours_at_zero=round(rng.uniform(0, 24), 2),
+                hours_at_zero=round(rng.uniform(0, 24), 2), mean_total=float(3 * facilities),
                 # Limburg's refuge shares its building with a second one on the 1st.
                 facilities=facilities + (1 if day.day == 1 and slug == "limburg" else 0),
                 turn_aways={"full": full, "ineligible": households["households"] - full, "closed": 0},
                 turn_away_households=households, requests_opened=rng.randint(0, 12),
+                requests_closed={"placed": 1, "withdrawn": 0, "expired": 0}, request_wait_median_h=6.0,
                 holds={outcome: rng.randint(0, 4) for outcome in HOLD_OUTCOMES},
                 referrals_accepted=rng.randint(0, 6), referral_accept_median_h=1.5,
                 computed_at=NOW, final=True))
