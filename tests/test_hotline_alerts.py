@@ -15,7 +15,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
 from app.api.serializers import rule_json
-from app.extensions import db, writing
+from app.extensions import db
 from app.models import Alert, AlertEvent, AlertRule, AuditEvent, Call, OutboxMessage
 from app.services.alerts import evaluation, rules
 from app.services.core.access import Actor
@@ -25,6 +25,7 @@ from app.texts import alerts as alert_texts
 from tests import factories as make
 from tests.api import assert_documented, call
 from tests.fake_twilio import FakeTwilio
+from tests.test_alerts import evaluate
 from tests.test_hotline_sms import HOTLINE, sms
 from tests.test_jobs import GSM
 from tests.twilio_signing import PUBLIC_URL, signature
@@ -86,16 +87,6 @@ def make_rule(w, base: dict, **fields) -> AlertRule:
     rule = rules.save_rule(Actor(user=w.people.admin, source="web"), make.clock.now(), {**base, **fields})
     db.session.commit()
     return rule
-
-
-def evaluate(clock, minutes: int = 0) -> dict:
-    """One evaluation as the scheduler runs it: a writer, committed after."""
-    if minutes:
-        clock.advance(minutes=minutes)
-    with writing():
-        summary = evaluation.evaluate(clock.now())
-        db.session.commit()
-    return {name: n for name, n in summary.items() if n}
 
 
 def evaluate_until(clock, until: datetime) -> None:
