@@ -38,7 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app import cli, errors
     from app.clock import SystemClock
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
-    from app.web import auth, reveals, security_headers, unit_of_work
+    from app.web import auth, request_checks, reveals, security_headers, unit_of_work
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     security_headers.init_app(app)
+    request_checks.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
     _register_template_helpers(app)

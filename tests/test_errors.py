@@ -57,3 +57,22 @@ def test_a_failed_insert_logs_where_it_failed_but_not_the_households_details(app
     assert "POST /api/v1/holds" in logged and "IntegrityError" in logged
     for value in ("Anna Peeters", "470123456", "fled on Friday"):
         assert value not in logged
+
+
+def test_a_nul_character_anywhere_in_a_request_is_refused_with_400_and_nothing_is_written(client, operator_token):
+    """PostgreSQL refuses NUL in text: without the check these were 500s
+    (schemathesis found `?region=%00` on the turn-aways)."""
+    from app.models import Hold
+
+    unit_id, token = operator_token
+    in_query = call(client, "GET", "/api/v1/turn-aways?region=gent%00", token)
+    assert in_query.status_code == 400
+    assert in_query.get_json()["error"] == {"code": "invalid_field", "field": "region",
+                                            "message": "region must not contain a NUL character"}
+    assert call(client, "GET", "/api/v1/facilities?kind=%00", token).status_code == 400
+    in_json = call(client, "POST", "/api/v1/holds", token, json={"unit_id": unit_id, "persons": 1,
+                                                                 "household": "mother\x00and child"})
+    assert in_json.status_code == 400 and in_json.get_json()["error"]["field"] == "household"
+    in_form = client.post("/auth/login", data={"email": "x\x00@example.org", "password": "p"})
+    assert in_form.status_code == 400 and b"NUL character" in in_form.data
+    assert db.session.query(Hold).count() == 0

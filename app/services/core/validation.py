@@ -63,6 +63,8 @@ def text(value, field: str, limit: int, *, required: bool = False) -> str | None
     """Text of at most `limit` characters, stripped; None when empty."""
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"{field} must be text", field=field)
+    if value and "\x00" in value:
+        raise InvalidInput(f"{field} must not contain a NUL character", field=field)
     value = (value or "").strip()
     if required and not value:
         raise InvalidInput(f"{field} is required", field=field)
