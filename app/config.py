@@ -5,6 +5,8 @@
 the mapping a caller passes (tests).
 """
 
+import orjson
+
 # Keys read from the environment, with the type each is converted to.
 ENVIRONMENT_KEYS = {
     "DATABASE_URL": str,
@@ -83,7 +85,9 @@ class Defaults:
 
     # hide_parameters: a failed statement's error message (and so any log of it)
     # never carries the values it wrote, which may be a household's details.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # json_deserializer: the JSON columns are read with orjson, several times
+    # faster than json.loads; a region's year report reads ~9,000 of them.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True, "json_deserializer": orjson.loads}
     # Larger request bodies are refused with 413 before anything reads them.
     MAX_CONTENT_LENGTH = 1024 * 1024
 

@@ -107,7 +107,15 @@ class CapacityChange(db.Model):
     """Append-only history of every change to a unit, and every confirmation."""
 
     __tablename__ = "capacity_changes"
-    __table_args__ = (Index("ix_capacity_changes_unit_id_id", "unit_id", "id"),)
+    __table_args__ = (
+        # A unit's history page, newest first.
+        Index("ix_capacity_changes_unit_id_id", "unit_id", "id"),
+        # The daily statistics (app/services/statistics/region_daily.py): a
+        # unit's value of a field at a day's start is one step along this...
+        Index("ix_capacity_changes_unit_id_field_at", "unit_id", "field", "at", "id"),
+        # ...and the day's changes are a range of this.
+        Index("ix_capacity_changes_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("capacity_units.id"))

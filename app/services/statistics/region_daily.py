@@ -234,11 +234,11 @@ def _total_places(start: datetime, end: datetime, units: dict, total: dict[int, 
 
 def _history_of_unit(column, *where, field: str = "available", newest_first: bool = False):
     """One value of the unit's first (or newest) change of its `field`
-    meeting `where`: the history's order is its ids' (append-only), so
-    this is one step along the index on (unit, id)."""
+    meeting `where`: one step along the index on (unit, field, at, id)."""
+    order = (CapacityChange.at, CapacityChange.id)
     return (select(column)
             .where(CapacityChange.unit_id == CapacityUnit.id, CapacityChange.field == field, *where)
-            .order_by(CapacityChange.id.desc() if newest_first else CapacityChange.id)
+            .order_by(*(column.desc() for column in order) if newest_first else order)
             .limit(1)
             .scalar_subquery())
 
