@@ -43,7 +43,6 @@ import argparse
 import gc
 import random
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -53,10 +52,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import placement  # noqa: E402  (bench/placement.py, beside this file)
+import database  # noqa: E402  (bench/database.py, beside this file)
+import placement  # noqa: E402
 import registry  # noqa: E402
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -234,55 +233,11 @@ def add_statistics(today: date) -> dict:
                                                .where(RegionKindDay.region_id == region_id))}
 
 
-def copy_into(url: str, path: Path) -> Flask:
-    """Every row of the SQLite database at `path` into the database at `url`
-    (migrated first, its tables emptied), by COPY; its app."""
-    import psycopg
-
-    app = make_app(url)
-    with app.app_context():
-        upgrade()
-        tables = db.metadata.sorted_tables
-        db.engine.dispose()
-    source = sqlite3.connect(path)
-    with psycopg.connect(url.replace("+psycopg", "")) as target:
-        target.execute("SET TIME ZONE 'UTC'")  # SQLite's times are UTC, written without their zone
-        target.execute("TRUNCATE " + ", ".join(f'"{table.name}"' for table in tables) + " RESTART IDENTITY CASCADE")
-        for table in tables:
-            columns = ", ".join(f'"{column.name}"' for column in table.c)
-            with target.cursor().copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for row in source.execute(f'SELECT {columns} FROM "{table.name}"'):
-                    copy.write_row(row)
-            if "id" in table.c:
-                target.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                               f"GREATEST(MAX(id), 1)) FROM {table.name}")
-        target.commit()
-        target.autocommit = True
-        target.execute("VACUUM ANALYZE")
-    source.close()
-    return app
-
-
 # --- the raw-SQL floors ------------------------------------------------------------
 
 
-class Floor:
-    """Raw SQL on a plain driver connection (sqlite3 or psycopg)."""
-
-    def __init__(self, url: str | None, path: Path):
-        if url is None:
-            self.conn = sqlite3.connect(path)
-            self.conn.execute("PRAGMA cache_size=-65536")  # as the app's connections (app/extensions.py)
-            self.mark, self.time = "?", registry.sqlite_time
-        else:
-            import psycopg
-
-            self.conn = psycopg.connect(url.replace("+psycopg", ""), autocommit=True)
-            self.mark, self.time = "%s", lambda value: value
-
-    def run(self, sql: str, *params):
-        cursor = self.conn.execute(sql.replace("?", self.mark), params)
-        return cursor.fetchall() if cursor.description else []
+class Floor(database.Floor):
+    """The raw SQL beside the report's figures, on a plain driver connection (sqlite3 or psycopg)."""
 
     def region_year(self, region_id: int, since: date, until: date):
         return self.run("SELECT * FROM stats_region_daily WHERE region_id = ? AND day >= ? AND day <= ?"
@@ -349,10 +304,9 @@ def main() -> int:
             db.session.commit()
             stats = add_statistics(today)
             db.session.remove()
-        where = "a temporary SQLite file"
         if args.database_url:
-            app = copy_into(args.database_url, path)
-            where = args.database_url.rsplit("@", 1)[-1]
+            app = database.copy_into(args.database_url, path, make_app)
+        where = database.where(args.database_url)
         print(f"built {made['facilities']:,} facilities, {made['units']:,} units, {made['changes']:,} changes, "
               f"{switches:,} intake switches, the detail of {DETAIL_DAYS} days and today "
               f"({', '.join(f'{n:,} {name}' for name, n in detail.items())}), {stats['region rows']:,} region x "
