@@ -1,7 +1,7 @@
 """National-scale benchmark of the placement search.
 
     .venv/bin/python bench/placement.py [--searches 1000] [--api-searches 200] [--seed 1] [--changes 0]
-                                        [--check] [--keep]
+                                        [--database-url postgresql+psycopg://…] [--check] [--keep]
 
 Builds the registry of bench/registry.py (10,000 facilities in 11 regions, 30,000
 capacity units; its 3,000,000 history rows are left out unless --changes asks for
@@ -11,14 +11,16 @@ within a few km of its centre (one in thirty none) and the public point they giv
 (app.services.registry.facilities.public_point), intake hours (one in four office hours on
 weekdays, closed at the benchmark's Saturday 21:00), limits on children;
 and 3,000 holds (2,000 active, a third of those past their expiry, which count as
-free). Then times 1,000 varied searches (postcodes all over the country, the three
+free). With --database-url (PostgreSQL) every row is then copied into that
+database (bench/database.py: its schema is made anew) and everything below runs
+there, (c) and (c2) on a psycopg connection. Then times 1,000 varied searches (postcodes all over the country, the three
 client types, households, genders, needs, languages, region first / region only /
 everywhere, limit 25):
 
   (a) parse_criteria + placement.search, as the API route calls them, in an
       app context, signed-in user loaded; the PlacementSearch row and any turn-away
       are flushed (written), then rolled back to a savepoint instead of committed;
-  (c) one hand-written SQL query for the same filters on a plain sqlite3 connection,
+  (c) one hand-written SQL query for the same filters on a plain driver connection,
       on the same schema and indexes (distances from the stored public point),
       holds summed in it, plus a few lines of Python for what SQL cannot do
       portably: genders, languages, intake hours, distances and the ranking. It
@@ -58,7 +60,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import registry  # noqa: E402  (bench/registry.py, beside this file)
+import database  # noqa: E402  (bench/database.py, beside this file)
+import registry  # noqa: E402
 from flask import Flask  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -83,6 +86,13 @@ OFFICE_HOURS = {"always": False, "weekly": {
     day: ([["08:00", "18:00"]] if day in ("mon", "tue", "wed", "thu", "fri") else [])
     for day in intake_hours.DAYS}}
 SPOKEN = ("nl", "fr", "en", "de", "ar", "tr", "pl")  # what bench/registry.py gives facilities
+
+
+def make_app(url: str) -> Flask:
+    return create_app({
+        "SECRET_KEY": "bench", "CALLER_HASH_KEY": "bench", "DATABASE_URL": url, "WTF_CSRF_ENABLED": False,
+        "CLOCK": FrozenClock(NOW), "TIMEZONE": str(ZONE), "PLACEMENT_PREFERENCE_KM": PREFERENCE_KM,
+    })
 
 
 # --- making the registry searchable ------------------------------------------------
@@ -180,9 +190,10 @@ def with_danger_places(searches: list[dict], rng: random.Random) -> list[dict]:
 
 # --- (c) the hand-written query -------------------------------------------------------
 
-# Written by hand as one would for SQLite and this schema: the units of the kinds asked
-# for, of open facilities, with the household's places free once the active,
-# unexpired holds are taken off; the facility's booleans and numbers in SQL.
+# Written by hand as one would for this schema, in SQL that SQLite and PostgreSQL read
+# alike: the units of the kinds asked for, of open facilities, with the household's
+# places free once the active, unexpired holds are taken off; the facility's booleans
+# and numbers in SQL; its JSON as text (decoded once per distinct value, below).
 BASELINE_SQL = """
 SELECT * FROM (
   SELECT u.id, u.facility_id, u.kind_id, u.room_size, u.region_id, u.stale_at <= :now AS stale,
@@ -190,13 +201,13 @@ SELECT * FROM (
                                     AND h.status = 'active' AND h.expires_at > :now), 0) AS free,
          CASE WHEN u.kind_id IN ({persons}) THEN :household ELSE 1 END AS needed,
          f.public_lat, f.public_lon, f.confidential, f.high_security, f.pets,
-         f.genders, f.languages, f.intake_hours
+         CAST(f.genders AS TEXT), CAST(f.languages AS TEXT), CAST(f.intake_hours AS TEXT)
     FROM capacity_units u JOIN facilities f ON f.id = u.facility_id
-   WHERE u.kind_id IN ({kinds}) AND u.facility_open = 1 AND u.available >= 1
+   WHERE u.kind_id IN ({kinds}) AND u.facility_open = TRUE AND u.available >= 1
      AND (u.kind_id NOT IN ({persons}) OR u.available >= :household)
      AND (u.kind_id NOT IN ({rooms}) OR u.room_size >= :household)
      {where}
-) WHERE free >= needed
+) AS candidates WHERE free >= needed
 """
 
 
@@ -210,7 +221,7 @@ def _open_now(text: str) -> bool:
     return intake_hours.is_open(_decoded(text), NOW, ZONE)
 
 
-def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], regions: dict[str, int],
+def baseline(floor: database.Floor, kinds: dict[str, tuple[int, str]], regions: dict[str, int],
              data: dict, widening: bool = False) -> list[int]:
     """The unit ids of the best results, best first: the same filters and ranking as the service.
     `widening` (c2): read a lat/lon box around the place (by the index on the public point),
@@ -227,12 +238,12 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
     place = places.lookup(data["postcode"])
     where = []
     if "wheelchair" in needs:
-        where.append("AND f.wheelchair = 1")
+        where.append("AND f.wheelchair = TRUE")
     if children:
-        where.append(f"AND f.children = 1 AND (f.max_children IS NULL OR f.max_children >= {len(children)})"
+        where.append(f"AND f.children = TRUE AND (f.max_children IS NULL OR f.max_children >= {len(children)})"
                      f" AND (f.max_child_age IS NULL OR f.max_child_age >= {max(children)})")
     if client_type != "victim":
-        where.append("AND f.confidential = 0")
+        where.append("AND f.confidential = FALSE")
     if data.get("avoid_facilities"):
         where.append(f"AND u.facility_id NOT IN ({', '.join(map(str, data['avoid_facilities']))})")
     home = regions.get(place.region)
@@ -245,8 +256,8 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
                                   rooms=", ".join(ids["rooms"]), where=" ".join(where + scope))
         ranked = []
         for (unit_id, facility_id, _kind, _room, _region, stale, _free, _needed, lat, lon, confidential,
-             high_security, pets, genders, spoken, hours) in conn.execute(
-                sql, {"now": registry.sqlite_time(NOW), "household": adults + len(children)}):
+             high_security, pets, genders, spoken, hours) in floor.run(
+                sql, now=floor.time(NOW), household=adults + len(children)):
             if gender and gender not in _decoded(genders):
                 continue
             unmet = sum(code not in _decoded(spoken) for code in languages)
@@ -281,12 +292,10 @@ def baseline(conn: sqlite3.Connection, kinds: dict[str, tuple[int, str]], region
 # --- timing -----------------------------------------------------------------------------
 
 
-def measure(app: Flask, path: Path, searches: list[dict], dangerous: list[dict], api_searches: int) -> bool:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA cache_size=-65536")  # as the app's connections (app/extensions.py)
-    kinds = {code: (kind_id, counts, json.loads(serves))
-             for kind_id, code, counts, serves in conn.execute("SELECT id, code, counts, serves FROM capacity_kinds")}
-    regions = {slug: region_id for region_id, slug in conn.execute("SELECT id, slug FROM regions")}
+def measure(app: Flask, floor: database.Floor, searches: list[dict], dangerous: list[dict], api_searches: int) -> bool:
+    kinds = {code: (kind_id, counts, json.loads(serves)) for kind_id, code, counts, serves in
+             floor.run("SELECT id, code, counts, CAST(serves AS TEXT) FROM capacity_kinds")}
+    regions = {slug: region_id for region_id, slug in floor.run("SELECT id, slug FROM regions")}
 
     with app.app_context():
         operator = db.session.scalar(select(User).where(User.email == "operator@bench.example"))
@@ -313,8 +322,8 @@ def measure(app: Flask, path: Path, searches: list[dict], dangerous: list[dict],
         for data, danger in zip(searches[:20], dangerous[:20], strict=True):
             service(data)
             outside_danger_places(danger, service(danger)[2])
-            baseline(conn, kinds, regions, data)
-            baseline(conn, kinds, regions, data, widening=True)
+            baseline(floor, kinds, regions, data)
+            baseline(floor, kinds, regions, data, widening=True)
         times = {"(a) placement.search": [], "(c) raw SQL + Python": [], "(c2) … by widening box": [],
                  "(d) (a) with two danger places": []}
         results, turned_away, beyond, looked = 0, {}, 0, []
@@ -330,10 +339,10 @@ def measure(app: Flask, path: Path, searches: list[dict], dangerous: list[dict],
                     times["(d) (a) with two danger places"].append((time.perf_counter() - start) * 1000)
                     outside_danger_places(dangerous[i], outcome_d)
                 elif which == "c":
-                    found_c = baseline(conn, kinds, regions, data)
+                    found_c = baseline(floor, kinds, regions, data)
                     times["(c) raw SQL + Python"].append((time.perf_counter() - start) * 1000)
                 else:
-                    found_c2 = baseline(conn, kinds, regions, data, widening=True)
+                    found_c2 = baseline(floor, kinds, regions, data, widening=True)
                     times["(c2) … by widening box"].append((time.perf_counter() - start) * 1000)
             if not found_a == found_c == found_c2:
                 raise SystemExit(f"search {i} {data}: the service and the raw query disagree:\n{found_a}\n{found_c}\n"
@@ -344,7 +353,7 @@ def measure(app: Flask, path: Path, searches: list[dict], dangerous: list[dict],
             if reason:
                 turned_away[reason] = turned_away.get(reason, 0) + 1
         db.session.remove()
-    conn.close()
+    floor.close()
     print(f"(a), (c) and (c2) agree on all {len(searches)} searches: {results / len(searches):.1f} results on average; "
           f"{beyond} looked beyond the region; turned away: "
           f"{', '.join(f'{n} {reason}' for reason, n in sorted(turned_away.items())) or 'none'}")
@@ -399,29 +408,29 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--changes", type=int, default=0,
                         help="capacity history rows to build (default 0: searches never read them)")
+    parser.add_argument("--database-url", help="measure in this database (PostgreSQL; its schema is made anew)")
     parser.add_argument("--check", action="store_true", help="exit 1 if (a) misses its aim")
-    parser.add_argument("--keep", action="store_true", help="keep the database and print where it is")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite database and print where it is")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="opvang-bench-placement-"))
     path = workdir / "registry.db"
     try:
-        app = create_app({
-            "SECRET_KEY": "bench", "CALLER_HASH_KEY": "bench", "DATABASE_URL": f"sqlite:///{path}",
-            "WTF_CSRF_ENABLED": False, "CLOCK": FrozenClock(NOW), "TIMEZONE": str(ZONE),
-            "PLACEMENT_PREFERENCE_KM": PREFERENCE_KM,
-        })
+        app = make_app(f"sqlite:///{path}")
         rng = random.Random(args.seed)
         began = time.perf_counter()
         made = registry.build(app, path, rng, changes=args.changes)
         extra = add_geography_and_holds(path, rng)
+        if args.database_url:
+            app = database.copy_into(args.database_url, path, make_app)
         print(f"built {made['regions']} regions, {made['facilities']:,} facilities, {made['units']:,} units, "
               f"{made['changes']:,} changes, {extra['holds']:,} holds ({extra['active']:,} active) in "
-              f"{time.perf_counter() - began:.1f} s")
+              f"{database.where(args.database_url)} in {time.perf_counter() - began:.1f} s")
         searches = varied_searches(args.searches, random.Random(args.seed + 1))
         assert all(set(s.get("languages", [])) <= set(LANGUAGES) for s in searches)
         dangerous = with_danger_places(searches, random.Random(args.seed + 2))
-        met = measure(app, path, searches, dangerous, min(args.api_searches, args.searches))
+        met = measure(app, database.Floor(args.database_url, path), searches, dangerous,
+                      min(args.api_searches, args.searches))
         return 1 if args.check and not met else 0
     finally:
         if args.keep:
