@@ -1,15 +1,19 @@
 """Latency of the hotline's voice webhook and of a call-back's webhooks, in-process.
 
     .venv/bin/python bench/hotline.py [--requests 1000] [--warmup 50] [--operators 3] [--seed 1]
-                                      [--profile] [--check] [--keep]
+                                      [--database-url postgresql+psycopg://…] [--profile] [--check] [--keep]
 
-Makes a temporary SQLite database by the real migrations (a few operators on
-duty), then sends `--requests` signed `POST /hotline/voice` through the test
+Makes a temporary SQLite database by the real migrations (or, with
+--database-url, makes that PostgreSQL database's schema anew by them: see
+bench/database.py), with a few operators on duty, then sends `--requests` signed `POST /hotline/voice` through the test
 client, each a new call (a new CallSid, a caller's number among 50,000), as
 Twilio does when a call comes in: the signature is checked, the call recorded
 (keyed hash, masked number) and committed, and the language menu answered as
 TwiML. Beside it, taking turns request by request, the same signed POST to a
-bare Flask app whose route returns the same TwiML as a constant: the floor.
+bare Flask app whose route returns the same TwiML as a constant: the floor;
+and, for information, the call row's INSERT … ON CONFLICT DO NOTHING and its
+COMMIT as raw SQL on a plain driver connection (sqlite3 or psycopg) to the
+same database: what recording the call costs at the least.
 
 Then a call-back's webhooks (app/hotline/callback.py), each attempt through
 its legs in order: the operator's whisper, the key 1 (the caller's number
@@ -35,13 +39,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import database  # noqa: E402  (bench/database.py, beside this file)
+import registry  # noqa: E402
 from flask import Flask, Response  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+from registry import p95  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
@@ -53,7 +58,7 @@ from app.services.accounts import users  # noqa: E402
 from app.services.core.access import Actor  # noqa: E402
 from app.services.hotline import callbacks, calls, phones  # noqa: E402
 
-NOW = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+NOW = registry.NOW
 PUBLIC_URL = "https://hotline.bench.example"
 TOKEN = "bench-signing-token"
 HOTLINE = "+3220000000"
@@ -62,17 +67,17 @@ AIM_P95_MS = 20.0
 AIM_RATIO = 2.0
 
 
-def make_app(path: Path) -> Flask:
+def make_app(url: str) -> Flask:
     return create_app({
-        "SECRET_KEY": "bench", "CALLER_HASH_KEY": "bench-caller-hash-key", "DATABASE_URL": f"sqlite:///{path}",
+        "SECRET_KEY": "bench", "CALLER_HASH_KEY": "bench-caller-hash-key", "DATABASE_URL": url,
         "HOTLINE_SIGNING_TOKEN": TOKEN, "HOTLINE_PUBLIC_URL": PUBLIC_URL, "TWILIO_FROM_NUMBER": HOTLINE,
         "CLOCK": FrozenClock(NOW),
     })
 
 
 def build(app: Flask, operators: int) -> None:
+    database.migrate_empty(app)
     with app.app_context():
-        upgrade()
         setup = Actor(user=None, source="import")
         for n in range(operators):
             user = users.save_user(setup, NOW, email=f"operator{n}@bench.example", name=f"Operator {n}",
@@ -115,27 +120,24 @@ def post_ok(client, params: dict, headers: dict) -> bytes:
     return response.get_data()
 
 
-def p95(times: list[float]) -> float:
-    return statistics.quantiles(times, n=20, method="inclusive")[18]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="timed requests of each (default 1000)")
     parser.add_argument("--warmup", type=int, default=50, help="untimed requests of each first (default 50)")
     parser.add_argument("--operators", type=int, default=3, help="operators on duty (default 3)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", help="measure in this database (PostgreSQL; its schema is made anew)")
     parser.add_argument("--profile", action="store_true", help="then profile 500 more webhook requests")
     parser.add_argument("--check", action="store_true", help="exit 1 if the aim is missed")
-    parser.add_argument("--keep", action="store_true", help="keep the database and print where it is")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite database and print where it is")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="opvang-bench-hotline-"))
     path = workdir / "hotline.db"
     try:
-        app = make_app(path)
+        app = make_app(args.database_url or f"sqlite:///{path}")
         build(app, args.operators)
-        met = measure(app, args)
+        met = measure(app, args, database.Floor(args.database_url, path))
         met = measure_callbacks(app, args) and met
         return 0 if met or not args.check else 1
     finally:
@@ -145,7 +147,15 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def measure(app: Flask, args) -> bool:
+# The call row as calls.start writes it, by hand (its JSON defaults as literals).
+RAW_INSERT_CALL = (
+    "INSERT INTO calls (sid, channel, caller_hash, caller_masked, called_number, status, started_at, updated_at,"
+    " menu_choices, needs, risk_answers, callback_requested)"
+    " VALUES (:sid, 'voice', :hash, :masked, :called, 'ringing', :now, :now, '[]', '{}', '{}', FALSE)"
+    " ON CONFLICT (sid) DO NOTHING")
+
+
+def measure(app: Flask, args, floor: database.Floor) -> bool:
     rng = random.Random(args.seed)
     client = app.test_client()
     first, *rest = signed_requests(1 + args.warmup + args.requests, rng, start=1)
@@ -158,31 +168,41 @@ def measure(app: Flask, args) -> bool:
 
     # Wall time, as Twilio waits; and the thread's CPU time, which other
     # processes on the machine do not inflate (they preempt, and wall time grows).
-    times = {"webhook": [], "bare": []}
-    cpu = {"webhook": [], "bare": []}
-    for params, headers in timed:
+    times = {"webhook": [], "bare": [], "raw": []}
+    cpu = {"webhook": [], "bare": [], "raw": []}
+    key = app.config["CALLER_HASH_KEY"]
+    for n, (params, headers) in enumerate(timed):
         # Taking turns, so that whatever else the machine does weighs on both alike.
         wall, spent = time.perf_counter(), time.thread_time()
         answer = post_ok(client, params, headers)
         times["webhook"].append((time.perf_counter() - wall) * 1000)
         cpu["webhook"].append((time.thread_time() - spent) * 1000)
         wall, spent = time.perf_counter(), time.thread_time()
-        floor = post_ok(bare, params, headers)
+        constant = post_ok(bare, params, headers)
         times["bare"].append((time.perf_counter() - wall) * 1000)
         cpu["bare"].append((time.thread_time() - spent) * 1000)
-        if answer != floor:
+        if answer != constant:
             raise SystemExit("the webhook's TwiML differs from the bare route's")
+        number = phones.normalise(params["From"])
+        row = {"sid": f"RAW{n:032d}", "hash": phones.caller_hash(number, key), "masked": phones.mask(number),
+               "called": HOTLINE, "now": floor.time(NOW)}
+        wall, spent = time.perf_counter(), time.thread_time()
+        floor.write(RAW_INSERT_CALL, **row)
+        times["raw"].append((time.perf_counter() - wall) * 1000)
+        cpu["raw"].append((time.thread_time() - spent) * 1000)
 
     with app.app_context():
-        recorded = db.session.scalar(select(func.count()).select_from(Call))
+        recorded = db.session.scalar(select(func.count()).select_from(Call).where(Call.sid.like("CA%")))
         db.session.remove()
     if recorded != 1 + len(warmup) + len(timed):
         raise SystemExit(f"{recorded} calls recorded for {1 + len(warmup) + len(timed)} requests")
 
     print(f"{len(timed)} signed POST {PATH} (a new CallSid each; {args.operators} operators on duty; "
-          f"{recorded} calls recorded in SQLite) after {len(warmup)} warm-up, taking turns with the bare route")
+          f"{recorded} calls recorded in {database.where(args.database_url)}) after {len(warmup)} warm-up, "
+          f"taking turns with the bare route and the raw INSERT")
     print(f"{'':34} {'median ms':>10} {'p95 ms':>10}   {'CPU median':>10} {'CPU p95':>10}")
-    names = {"webhook": f"POST {PATH} (signed, recorded)", "bare": "bare Flask route, same TwiML"}
+    names = {"webhook": f"POST {PATH} (signed, recorded)", "bare": "bare Flask route, same TwiML",
+             "raw": "raw INSERT + COMMIT of the call"}
     for key, name in names.items():
         print(f"{name:34} {statistics.median(times[key]):10.2f} {p95(times[key]):10.2f}   "
               f"{statistics.median(cpu[key]):10.2f} {p95(cpu[key]):10.2f}")
