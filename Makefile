@@ -54,8 +54,10 @@ bench: install-dev
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/hotline.py
 	$(BIN)/python bench/hotline_figures.py
+	$(BIN)/python bench/waiting_list.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
