@@ -65,6 +65,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,6 @@ from sqlalchemy import select  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.clock import SystemClock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Facility, Region  # noqa: E402
 from app.services.accounts import users  # noqa: E402
@@ -141,9 +141,9 @@ class Plan:
     signing_token: str = ""
     public_url: str = ""
     regions: list[str] = field(default_factory=list)
-    operators: itertools.cycle = None
-    staff: itertools.cycle = None  # (e-mail, facility ids)
-    desk_tokens: itertools.cycle = None
+    operators: Iterator[str] = iter(())  # e-mail addresses, round and round
+    staff: Iterator[tuple[str, list[int]]] = iter(())  # (e-mail, facility ids)
+    desk_tokens: Iterator[str] = iter(())
     on_duty_phones: list[str] = field(default_factory=list)
     searches: list[dict] = field(default_factory=list)
 
@@ -321,7 +321,7 @@ def offered_rate(user_classes, multiplier: float) -> float:
 def prepare(url: str, rng: random.Random) -> None:
     """The demo data by `flask seed-demo`, then the load's accounts; fills PLAN."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "load", "CALLER_HASH_KEY": "load",
-                      "PASSWORD_HASH_METHOD": FAST_HASH, "CLOCK": SystemClock()})
+                      "PASSWORD_HASH_METHOD": FAST_HASH})
     database.migrate_empty(app)
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "seed-demo"], cwd=ROOT, check=True,
                    env=server_environment(url), stdout=subprocess.DEVNULL)
@@ -342,6 +342,7 @@ def prepare(url: str, rng: random.Random) -> None:
                             roles=["shelter_staff"], facility_slugs=[slug for _, slug in theirs], password=PASSWORD)
             staff.append((f"staff{n:02d}@load.example", [facility_id for facility_id, _ in theirs]))
         operator_emails = [operator.email for operator in operators]
+        PLAN.on_duty_phones = [operator.phone for operator in operators[:ON_DUTY]]
         tokens = []
         for n in range(DESKS):
             desk = users.save_user(SETUP, now, email=f"desk{n}@load.example", name=f"Desk {n}", roles=["operator"])
@@ -352,7 +353,6 @@ def prepare(url: str, rng: random.Random) -> None:
     PLAN.operators = itertools.cycle(operator_emails)
     PLAN.staff = itertools.cycle(staff)
     PLAN.desk_tokens = itertools.cycle(tokens)
-    PLAN.on_duty_phones = [f"+32471{n:06d}" for n in range(ON_DUTY)]
     PLAN.searches = placement.varied_searches(200, rng)
 
 
@@ -382,19 +382,21 @@ class Gunicorn:
     """gunicorn on a free port of 127.0.0.1 with `workers` sync workers, serving
     `target` (module:attribute, from `folder`); stopped on leaving."""
 
-    def __init__(self, target: str, folder: Path, workers: int, log: Path, url: str, ready: str = "/healthz"):
+    def __init__(self, target: str, folder: Path, workers: int, log: Path, database_url: str,
+                 ready: str = "/healthz"):
         self.port, self.ready = free_port(), ready
         self.command = [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{self.port}", "--workers", str(workers),
                         "--access-logfile", str(log), "--error-logfile", str(log), target]
-        self.folder, self.log, self.url = folder, log, url
+        self.folder, self.log, self.database_url = folder, log, database_url
 
     @property
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def __enter__(self) -> "Gunicorn":
-        self.process = subprocess.Popen(self.command, cwd=self.folder, env=server_environment(self.url, self.port),
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, cwd=self.folder,
+                                        env=server_environment(self.database_url, self.port), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
