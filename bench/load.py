@@ -57,6 +57,7 @@ from locust.stats import RequestStats, StatsEntry  # isort: skip
 import argparse
 import functools
 import itertools
+import math
 import os
 import random
 import re
@@ -106,6 +107,7 @@ DESKS = 4
 CALLERS = 4
 ON_DUTY = 3
 HOLD_EVERY = 4  # searches per hold
+EPOCH = time.monotonic()  # where the users' grids of moments start
 
 
 class Offered:
@@ -115,25 +117,27 @@ class Offered:
 
 
 def spread(user) -> None:
-    """Start at a random moment of the user's period, as in a steady state:
-    the users' tasks are spread evenly from the first."""
-    gevent.sleep(random.uniform(0, user.period / Offered.multiplier))
-    user.last = time.monotonic()
+    """Give the user a random phase within its period, and wait for its first
+    moment: the users' tasks are spread evenly from the first, as in a steady state."""
+    user.phase, user.last = random.random(), time.monotonic()
+    paced(user)
 
 
 def paced(user) -> float:
-    """Locust's wait_time: wait until the user's next task is due, its period
-    (divided by the multiplier now) after the last was due, so that the rate
-    does not depend on how long tasks take. The multiplier is looked at again
-    every half second: a new step takes hold at once. A task that fell behind
-    by more than a period starts at once, without catching up on those missed."""
+    """Locust's wait_time: wait for the user's next moment, the first after its
+    last task began on a grid of its period (divided by the multiplier now)
+    shifted by its phase, so that the rate does not depend on how long tasks
+    take and the users stay spread evenly whatever the step. The multiplier is
+    looked at again every half second: a new step takes hold at once. A user
+    that fell behind starts at once, and skips the moments it missed."""
     while True:
         period = user.period / Offered.multiplier
-        due, now = user.last + period, time.monotonic()
+        due = EPOCH + (math.floor((user.last - EPOCH) / period - user.phase) + 1 + user.phase) * period
+        now = time.monotonic()
         if due <= now:
             break
         gevent.sleep(min(due - now, 0.5))
-    user.last = due if now - due < period else now
+    user.last = now
     return 0
 
 
