@@ -532,6 +532,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, gunicorn log)")
     args = parser.parse_args()
 
+    # Stopped with SIGTERM, the run ends as on an error: gunicorn stopped, the directory deleted.
+    main_greenlet = gevent.getcurrent()
+    gevent.signal_handler(signal.SIGTERM, main_greenlet.throw, SystemExit("stopped by SIGTERM"))
     workdir = Path(tempfile.mkdtemp(prefix="opvang-load-"))
     url = args.database_url or f"sqlite:///{workdir / 'load.db'}"
     rng = random.Random(args.seed)
