@@ -543,8 +543,10 @@ def main() -> int:
         began = time.monotonic()
         PLAN.signing_token = f"load-{rng.getrandbits(64):x}"
         prepare(url, rng)
+        # The machine's load before: the steps share its cores with whatever else runs.
         print(f"prepared the demo data and {OPERATORS + SHELTER_STAFF + DESKS} load accounts in "
-              f"{database.where(args.database_url)} in {time.monotonic() - began:.1f} s")
+              f"{database.where(args.database_url)} in {time.monotonic() - began:.1f} s; load average "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         with Gunicorn("wsgi:app", ROOT, args.workers, workdir / "gunicorn.log", url) as server:
             PLAN.public_url = server.base
             print(f"gunicorn, {args.workers} sync workers, at {server.base}; warm-up {SIGN_IN_S + POLL_PERIOD:.0f} s, "
