@@ -56,6 +56,7 @@ bench: install-dev
 	$(BIN)/python bench/hotline_figures.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -193,7 +193,8 @@ def round_of(port: int, request: bytes, connections: int, seconds: float) -> tup
     """`connections` connections from two driver processes for `seconds`: answers, errors, latencies."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    processes = [context.Process(target=drive, args=(port, request, share, seconds, results))
+    # Daemons: should one hang, the bench still ends (and stops the servers).
+    processes = [context.Process(target=drive, args=(port, request, share, seconds, results), daemon=True)
                  for share in (connections // 2, connections - connections // 2)]
     for process in processes:
         process.start()
