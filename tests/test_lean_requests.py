@@ -7,6 +7,7 @@ import re
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from app.extensions import db
 from app.models import User
@@ -22,14 +23,11 @@ WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|UPSERT)\b", re.IGNORECASE)
 
 
 class Statements:
-    """Every statement sent inside `with`: by the app's requests, and by the
-    test's own calls (its app context is the app's twin's, with an engine of
-    its own: conftest.AppUnderTest)."""
+    """Every statement sent inside `with`, by any engine: the app's requests'
+    and the test's own calls (its app context is the app's twin's, with an
+    engine of its own: conftest.AppUnderTest)."""
 
-    def __init__(self, app):
-        with app.app_context():
-            self.engines = {db.engine}
-        self.engines.add(db.engine)
+    def __init__(self):
         self.sent: list[str] = []
 
     def _note(self, conn, cursor, statement, parameters, context, executemany):
@@ -37,13 +35,11 @@ class Statements:
 
     def __enter__(self):
         self.sent.clear()
-        for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._note)
+        event.listen(Engine, "before_cursor_execute", self._note)
         return self
 
     def __exit__(self, *exc):
-        for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._note)
+        event.remove(Engine, "before_cursor_execute", self._note)
 
     @property
     def queries(self) -> list[str]:
@@ -56,8 +52,8 @@ class Statements:
 
 
 @pytest.fixture
-def statements(app):
-    return Statements(app)
+def statements():
+    return Statements()
 
 
 @pytest.fixture
