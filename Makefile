@@ -57,6 +57,7 @@ bench: install-dev
 	$(BIN)/python bench/waiting_list.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/load.py
 
 clean:

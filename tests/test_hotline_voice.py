@@ -194,6 +194,16 @@ def test_the_same_request_signed_is_answered(client, call_in_progress, path):
     assert (snapshot() != before) == (path in CHANGING)
 
 
+@pytest.mark.parametrize("public_url", [PUBLIC_URL, PUBLIC_URL + ":443"])
+def test_twilio_may_sign_the_url_with_its_port_or_without(client, public_url):
+    """Twilio signs the URL as it called it, the port written or not: both are its signature."""
+    params = call_params()
+    headers = {"X-Twilio-Signature": signature("/hotline/voice", params, public_url=public_url)}
+    assert client.post("/hotline/voice", data=params, headers=headers).status_code == 200
+    headers = {"X-Twilio-Signature": signature("/hotline/voice", params, public_url=PUBLIC_URL + ":8443")}
+    assert client.post("/hotline/voice", data=params, headers=headers).status_code == 403
+
+
 def test_twenty_bad_signatures_a_minute_from_one_address_turn_to_429_but_twilio_gets_through(client, clock):
     params = call_params()
     attacker = {"REMOTE_ADDR": "203.0.113.9"}

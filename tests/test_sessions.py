@@ -115,6 +115,20 @@ def test_idling_ends_a_session_and_polling_is_not_activity(client, operator, clo
     assert not signed_in(client)
 
 
+def test_activity_rewrites_the_cookie_at_most_once_a_minute(client, operator, clock, app):
+    """A click within the minute leaves the cookie as it is (no Set-Cookie); the
+    next minute's moves its time on, which keeps the session alive."""
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    make.login(client, operator)
+    assert signed_in(client)  # the first page puts its CSRF token in the cookie
+    clock.advance(seconds=30)
+    assert "Set-Cookie" not in client.get("/dashboard/").headers
+    clock.advance(seconds=30)
+    assert "Set-Cookie" in client.get("/dashboard/").headers
+    clock.advance(minutes=idle - 1)
+    assert signed_in(client)
+
+
 def test_the_pages_polling_elements_say_so(client, operator):
     make.login(client, operator)
     for page in ("/dashboard/", "/console/"):

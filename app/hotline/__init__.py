@@ -6,11 +6,13 @@ parameters (PRODUCT.md section 5, rule 4); otherwise 403, and nothing is
 stored. CSRF does not apply: the signature is the proof of origin.
 """
 
+import hmac
 import logging
 from datetime import timedelta
+from urllib.parse import urlparse
 
 from flask import Blueprint, abort, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, add_port, remove_port
 
 from app import clock
 from app.extensions import csrf
@@ -44,11 +46,26 @@ def signing_token() -> str:
     return current_app.config["HOTLINE_SIGNING_TOKEN"]
 
 
+def signed_by_twilio(signature: str) -> bool:
+    """Whether `signature` is Twilio's for the public URL and the form
+    parameters. Twilio signs the URL with or without its port, so both are
+    accepted, as RequestValidator.validate does; but that computes both
+    signatures every time, and this the second only when the first does not
+    match (a third of the signature check's time: bench/hotline.py)."""
+    if not signature:
+        return False
+    validator = RequestValidator(signing_token())
+    parsed = urlparse(public_url())
+    return any(
+        hmac.compare_digest(validator.compute_signature(url, request.form).encode(), signature.encode())
+        for url in (remove_port(parsed), add_port(parsed))
+    )
+
+
 @bp.before_request
 def check_signature():
     signature = request.headers.get("X-Twilio-Signature", "")
-    validator = RequestValidator(signing_token())
-    if signature and validator.validate(public_url(), request.form.to_dict(), signature):
+    if signed_by_twilio(signature):
         return None
     now = clock.now()
     key = f"webhook-signature:{request.remote_addr}"

@@ -4,9 +4,10 @@ of the request.
 
 A web session is a row on the server (app/services/accounts/sessions.py) whose
 random id the signed cookie carries, beside the time of the user's last
-activity: the idle timeout is checked, and the time refreshed, in the cookie
-alone, so that a read never writes the database. Requests that the pages'
-polling makes send the POLLING_HEADER and do not count as activity.
+activity: the idle timeout is checked, and the time refreshed (at most once a
+minute), in the cookie alone, so that a read never writes the database.
+Requests that the pages' polling makes send the POLLING_HEADER and do not
+count as activity.
 """
 
 from datetime import timedelta
@@ -53,7 +54,11 @@ def init_app(app: Flask) -> None:
         if now.timestamp() - active_at > _idle_timeout().total_seconds():
             return None
         user = sessions.user_of(session_id, user_id, now, _lifetime())
-        if user is not None and not request.headers.get(POLLING_HEADER):
+        # Activity moves the cookie's time on at most once a minute: within
+        # it, rewriting (and signing) the cookie would tell the idle timeout
+        # nothing it needs, and an idle session ends at most a minute early.
+        if (user is not None and not request.headers.get(POLLING_HEADER)
+                and now.timestamp() - active_at >= ACTIVITY_STEP.total_seconds()):
             session[ACTIVE_AT] = now.timestamp()
         return user
 
@@ -86,6 +91,8 @@ SESSION_ID = "web_session"
 ACTIVE_AT = "active_at"
 # Sent by the pages' polling elements (`hx-headers`): their requests are not activity.
 POLLING_HEADER = "X-Opvang-Poll"
+# How finely the cookie records the last activity.
+ACTIVITY_STEP = timedelta(minutes=1)
 
 
 def _lifetime() -> timedelta:
